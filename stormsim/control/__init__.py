@@ -1,0 +1,5 @@
+"""Pure AIBrix controller logic: reconcile(observed snapshot) -> actions. No SimPy, no time.
+
+Mirrors the StormService and RoleSet controllers and their role syncers of AIBrix commit
+e3e10f9e (``reference/aibrix-stormservice-spec.md``) one to one.
+"""

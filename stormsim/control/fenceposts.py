@@ -1,0 +1,80 @@
+"""int-or-percent resolution (``ResolveFenceposts``, spec §1.3) and the derived budgets."""
+
+from __future__ import annotations
+
+import math
+
+from stormsim.spec.aibrix import IntOrPercent, RoleSpec, StormServiceSpec
+
+
+def _scaled(value: IntOrPercent | None, desired: int, round_up: bool) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool):
+        raise ValueError(f"invalid int-or-percent {value!r}")
+    if isinstance(value, int):
+        return value
+    s = str(value)
+    if not s.endswith("%"):
+        raise ValueError(
+            f"invalid value for IntOrString: invalid type: string is not a percentage: {s!r}"
+        )
+    try:
+        pct = int(s[:-1])
+    except ValueError:
+        raise ValueError(f"invalid int-or-percent {s!r}") from None
+    x = pct * desired / 100.0
+    return math.ceil(x) if round_up else math.floor(x)
+
+
+def resolve_fenceposts(
+    max_surge: IntOrPercent | None, max_unavailable: IntOrPercent | None, desired: int
+) -> tuple[int, int]:
+    """(surge, unavailable): percent of ``desired`` rounded up for surge and down for
+    unavailable; nil is 0; both 0 gives unavailable 1. Raises ``ValueError`` on a string
+    without ``%`` (AIBrix callers ignore the error and use 0/0: :func:`fenceposts_or_zero`)."""
+    surge = _scaled(max_surge, desired, True)
+    unav = _scaled(max_unavailable, desired, False)
+    if surge == 0 and unav == 0:
+        unav = 1
+    return surge, unav
+
+
+def fenceposts_or_zero(
+    max_surge: IntOrPercent | None, max_unavailable: IntOrPercent | None, desired: int
+) -> tuple[int, int]:
+    """As AIBrix callers use it: a resolution error silently yields (0, 0), with no fallback."""
+    try:
+        return resolve_fenceposts(max_surge, max_unavailable, desired)
+    except ValueError:
+        return 0, 0
+
+
+def is_rolling_update(spec: StormServiceSpec) -> bool:
+    return spec.update_strategy.type in ("", "RollingUpdate")
+
+
+def stormservice_budgets(spec: StormServiceSpec) -> tuple[int, int, int]:
+    """(MaxSurge, MaxUnavailable, MinAvailable) in RoleSets (spec §1.2).
+
+    Only RollingUpdate has a surge or an unavailability budget; MaxUnavailable is capped at
+    ``replicas`` and is 0 when ``replicas`` is 0.
+    """
+    replicas = spec.replicas
+    if not is_rolling_update(spec):
+        return 0, 0, 0
+    s = spec.update_strategy
+    surge, unav = fenceposts_or_zero(s.max_surge, s.max_unavailable, replicas)
+    max_unav = 0 if replicas == 0 else min(unav, replicas)
+    return surge, max_unav, replicas - max_unav
+
+
+def role_budgets(role: RoleSpec) -> tuple[int, int]:
+    """(MaxSurge, MaxUnavailable) of a role, in pods or PodSets (spec §1.5); 0/0 when the role
+    has no replicas."""
+    r = role.replicas
+    if r <= 0:
+        return 0, 0
+    s = role.strategy
+    surge, unav = fenceposts_or_zero(s.max_surge, s.max_unavailable, r)
+    return surge, min(unav, r)

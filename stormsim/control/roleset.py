@@ -1,0 +1,442 @@
+"""The RoleSet controller as a pure function (spec §4): rolling managers (Sequential,
+Parallel, Interleave), the stateless and stateful role syncers, and RoleSet status.
+
+``reconcile_roleset(rs, pods)`` performs one pass over a RoleSet and the pods labelled with
+its name. Pods of a role are considered in creation order (creation time, then sequence);
+"newest first" sorts use the reverse. The view is consistent (see ``control.stormservice``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from stormsim.control.fenceposts import role_budgets
+from stormsim.control.objects import (
+    READY,
+    Action,
+    Condition,
+    CreatePod,
+    DeletePod,
+    Pod,
+    RecordEvent,
+    Result,
+    RoleSet,
+    RoleSetStatus,
+    RoleStatus,
+    SetFinalizer,
+)
+from stormsim.spec.aibrix import RoleSpec
+
+REQUEUE_RETRY_S = 1.0
+"""``DefaultRetryDelay``: requeue of a RoleSet that is not Ready."""
+REQUEUE_FINALIZE_S = 15.0
+
+
+def go_div(a: int, b: int) -> int:
+    """Integer division truncating toward zero, as Go does (Python's ``//`` floors)."""
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b > 0) else -q
+
+
+def shorten_name(name: str, limit: int = 63) -> str:
+    """Names longer than ``limit`` keep the first character and the last ``limit - 1``."""
+    if len(name) <= limit:
+        return name
+    return name[0] + name[-(limit - 1) :]
+
+
+def stateful_pod_name(roleset: str, role: str, template_hash: str, slot: int) -> str:
+    return shorten_name(f"{roleset}-{role}-{template_hash}-{slot}")
+
+
+def sort_roles_by_upgrade_order(roles: Sequence[RoleSpec]) -> list[RoleSpec]:
+    """Ascending ``upgradeOrder``, nil last, ties in list order (spec §4.3, §8.9)."""
+    return sorted(roles, key=lambda r: (r.upgrade_order is None, r.upgrade_order or 0))
+
+
+@dataclass
+class RoleCtx:
+    """One role of one RoleSet during a pass."""
+
+    rs: RoleSet
+    role: RoleSpec
+    pods: list[Pod]
+    actions: list[Action] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.R = max(0, self.role.replicas)
+        self.surge, self.unav = role_budgets(self.role)
+        self.L = max(1, self.surge + self.unav)
+        self.h = self.rs.role_hashes[self.role.name]
+        rev = self.rs.role_revisions.get(self.role.name)
+        self.revision = rev[1] if rev else self.rs.revision
+        self.active = [p for p in self.pods if p.active]
+        self.terminating = [p for p in self.pods if p.deleting]
+        self.terminated = [p for p in self.pods if p.terminated]
+
+    @property
+    def inactive(self) -> list[Pod]:
+        return [p for p in self.pods if not p.active]
+
+    def updated(self, p: Pod) -> bool:
+        return p.template_hash == self.h
+
+    def create(self, slot: int | None = None) -> None:
+        name = (
+            stateful_pod_name(self.rs.name, self.role.name, self.h, slot)
+            if slot is not None
+            else None
+        )
+        self.actions.append(
+            CreatePod(self.rs.name, self.role.name, self.h, self.revision, slot, name)
+        )
+
+    def delete(self, p: Pod) -> None:
+        self.actions.append(DeletePod(p.name))
+
+
+def _newest_first(pods: Sequence[Pod]) -> list[Pod]:
+    return sorted(pods, key=lambda p: (p.created_at, p.seq), reverse=True)
+
+
+# ------------------------------------------------------------------------- stateless (§4.5)
+
+
+class StatelessSyncer:
+    """Interchangeable pods of a role."""
+
+    def scale(self, c: RoleCtx) -> bool:
+        n0 = len(c.actions)
+        for p in c.terminated:
+            c.delete(p)
+        diff = len(c.active) - c.R
+        if diff > 0:
+            ordered = sorted(_newest_first(c.active), key=lambda p: (c.updated(p), p.ready))
+            ready_count = sum(1 for p in c.active if p.ready)
+            min_available = c.R - c.unav
+            for p in ordered:
+                if diff == 0:
+                    break
+                if p.ready and ready_count <= min_available:
+                    break
+                c.delete(p)
+                if p.ready:
+                    ready_count -= 1
+                diff -= 1
+        elif diff < 0:
+            create = min(-diff, c.R + c.surge - len(c.active) - len(c.terminating))
+            for _ in range(max(0, create)):
+                c.create()
+        return len(c.actions) > n0
+
+    def _delete_outdated(self, c: RoleCtx, outdated: list[Pod], budget: int) -> None:
+        for p in sorted(_newest_first(outdated), key=lambda p: p.ready):
+            if not p.ready:
+                c.delete(p)
+            elif budget > 0:
+                c.delete(p)
+                budget -= 1
+            else:
+                break
+
+    def rollout(self, c: RoleCtx) -> bool:
+        n0 = len(c.actions)
+        updated = [p for p in c.active if c.updated(p)]
+        outdated = [p for p in c.active if not c.updated(p)]
+        ready_active = sum(1 for p in c.active if p.ready)
+        budget = ready_active - c.R + c.unav
+        self._delete_outdated(c, outdated, budget)
+        create = min(c.R + c.surge - len(c.active) - len(c.terminating), c.R - len(updated))
+        for _ in range(max(0, create)):
+            c.create()
+        return len(c.actions) > n0
+
+    def rollout_by_step(self, c: RoleCtx, step: int) -> bool:
+        n0 = len(c.actions)
+        target = min(c.L * step, c.R)
+        updated = [p for p in c.active if c.updated(p)]
+        outdated = [p for p in c.active if not c.updated(p)]
+        if len(updated) >= target:
+            return False
+        ready_active = sum(1 for p in c.active if p.ready)
+        budget = min(len(outdated) - c.R + target, ready_active - c.R + c.unav)
+        self._delete_outdated(c, outdated, budget)
+        create = min(c.R + c.surge - len(c.active) - len(c.terminating), target - len(updated))
+        for _ in range(max(0, create)):
+            c.create()
+        return len(c.actions) > n0
+
+    def all_ready(self, c: RoleCtx) -> bool:
+        if c.inactive or any(not p.ready for p in c.active):
+            return False
+        if any(p.ready and not c.updated(p) for p in c.active):
+            return False
+        return sum(1 for p in c.active if p.ready and c.updated(p)) == c.R
+
+    def check_current_step(self, c: RoleCtx) -> tuple[bool, int]:
+        u = sum(1 for p in c.active if p.ready and c.updated(p))
+        u_a = sum(1 for p in c.active if c.updated(p))
+        o_a = sum(1 for p in c.active if not c.updated(p))
+        no_inactive = not c.inactive
+        no_not_ready = all(p.ready for p in c.active)
+        step = go_div(u - 1, c.L) + 1
+        if (
+            (no_inactive and no_not_ready and u == c.L * step)
+            or u_a > c.L * step
+            or (o_a < c.R - c.L * step)
+        ):
+            step += 1
+        no_ready_outdated = not any(p.ready and not c.updated(p) for p in c.active)
+        return (no_inactive and no_not_ready and no_ready_outdated and u >= c.R), step
+
+
+# ------------------------------------------------------------------------- stateful (§4.6)
+
+
+class StatefulSyncer:
+    """Fixed slots 0..R-1; pod names ``<roleset>-<role>-<hash>-<slot>``."""
+
+    @staticmethod
+    def slots(c: RoleCtx) -> tuple[list[list[Pod]], list[Pod]]:
+        slots: list[list[Pod]] = [[] for _ in range(c.R)]
+        unslotted: list[Pod] = []
+        for p in sorted(c.active, key=lambda p: (p.created_at, p.seq)):
+            if p.slot is not None and 0 <= p.slot < c.R:
+                slots[p.slot].append(p)
+            else:
+                unslotted.append(p)
+        return slots, unslotted
+
+    def scale(self, c: RoleCtx) -> bool:
+        n0 = len(c.actions)
+        slots, unslotted = self.slots(c)
+        for p in c.terminated:
+            c.delete(p)
+        for p in unslotted:
+            c.delete(p)
+        budget = c.R + c.surge - len(c.active) - len(c.terminating)
+        for i, pods in enumerate(slots):
+            if not pods:
+                if budget > 0:
+                    c.create(i)
+                    budget -= 1
+            elif len(pods) > 1:
+                upd_ready = [p for p in pods if c.updated(p) and p.ready]
+                for p in pods:
+                    if not c.updated(p) and not p.ready:
+                        c.delete(p)
+                if upd_ready:
+                    for p in pods:
+                        if (not c.updated(p) and p.ready) or (c.updated(p) and not p.ready):
+                            c.delete(p)
+                    for p in upd_ready[1:]:
+                        c.delete(p)
+                else:
+                    old_ready = [p for p in pods if not c.updated(p) and p.ready]
+                    new_not_ready = [p for p in pods if c.updated(p) and not p.ready]
+                    for p in old_ready[1:] + new_not_ready[1:]:
+                        c.delete(p)
+        return len(c.actions) > n0
+
+    def _rollout(self, c: RoleCtx, target: int | None) -> bool:
+        n0 = len(c.actions)
+        slots, _ = self.slots(c)
+        ready_slots = sum(1 for s in slots if any(p.ready for p in s))
+        delete_budget = ready_slots - c.R + c.unav
+        create_budget = c.R + c.surge - len(c.pods)
+        if target is not None:
+            updated_slots = sum(1 for s in slots if any(c.updated(p) for p in s))
+            outdated_slots = sum(1 for s in slots if s and not any(c.updated(p) for p in s))
+            if updated_slots >= target:
+                return False
+            create_budget = min(create_budget, target - updated_slots)
+            delete_budget = min(delete_budget, outdated_slots - c.R + target)
+        for i, pods in enumerate(slots):
+            if len(pods) != 1 or c.updated(pods[0]):
+                continue
+            p = pods[0]
+            if not p.ready:
+                c.delete(p)
+            elif delete_budget > 0:
+                c.delete(p)
+                delete_budget -= 1
+            elif create_budget > 0:
+                c.create(i)
+                create_budget -= 1
+        return len(c.actions) > n0
+
+    def rollout(self, c: RoleCtx) -> bool:
+        return self._rollout(c, None)
+
+    def rollout_by_step(self, c: RoleCtx, step: int) -> bool:
+        return self._rollout(c, min(c.L * step, c.R))
+
+    def all_ready(self, c: RoleCtx) -> bool:
+        slots, unslotted = self.slots(c)
+        if c.inactive or unslotted:
+            return False
+        if any(not (p.ready and c.updated(p)) for p in c.active):
+            return False
+        return all(len(s) == 1 for s in slots)
+
+    def check_current_step(self, c: RoleCtx) -> tuple[bool, int]:
+        slots, unslotted = self.slots(c)
+        u = sum(1 for s in slots if len(s) == 1 and c.updated(s[0]) and s[0].ready)
+        u_a = sum(1 for s in slots if any(c.updated(p) for p in s))
+        o_a = sum(1 for s in slots if s and not any(c.updated(p) for p in s))
+        no_inactive = not c.inactive
+        no_not_ready = all(p.ready for p in c.active)
+        n = len(slots)
+        step = go_div(u - 1, c.L) + 1
+        if (
+            (not unslotted and no_inactive and no_not_ready and u == c.L * step)
+            or u_a > c.L * step
+            or o_a < n - c.L * step
+        ):
+            step += 1
+        no_ready_outdated = not any(p.ready and not c.updated(p) for p in c.active)
+        all_ready = not unslotted and no_inactive and no_not_ready and no_ready_outdated and u == n
+        return all_ready, step
+
+
+STATELESS = StatelessSyncer()
+STATEFUL = StatefulSyncer()
+
+
+def syncer_for(role: RoleSpec) -> StatelessSyncer | StatefulSyncer:
+    """Stateful syncer for ``stateful: true`` roles, else stateless (spec §4.4). PodSet roles
+    (``podGroupSize > 1``) use the stateful slot rules over PodSets."""
+    if role.stateful or role.group_size > 1:
+        return STATEFUL
+    return STATELESS
+
+
+# ------------------------------------------------------------------------- managers (§4.3)
+
+
+def sync_pods(rs: RoleSet, pods: Sequence[Pod]) -> list[Action]:
+    """Scale every role; if nothing was scaled, roll out per the RoleSet strategy."""
+    by_role: dict[str, list[Pod]] = {r.name: [] for r in rs.spec.roles}
+    for p in pods:
+        if p.role in by_role:
+            by_role[p.role].append(p)
+    ctxs = {r.name: RoleCtx(rs, r, by_role[r.name]) for r in rs.spec.roles}
+    actions: list[Action] = []
+    changed = False
+    for r in rs.spec.roles:
+        c = ctxs[r.name]
+        changed |= syncer_for(r).scale(c)
+    if not changed:
+        strategy = rs.spec.strategy
+        if strategy == "Parallel":
+            for r in rs.spec.roles:
+                syncer_for(r).rollout(ctxs[r.name])
+        elif strategy == "Interleave":
+            steps = {r.name: syncer_for(r).check_current_step(ctxs[r.name]) for r in rs.spec.roles}
+            pending = [s for ar, s in steps.values() if not ar]
+            if pending:
+                global_step = min(pending)
+                for r in rs.spec.roles:
+                    ar, s = steps[r.name]
+                    if not ar and s <= global_step:
+                        syncer_for(r).rollout_by_step(ctxs[r.name], global_step)
+        else:  # Sequential (also empty / unknown)
+            for r in sort_roles_by_upgrade_order(rs.spec.roles):
+                sy = syncer_for(r)
+                if sy.rollout(ctxs[r.name]) or not sy.all_ready(ctxs[r.name]):
+                    break
+    for r in rs.spec.roles:
+        actions.extend(ctxs[r.name].actions)
+    return actions
+
+
+# ------------------------------------------------------------------------- status (§4.2)
+
+
+def roleset_status(rs: RoleSet, pods: Sequence[Pod]) -> RoleSetStatus:
+    """Per-role counts over active pods and the Ready condition (every role has at least
+    ``replicas`` ready pods; old-version and surge pods count)."""
+    roles = []
+    not_ready_roles = []
+    for r in rs.spec.roles:
+        h = rs.role_hashes[r.name]
+        active = [p for p in pods if p.role == r.name and p.active]
+        ready = sum(1 for p in active if p.ready)
+        updated = [p for p in active if p.template_hash == h]
+        st = RoleStatus(
+            r.name,
+            len(active),
+            ready,
+            len(active) - ready,
+            len(updated),
+            sum(1 for p in updated if p.ready),
+        )
+        roles.append(st)
+        if st.ready_replicas < max(0, r.replicas):
+            not_ready_roles.append(r.name)
+    if not_ready_roles:
+        cond = Condition(
+            READY, "False", "RolesNotReady", "not ready: " + ", ".join(not_ready_roles)
+        )
+    else:
+        cond = Condition(READY, "True", "AllRolesReady")
+    return RoleSetStatus(tuple(roles), (cond,))
+
+
+def _post_view(rs: RoleSet, pods: Sequence[Pod], actions: Sequence[Action]) -> list[Pod]:
+    deleted = {a.name for a in actions if isinstance(a, DeletePod)}
+    out = [replace(p, deleting=True) if p.name in deleted else p for p in pods]
+    for i, a in enumerate(actions):
+        if isinstance(a, CreatePod):
+            out.append(
+                Pod(
+                    a.name or f"<new-{i}>",
+                    rs.name,
+                    a.role,
+                    a.template_hash,
+                    a.revision,
+                    0.0,
+                    -1,
+                    slot=a.slot,
+                )
+            )
+    return out
+
+
+def _same_status(a: RoleSetStatus | None, b: RoleSetStatus) -> bool:
+    """Condition writes are skipped when only the message changed (spec §4.2, §9.1 item 15)."""
+    if a is None:
+        return False
+    strip = lambda s: tuple(replace(c, message="") for c in s.conditions)  # noqa: E731
+    return a.roles == b.roles and strip(a) == strip(b)
+
+
+def reconcile_roleset(rs: RoleSet, pods: Sequence[Pod]) -> Result:
+    """One RoleSet pass (spec §4.1). ``pods`` are all pods labelled with this RoleSet."""
+    res = Result()
+    if rs.deleting:
+        res.actions.extend(DeletePod(p.name) for p in pods if not p.deleting)
+        if pods:
+            res.requeue_after = REQUEUE_FINALIZE_S
+        else:
+            res.actions.append(SetFinalizer("RoleSet", rs.name, False))
+        return res
+    if not rs.finalizer:
+        res.actions.append(SetFinalizer("RoleSet", rs.name, True))
+        return res
+    actions = sync_pods(rs, pods)
+    res.actions.extend(actions)
+    for a in actions:
+        if isinstance(a, RecordEvent):
+            pass
+    status = roleset_status(rs, _post_view(rs, pods, actions))
+    in_place = any(p.in_place_target is not None for p in pods)
+    if _same_status(rs.status, status):
+        if in_place or not status.ready:
+            res.requeue_after = REQUEUE_RETRY_S
+    else:
+        res.status = status
+        if in_place:
+            res.requeue_after = REQUEUE_RETRY_S
+    return res

@@ -1,0 +1,347 @@
+"""The StormService controller as a pure function (spec §3).
+
+``reconcile_stormservice(ss, revisions, rolesets)`` performs one pass: revisions (§5.3),
+scaling (§3.3) or, when scaling was a no-op and the service is not paused, the rollout
+(§3.4 RollingUpdate, §3.5 InPlaceUpdate), status (§3.7) and history truncation (§5.5).
+
+Deterministic choices where AIBrix is arbitrary: RoleSets are listed in creation order
+(creation time, then creation sequence), which stands in for the informer cache's order.
+The view is consistent: a pass sees every earlier write, and its status step sees its own
+creates (as RoleSets with no status) and deletes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from stormsim.control.fenceposts import is_rolling_update, stormservice_budgets
+from stormsim.control.objects import (
+    PROGRESSING,
+    READY,
+    Action,
+    Condition,
+    CreateRoleSet,
+    DeleteRoleSet,
+    Result,
+    Revision,
+    RoleSet,
+    RoleStatus,
+    SetFinalizer,
+    StormServiceObj,
+    StormServiceStatus,
+    UpdateRoleSet,
+)
+from stormsim.control.revisions import compute_role_revisions, sync_revision, truncate_history
+from stormsim.spec.aibrix import StormServiceSpec
+from stormsim.units import round_half_away
+
+REQUEUE_NOT_READY_S = 15.0
+"""``DefaultRequeueAfter``: requeue of a StormService that is not Ready."""
+
+
+def calculate_replicas(desired: int, current: int, updated: int) -> tuple[int, int]:
+    """Proportional split of ``desired`` between two revisions (``calculateReplicas``, §3.3),
+    rounding half away from zero, the remainder going to the update revision."""
+    if current + updated == desired:
+        return current, updated
+    if current + updated > 0:
+        total = current + updated
+        dc = round_half_away(current * desired / total)
+        du = round_half_away(updated * desired / total)
+        if dc + du != desired:
+            du = desired - dc
+        return dc, du
+    return 0, desired
+
+
+def sort_rolesets_for_deletion(rolesets: Sequence[RoleSet], update_revision: str) -> list[RoleSet]:
+    """Old revision first, then not-ready first, otherwise stable (``sortRoleSetByRevision``)."""
+    return sorted(rolesets, key=lambda r: (r.revision == update_revision, r.ready))
+
+
+def is_all_role_updated(rs: RoleSet, ready_too: bool = False) -> bool:
+    """Every status role that exists in the spec has ``updated(Ready)Replicas == replicas``;
+    a RoleSet with no status is vacuously updated (spec §1.7, §9.1 item 8)."""
+    if rs.status is None:
+        return True
+    for st in rs.status.roles:
+        role = rs.spec.role(st.name)
+        if role is None:
+            continue
+        got = st.updated_ready_replicas if ready_too else st.updated_replicas
+        if got != max(0, role.replicas):
+            return False
+    return True
+
+
+def aggregate_role_statuses(
+    rolesets: Sequence[RoleSet], update_revision: str
+) -> tuple[RoleStatus, ...]:
+    """Per-role sums over all RoleSets; updated counts are the replicas / ready replicas of the
+    RoleSets at the update revision (spec §1.7, §8.5). Sorted by role name."""
+    acc: dict[str, list[int]] = {}
+    for rs in rolesets:
+        if rs.status is None:
+            continue
+        upd = rs.revision == update_revision
+        for st in rs.status.roles:
+            a = acc.setdefault(st.name, [0, 0, 0, 0, 0])
+            a[0] += st.replicas
+            a[1] += st.ready_replicas
+            a[2] += st.not_ready_replicas
+            if upd:
+                a[3] += st.replicas
+                a[4] += st.ready_replicas
+    return tuple(RoleStatus(name, *acc[name]) for name in sorted(acc))
+
+
+@dataclass
+class _Pass:
+    ss: StormServiceObj
+    current: Revision
+    update: Revision
+    all: list[RoleSet]
+    actions: list[Action]
+    created: list[CreateRoleSet]
+    deleted: set[str]
+    updated_in_place: dict[str, UpdateRoleSet]
+
+    @property
+    def spec(self) -> StormServiceSpec:
+        return self.ss.spec
+
+    def active(self) -> list[RoleSet]:
+        return [r for r in self.all if not r.deleting]
+
+    def create(self, count: int, revision: Revision, role_revs: dict[str, tuple[int, str]]) -> None:
+        for i in range(count):
+            a = CreateRoleSet(
+                self.ss.name,
+                revision.name,
+                i,
+                revision.template.spec,
+                revision.role_hashes,
+                role_revs,
+            )
+            self.actions.append(a)
+            self.created.append(a)
+
+    def delete(self, rs: RoleSet) -> None:
+        if rs.name not in self.deleted:
+            self.actions.append(DeleteRoleSet(rs.name))
+            self.deleted.add(rs.name)
+
+    # ------------------------------------------------------------------------- §3.3 scaling
+    def scaling(self) -> bool:
+        spec = self.spec
+        desired = spec.replicas
+        max_surge, _, min_available = stormservice_budgets(spec)
+        active = self.active()
+        diff = len(active) - desired
+        cur, upd = self.current.name, self.update.name
+        two = cur != upd
+        paused_two = spec.paused and two
+        status = self.ss.status or StormServiceStatus()
+        if diff < 0:
+            n = -diff
+            if not paused_two:
+                budget = min(n, desired + max_surge - len(self.all))
+                if budget > 0:
+                    self.create(
+                        budget, self.update, compute_role_revisions(self.current, self.update)
+                    )
+                    return True
+                return False
+            e_cur, e_upd = calculate_replicas(
+                desired, status.current_replicas, status.updated_replicas
+            )
+            at_upd = sum(1 for r in active if r.revision == upd)
+            at_cur = len(active) - at_upd
+            before = len(self.created)
+            cur_revs = {
+                r.name: (self.current.revision, cur) for r in self.current.template.spec.roles
+            }
+            self.create(max(0, e_cur - at_cur), self.current, cur_revs)
+            self.create(
+                max(0, e_upd - at_upd),
+                self.update,
+                compute_role_revisions(self.current, self.update),
+            )
+            return len(self.created) > before
+        if diff > 0:
+            if not paused_two:
+                ready_count = sum(1 for r in active if r.ready)
+                issued = False
+                for rs in sort_rolesets_for_deletion(active, upd):
+                    if diff == 0:
+                        break
+                    if rs.ready and ready_count <= min_available:
+                        break
+                    self.delete(rs)
+                    issued = True
+                    if rs.ready:
+                        ready_count -= 1
+                    diff -= 1
+                return issued
+            not_ready = [r for r in active if not r.ready]
+            ready = [r for r in active if r.ready]
+            if diff <= len(not_ready):
+                for rs in not_ready[:diff]:
+                    self.delete(rs)
+                return False  # AIBrix returns "no scaling" here (spec §9.1 item 9)
+            for rs in not_ready:
+                self.delete(rs)
+            ready_cur = [r for r in ready if r.revision != upd]
+            ready_upd = [r for r in ready if r.revision == upd]
+            e_cur, e_upd = calculate_replicas(desired, len(ready_cur), len(ready_upd))
+            for rs in ready_cur[: max(0, len(ready_cur) - e_cur)]:
+                self.delete(rs)
+            for rs in ready_upd[: max(0, len(ready_upd) - e_upd)]:
+                self.delete(rs)
+            return bool(self.deleted)
+        return False
+
+    # ------------------------------------------------------------------------- §3.4/§3.5
+    def rollout(self) -> None:
+        upd = self.update.name
+        desired = self.spec.replicas
+        if sum(1 for r in self.all if r.revision == upd) == desired:
+            return
+        if is_rolling_update(self.spec):
+            self.rolling_update()
+        else:
+            self.in_place_update()
+
+    def rolling_update(self) -> None:
+        spec = self.spec
+        desired = spec.replicas
+        max_surge, _, min_available = stormservice_budgets(spec)
+        upd = self.update.name
+        active = self.active()
+        ready_count = sum(1 for r in active if r.ready)
+        updated = [r for r in active if r.revision == upd]
+        outdated = sorted((r for r in active if r.revision != upd), key=lambda r: r.ready)
+        for rs in outdated:
+            if rs.ready and ready_count <= min_available:
+                break
+            self.delete(rs)
+            if rs.ready:
+                ready_count -= 1
+        surge = max(0, min(desired + max_surge - len(self.all), desired - len(updated)))
+        self.create(surge, self.update, compute_role_revisions(self.current, self.update))
+
+    def in_place_update(self) -> None:
+        upd = self.update
+        role_revs = compute_role_revisions(self.current, upd)
+        for rs in self.all:
+            if rs.revision != upd.name:
+                a = UpdateRoleSet(rs.name, upd.name, upd.template.spec, upd.role_hashes, role_revs)
+                self.actions.append(a)
+                self.updated_in_place[rs.name] = a
+
+    # ------------------------------------------------------------------------- §3.7
+    def post_view(self) -> list[RoleSet]:
+        """The RoleSets as the status step sees them after this pass's writes."""
+        out = []
+        for rs in self.all:
+            if rs.name in self.deleted:
+                rs = replace(rs, deleting=True)
+            u = self.updated_in_place.get(rs.name)
+            if u is not None:
+                rs = replace(rs, revision=u.revision, spec=u.spec, role_hashes=u.role_hashes)
+            out.append(rs)
+        for i, c in enumerate(self.created):
+            out.append(
+                RoleSet(
+                    f"<new-{i}>",
+                    c.owner,
+                    c.revision,
+                    c.index,
+                    c.spec,
+                    c.role_hashes,
+                    c.role_revisions,
+                    0.0,
+                    -1,
+                )
+            )
+        return out
+
+    def status(self, collision_count: int) -> StormServiceStatus:
+        ss = self.ss
+        desired = ss.spec.replicas
+        rolesets = self.post_view()
+        cur, upd = self.current.name, self.update.name
+        current_replicas = sum(1 for r in rolesets if r.revision == cur)
+        updated = [r for r in rolesets if r.revision == upd and is_all_role_updated(r)]
+        updated_ready = [
+            r for r in rolesets if r.revision == upd and r.ready and is_all_role_updated(r, True)
+        ]
+        current_revision = cur
+        if current_replicas == 0:
+            current_replicas = len(updated)
+            current_revision = upd
+        ready = sum(1 for r in rolesets if r.ready)
+        is_ready = (
+            ready >= desired
+            and len(updated) == desired
+            and len(rolesets) == desired
+            and current_revision == upd
+        )
+        cond = (
+            Condition(READY, "True", "Ready")
+            if is_ready
+            else Condition(PROGRESSING, "True", "Processing")
+        )
+        return StormServiceStatus(
+            observed_generation=ss.generation,
+            replicas=len(rolesets),
+            ready_replicas=ready,
+            not_ready_replicas=len(rolesets) - ready,
+            current_replicas=current_replicas,
+            updated_replicas=len(updated),
+            updated_ready_replicas=len(updated_ready),
+            current_revision=current_revision,
+            update_revision=upd,
+            collision_count=collision_count,
+            conditions=(cond,),
+            role_statuses=aggregate_role_statuses(rolesets, upd),
+            scaling_target_selector=f"storm-service-name={ss.name}",
+        )
+
+
+def reconcile_stormservice(
+    ss: StormServiceObj,
+    revisions: Sequence[Revision],
+    rolesets: Sequence[RoleSet],
+    now: float = 0.0,
+) -> Result:
+    """One StormService pass (spec §3.1). ``rolesets`` are those matching the selector, in
+    creation order; ``now`` only stamps new revisions."""
+    res = Result()
+    if ss.deleting:
+        live = [r for r in rolesets if not r.deleting]
+        res.actions.extend(DeleteRoleSet(r.name) for r in live)
+        if rolesets:
+            res.requeue_after = REQUEUE_NOT_READY_S
+        else:
+            res.actions.append(SetFinalizer("StormService", ss.name, False))
+        return res
+    if not ss.finalizer:
+        res.actions.append(SetFinalizer("StormService", ss.name, True))
+    prev = ss.status or StormServiceStatus()
+    sync = sync_revision(
+        ss.name, ss.spec.template, revisions, prev.current_revision, prev.collision_count, now
+    )
+    res.actions.extend(sync.actions)
+    p = _Pass(ss, sync.current, sync.update, list(rolesets), res.actions, [], set(), {})
+    if not p.scaling() and not ss.spec.paused:
+        p.rollout()
+    status = p.status(sync.collision_count)
+    if status != ss.status:
+        res.status = status
+    if not status.ready:
+        res.requeue_after = REQUEUE_NOT_READY_S
+    live_names = {sync.current.name, sync.update.name} | {r.revision for r in p.post_view()}
+    res.actions.extend(truncate_history(sync.revisions, live_names, ss.spec.history_limit))
+    return res

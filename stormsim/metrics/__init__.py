@@ -1,0 +1,1 @@
+"""Recorder (plain records, no pandas) -> frames (pandas) -> KPIs."""

@@ -1,0 +1,116 @@
+"""Records -> tidy pandas DataFrames (the output contract of DESIGN.md)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from stormsim.metrics.recorder import (
+    EVENT_FIELDS,
+    POD_FIELDS,
+    REVISION_FIELDS,
+    ROLESET_FIELDS,
+    STATUS_FIELDS,
+    Recorder,
+)
+
+TIMESERIES_FIXED = (
+    "t_s",
+    "rolesets_total",
+    "rolesets_ready",
+    "rolesets_updated",
+    "rolesets_terminating",
+    "pods_total",
+    "pods_ready",
+    "pods_pending",
+    "pods_terminating",
+    "gpus_allocated",
+    "gpus_capacity",
+    "replicas_desired",
+    "capacity_frac",
+)
+
+
+def capacity_frac(ts: pd.DataFrame) -> pd.Series:
+    """Serving capacity as a fraction of desired: per role min(1, ready pods / desired pods),
+    then the minimum over roles with desired > 0 (P without D serves nothing); 1 when nothing
+    is desired."""
+    roles = [
+        c[len("role.") : -len(".pods_desired")]
+        for c in ts.columns
+        if c.endswith(".pods_desired") and c.startswith("role.")
+    ]
+    out = np.ones(len(ts))
+    for r in roles:
+        desired = ts[f"role.{r}.pods_desired"].to_numpy(dtype=float)
+        ready = ts.get(f"role.{r}.pods_ready", pd.Series(np.zeros(len(ts)))).to_numpy(dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            frac = np.where(
+                desired > 0, np.minimum(1.0, ready / np.where(desired > 0, desired, 1)), 1.0
+            )
+        out = np.minimum(out, frac)
+    return pd.Series(np.asarray(out, dtype=float), index=ts.index)
+
+
+def timeseries_frame(rec: Recorder) -> pd.DataFrame:
+    cols = list(rec.columns)
+    width = len(cols)
+    rows = [r + [0.0] * (width - len(r)) for r in rec.rows]
+    df = pd.DataFrame(rows, columns=cols)
+    df.insert(0, "t_s", rec.rows_t)
+    df["capacity_frac"] = capacity_frac(df)
+    ints = [c for c in cols if c != "capacity_frac"]
+    df[ints] = df[ints].round().astype("int64")
+    fixed = [c for c in TIMESERIES_FIXED if c in df.columns]
+    rest = sorted(c for c in df.columns if c not in fixed)
+    return df[fixed + rest].reset_index(drop=True)
+
+
+def _records(records: list[dict[str, object]], fields: tuple[str, ...]) -> pd.DataFrame:
+    df = pd.DataFrame(records, columns=list(fields))
+    for c in fields:
+        if c.endswith("_s"):
+            df[c] = df[c].astype("float64")
+    return df
+
+
+def pods_frame(rec: Recorder) -> pd.DataFrame:
+    df = _records(list(rec.pods.values()), POD_FIELDS)
+    df["slot"] = df["slot"].astype("Int64")
+    df["gpus"] = df["gpus"].fillna(0).astype("int64")
+    return df
+
+
+def rolesets_frame(rec: Recorder) -> pd.DataFrame:
+    df = _records(list(rec.rolesets.values()), ROLESET_FIELDS)
+    df["index"] = df["index"].astype("Int64")
+    return df
+
+
+def events_frame(rec: Recorder) -> pd.DataFrame:
+    df = pd.DataFrame(rec.events, columns=list(EVENT_FIELDS))
+    df["t_s"] = df["t_s"].astype("float64")
+    return df
+
+
+def revisions_frame(rec: Recorder) -> pd.DataFrame:
+    df = _records(list(rec.revisions.values()), REVISION_FIELDS)
+    df["revision"] = df["revision"].astype("Int64")
+    return df
+
+
+def status_frame(rec: Recorder) -> pd.DataFrame:
+    df = pd.DataFrame(rec.status, columns=list(STATUS_FIELDS))
+    df["t_s"] = df["t_s"].astype("float64")
+    return df
+
+
+def build_frames(rec: Recorder) -> dict[str, pd.DataFrame]:
+    return {
+        "timeseries": timeseries_frame(rec),
+        "pods": pods_frame(rec),
+        "rolesets": rolesets_frame(rec),
+        "events": events_frame(rec),
+        "revisions": revisions_frame(rec),
+        "status": status_frame(rec),
+    }

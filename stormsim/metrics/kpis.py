@@ -1,0 +1,193 @@
+"""KPIs of a run (DESIGN.md "KPIs"), computed from the frames.
+
+The update window starts when a scenario event changes ``spec.template`` and ends when the
+StormService status is Ready with ``currentRevision == updateRevision`` for the current
+generation. Time-weighted quantities integrate the piecewise-constant time series (a row's
+values hold until the next row), never samples.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def _settled_times(status: pd.DataFrame) -> np.ndarray:
+    if status.empty:
+        return np.array([])
+    ok = (
+        (status["condition"] == "Ready")
+        & (status["current_revision"] == status["update_revision"])
+        & (status["observed_generation"] == status["generation"])
+    )
+    return status.loc[ok, "t_s"].to_numpy(dtype=float)
+
+
+def rollouts(
+    template_changes: list[tuple[float, int | None, str]], status: pd.DataFrame, end_s: float
+) -> pd.DataFrame:
+    """One row per template change: start, end (first settle after it, before the next
+    change), duration, and outcome ``completed`` / ``superseded`` / ``incomplete``."""
+    settled = _settled_times(status)
+    rows = []
+    for k, (t0, idx, action) in enumerate(template_changes):
+        t0 = float(t0)
+        nxt = float(template_changes[k + 1][0]) if k + 1 < len(template_changes) else math.inf
+        after = settled[(settled >= t0) & (settled <= end_s)]
+        t1 = float(after[0]) if len(after) else None
+        if t1 is not None and t1 > nxt:
+            t1 = None
+            outcome = "superseded"
+        elif t1 is None:
+            outcome = "superseded" if nxt < math.inf else "incomplete"
+        else:
+            outcome = "completed"
+        rows.append(
+            {
+                "rollout": k,
+                "event_index": idx,
+                "action": action,
+                "started_at_s": t0,
+                "ended_at_s": t1,
+                "duration_s": (t1 - t0) if t1 is not None else None,
+                "outcome": outcome,
+            }
+        )
+    df = pd.DataFrame(
+        rows,
+        columns=[
+            "rollout",
+            "event_index",
+            "action",
+            "started_at_s",
+            "ended_at_s",
+            "duration_s",
+            "outcome",
+        ],
+    )
+    return df.astype({"started_at_s": "float64", "ended_at_s": "float64", "duration_s": "float64"})
+
+
+class Series:
+    """A piecewise-constant series: value ``v[k]`` holds on ``[t[k], t[k+1])``."""
+
+    def __init__(self, t: np.ndarray, v: np.ndarray):
+        self.t = t
+        self.v = v
+
+    def at(self, x: float, before: bool = False) -> float:
+        """Value in force at ``x`` (``before``: just before ``x``)."""
+        i = int(np.searchsorted(self.t, x, side="left" if before else "right")) - 1
+        return float(self.v[max(0, i)])
+
+    def window(self, a: float, b: float) -> tuple[np.ndarray, np.ndarray]:
+        """Segment start times (clipped to ``a``), durations and values covering [a, b]."""
+        i0 = max(0, int(np.searchsorted(self.t, a, side="right")) - 1)
+        i1 = int(np.searchsorted(self.t, b, side="left"))
+        t = self.t[i0:i1].copy()
+        v = self.v[i0:i1]
+        if len(t) == 0:
+            return np.array([b - a]), np.array([self.at(a)])
+        t[0] = max(t[0], a)
+        ends = np.append(t[1:], b)
+        return np.maximum(0.0, ends - t), v
+
+    def max(self, a: float, b: float) -> float:
+        _, v = self.window(a, b)
+        return float(v.max())
+
+    def min(self, a: float, b: float) -> float:
+        _, v = self.window(a, b)
+        return float(v.min())
+
+    def integral(self, a: float, b: float, fn: Any = None) -> float:
+        d, v = self.window(a, b)
+        vals = fn(v) if fn is not None else v
+        return float(np.sum(d * vals))
+
+
+def compute_kpis(
+    frames: dict[str, pd.DataFrame],
+    template_changes: list[tuple[float, int | None, str]],
+    end_s: float,
+) -> dict[str, Any]:
+    ts = frames["timeseries"]
+    t = ts["t_s"].to_numpy(dtype=float)
+    series = {c: Series(t, ts[c].to_numpy(dtype=float)) for c in ts.columns if c != "t_s"}
+    ro = frames["rollouts"]
+    out: dict[str, Any] = {"sim_end_s": end_s, "n_rollouts": len(ro)}
+    if len(ro):
+        start = float(ro["started_at_s"].iloc[0])
+        last = ro.iloc[-1]
+        completed = last["outcome"] == "completed"
+        end = float(last["ended_at_s"]) if completed else end_s
+        out["update_started_at_s"] = start
+        out["update_ended_at_s"] = end if completed else None
+        out["update_duration_s"] = end - start if completed else None
+        out["update_completed"] = bool(completed)
+        win = (start, end)
+    else:
+        out.update(
+            update_started_at_s=None,
+            update_ended_at_s=None,
+            update_duration_s=None,
+            update_completed=None,
+        )
+        win = None
+    if win is not None and win[1] > win[0]:
+        a, b = win
+        span = b - a
+        cap = series["capacity_frac"]
+        out["rolesets_max"] = int(series["rolesets_total"].max(a, b))
+        out["rolesets_ready_min"] = int(series["rolesets_ready"].min(a, b))
+        out["capacity_availability_frac"] = cap.integral(a, b, lambda v: np.minimum(1.0, v)) / span
+        out["full_outage_s"] = cap.integral(a, b, lambda v: (v <= 0).astype(float))
+        gpus = series["gpus_allocated"]
+        base = gpus.at(a, before=True)
+        peak = gpus.max(a, b)
+        out["gpus_allocated_peak"] = int(peak)
+        out["gpus_allocated_before_update"] = int(base)
+        out["surge_gpus_peak"] = int(max(0.0, peak - base))
+        out["surge_gpu_hours"] = gpus.integral(a, b, lambda v: np.maximum(0.0, v - base)) / 3600.0
+    else:
+        if win is not None:  # a window of zero length
+            a = win[0]
+            out["rolesets_max"] = int(series["rolesets_total"].at(a))
+            out["rolesets_ready_min"] = int(series["rolesets_ready"].at(a))
+            out["capacity_availability_frac"] = float(min(1.0, series["capacity_frac"].at(a)))
+            out["full_outage_s"] = 0.0
+        else:
+            out["rolesets_max"] = int(ts["rolesets_total"].max())
+            out["rolesets_ready_min"] = None
+            out["capacity_availability_frac"] = None
+            out["full_outage_s"] = None
+        out["gpus_allocated_peak"] = int(ts["gpus_allocated"].max())
+        out["gpus_allocated_before_update"] = None
+        out["surge_gpus_peak"] = 0 if win is not None else None
+        out["surge_gpu_hours"] = 0.0 if win is not None else None
+    pods = frames["pods"]
+    if len(pods):
+        waited_until = pods["scheduled_at_s"].fillna(pods["gone_at_s"]).fillna(end_s)
+        wait = (waited_until - pods["created_at_s"]).clip(lower=0)
+        out["pods_pending_max_s"] = float(wait.max())
+        out["pods_unscheduled_at_end"] = int(
+            (pods["scheduled_at_s"].isna() & pods["gone_at_s"].isna()).sum()
+        )
+    else:
+        out["pods_pending_max_s"] = 0.0
+        out["pods_unscheduled_at_end"] = 0
+    out["n_pods_created"] = len(pods)
+    out["n_rolesets_created"] = len(frames["rolesets"])
+    out["gpus_capacity"] = int(ts["gpus_capacity"].iloc[-1])
+    return {k: _plain(v) for k, v in out.items()}
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v

@@ -1,0 +1,147 @@
+"""Append-only records written by the simulated world. Plain Python only (no pandas).
+
+The world calls these methods at every state change; :mod:`stormsim.metrics.frames` turns the
+records into DataFrames. All times are seconds of simulated time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+POD_FIELDS = (
+    "pod",
+    "roleset",
+    "role",
+    "revision",
+    "template_hash",
+    "slot",
+    "node",
+    "gpus",
+    "created_at_s",
+    "scheduled_at_s",
+    "ready_at_s",
+    "routable_at_s",
+    "deleted_at_s",
+    "gone_at_s",
+)
+ROLESET_FIELDS = (
+    "roleset",
+    "revision",
+    "index",
+    "created_at_s",
+    "ready_at_s",
+    "deleted_at_s",
+    "gone_at_s",
+)
+EVENT_FIELDS = ("t_s", "source", "verb", "kind", "name", "revision", "detail")
+REVISION_FIELDS = ("name", "revision", "created_at_s", "deleted_at_s")
+STATUS_FIELDS = (
+    "t_s",
+    "observed_generation",
+    "generation",
+    "replicas",
+    "ready_replicas",
+    "not_ready_replicas",
+    "current_replicas",
+    "updated_replicas",
+    "updated_ready_replicas",
+    "current_revision",
+    "update_revision",
+    "condition",
+    "reason",
+)
+
+
+class Recorder:
+    """Collects the raw records of one run.
+
+    ``counters`` is a live mapping of named state counters (kept by the world); ``sample(t)``
+    snapshots it as one time-series row, replacing the previous row when ``t`` is unchanged,
+    so the series has one row per instant at which the state changed.
+    """
+
+    def __init__(self) -> None:
+        self.columns: list[str] = []
+        self._col_index: dict[str, int] = {}
+        self.rows_t: list[float] = []
+        self.rows: list[list[float]] = []
+        self.pods: dict[str, dict[str, Any]] = {}
+        self.rolesets: dict[str, dict[str, Any]] = {}
+        self.events: list[tuple[Any, ...]] = []
+        self.revisions: dict[str, dict[str, Any]] = {}
+        self.status: list[tuple[Any, ...]] = []
+        self.template_changes: list[tuple[float, int | None, str]] = []
+        self.warnings: list[str] = []
+
+    # time series -----------------------------------------------------------------------
+    def sample(self, t: float, counters: dict[str, float]) -> None:
+        for k in counters:
+            if k not in self._col_index:
+                self._col_index[k] = len(self.columns)
+                self.columns.append(k)
+        row = [0.0] * len(self.columns)
+        idx = self._col_index
+        for k, v in counters.items():
+            row[idx[k]] = v
+        if self.rows_t and self.rows_t[-1] == t:
+            self.rows[-1] = row
+        else:
+            self.rows_t.append(t)
+            self.rows.append(row)
+
+    # objects ---------------------------------------------------------------------------
+    def pod(self, name: str, **fields: Any) -> None:
+        rec = self.pods.get(name)
+        if rec is None:
+            rec = self.pods[name] = dict.fromkeys(POD_FIELDS)
+            rec["pod"] = name
+        rec.update(fields)
+
+    def roleset(self, name: str, **fields: Any) -> None:
+        rec = self.rolesets.get(name)
+        if rec is None:
+            rec = self.rolesets[name] = dict.fromkeys(ROLESET_FIELDS)
+            rec["roleset"] = name
+        rec.update(fields)
+
+    def revision(self, name: str, **fields: Any) -> None:
+        rec = self.revisions.get(name)
+        if rec is None:
+            rec = self.revisions[name] = dict.fromkeys(REVISION_FIELDS)
+            rec["name"] = name
+        rec.update(fields)
+
+    def event(
+        self,
+        t: float,
+        source: str,
+        verb: str,
+        kind: str,
+        name: str,
+        revision: str = "",
+        detail: str = "",
+    ) -> None:
+        self.events.append((t, source, verb, kind, name, revision, detail))
+
+    def status_write(self, t: float, generation: int, status: Any) -> None:
+        cond = status.conditions[0] if status.conditions else None
+        self.status.append(
+            (
+                t,
+                status.observed_generation,
+                generation,
+                status.replicas,
+                status.ready_replicas,
+                status.not_ready_replicas,
+                status.current_replicas,
+                status.updated_replicas,
+                status.updated_ready_replicas,
+                status.current_revision,
+                status.update_revision,
+                cond.type if cond else "",
+                cond.reason if cond else "",
+            )
+        )
+
+    def template_change(self, t: float, event_index: int | None, revision_hint: str) -> None:
+        self.template_changes.append((t, event_index, revision_hint))

@@ -1,0 +1,86 @@
+"""Timeline plot of one run: RoleSets and pods by revision and state, GPUs allocated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from stormsim.runner import RunResult
+
+STATE_STYLE = {"ready": 1.0, "starting": 0.45, "terminating": 0.2}
+
+
+def _revision_columns(ts: pd.DataFrame, what: str) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for c in ts.columns:
+        if c.startswith("rev.") and c.split(".")[-1].startswith(f"{what}_"):
+            rev = c[len("rev.") : c.rindex(".")]
+            state = c.split(".")[-1][len(what) + 1 :]
+            out.setdefault(rev, {})[state] = c
+    return out
+
+
+def _stack(ax: Any, ts: pd.DataFrame, what: str, revisions: list[str]) -> None:
+    cols = _revision_columns(ts, what)
+    colors = plt.get_cmap("tab10")
+    t = ts["t_s"].to_numpy()
+    ys, labels, facecolors = [], [], []
+    for i, rev in enumerate(revisions):
+        for state, alpha in STATE_STYLE.items():
+            c = cols.get(rev, {}).get(state)
+            if c is None or not ts[c].any():
+                continue
+            ys.append(ts[c].to_numpy())
+            labels.append(f"{rev} {state}")
+            rgb = colors(i % 10)
+            facecolors.append((rgb[0], rgb[1], rgb[2], alpha))
+    if ys:
+        ax.stackplot(t, *ys, labels=labels, colors=facecolors, step="post")
+        ax.legend(loc="upper left", fontsize=7, ncols=2, frameon=False)
+    ax.set_ylabel(what)
+
+
+def plot_timeline(result: RunResult | dict[str, pd.DataFrame], fig: Figure | None = None) -> Figure:
+    """Three stacked panels over simulated time: RoleSets by revision and state, pods by
+    revision and state, GPUs allocated vs capacity. The update window is shaded."""
+    frames = result if isinstance(result, dict) else result.frames
+    ts = frames["timeseries"]
+    revs = frames["revisions"].sort_values("created_at_s")["name"].tolist()
+    extra = sorted(
+        {c[len("rev.") : c.rindex(".")] for c in ts.columns if c.startswith("rev.")} - set(revs)
+    )
+    revs += extra
+    fig = fig or plt.figure(figsize=(11, 8))
+    axes = fig.subplots(3, 1, sharex=True)
+    _stack(axes[0], ts, "rolesets", revs)
+    _stack(axes[1], ts, "pods", revs)
+    t = ts["t_s"].to_numpy()
+    axes[2].step(t, ts["gpus_allocated"], where="post", label="GPUs allocated")
+    axes[2].step(t, ts["gpus_capacity"], where="post", label="GPU capacity", linestyle="--")
+    axes[2].set_ylabel("GPUs")
+    axes[2].set_xlabel("simulated time (s)")
+    axes[2].legend(loc="upper left", fontsize=8, frameon=False)
+    ro = frames.get("rollouts")
+    if ro is not None:
+        for _, r in ro.iterrows():
+            end = r["ended_at_s"] if pd.notna(r["ended_at_s"]) else t[-1]
+            for ax in axes:
+                ax.axvspan(r["started_at_s"], end, color="grey", alpha=0.12, lw=0)
+    name = "" if isinstance(result, dict) else result.scenario.name
+    fig.suptitle(f"stormsim timeline {name}".strip())
+    fig.tight_layout()
+    return fig
+
+
+def write_timeline(result: RunResult, out_dir: Path) -> None:
+    fig = plot_timeline(result)
+    fig.savefig(out_dir / "timeline.png", dpi=110)
+    plt.close(fig)

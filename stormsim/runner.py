@@ -1,0 +1,187 @@
+"""``run(scenario) -> RunResult``: build the world, run it, collect frames and KPIs.
+
+``RunResult.save(dir)`` writes the output contract atomically: everything goes to a temporary
+sibling directory that replaces ``dir`` only once complete. Artifacts that need higher layers
+(plots) are contributed through :data:`ARTIFACT_WRITERS`, which the report layer fills when
+``stormsim`` is imported; the runner itself never imports plotting code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import secrets
+import shutil
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from stormsim.errors import InputError, Problem, SimulationError
+from stormsim.metrics.frames import build_frames
+from stormsim.metrics.kpis import compute_kpis, rollouts
+from stormsim.sim.world import World
+from stormsim.spec.loader import load_scenario
+from stormsim.spec.scenario import Scenario, scenario_dump
+from stormsim.spec.yamlio import dump_yaml
+
+__version__ = "0.1.0"
+
+ArtifactWriter = Callable[["RunResult", Path], None]
+ARTIFACT_WRITERS: list[ArtifactWriter] = []
+"""Called by :meth:`RunResult.save` with the result and the (temporary) output directory."""
+
+FRAME_NAMES = ("timeseries", "pods", "rolesets", "events", "revisions", "status", "rollouts")
+
+
+@dataclass
+class RunResult:
+    """Everything one run produced. ``summary`` is the flat KPI dict of ``summary.json``;
+    ``frames`` the DataFrames by name (``timeseries``, ``pods``, ``rolesets``, ``events``,
+    ``revisions``, ``status``, ``rollouts``)."""
+
+    scenario: Scenario
+    seed: int
+    summary: dict[str, Any]
+    frames: dict[str, pd.DataFrame]
+    provenance: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+    def save(
+        self,
+        out: str | Path,
+        format: Literal["parquet", "csv"] = "parquet",
+        plots: bool = True,
+    ) -> Path:
+        """Write the results directory atomically and return its path."""
+        if format not in ("parquet", "csv"):
+            raise InputError(Problem("format", f"must be parquet or csv, not {format!r}"))
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        try:
+            (tmp / "summary.json").write_text(json.dumps(self.summary, indent=2) + "\n")
+            (tmp / "scenario.resolved.yaml").write_text(dump_yaml(self.resolved_scenario()))
+            (tmp / "provenance.json").write_text(json.dumps(self.provenance, indent=2) + "\n")
+            for name, df in self.frames.items():
+                if format == "parquet":
+                    df.to_parquet(tmp / f"{name}.parquet", index=False)
+                else:
+                    df.to_csv(tmp / f"{name}.csv", index=False)
+            if plots:
+                for writer in ARTIFACT_WRITERS:
+                    writer(self, tmp)
+            old = None
+            if out.exists():
+                old = out.with_name(f".{out.name}.old-{os.getpid()}")
+                os.replace(out, old)
+            os.replace(tmp, out)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return out
+
+    def resolved_scenario(self) -> dict[str, Any]:
+        data = scenario_dump(self.scenario)
+        data["seed"] = self.seed
+        return data
+
+
+def scenario_hash(scenario: Scenario, seed: int) -> str:
+    """Stable hash of the resolved scenario and seed (cache keys, provenance)."""
+    data = scenario_dump(scenario)
+    data["seed"] = seed
+    blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _check_supported(scenario: Scenario) -> None:
+    problems = []
+    for i, m in enumerate([scenario.service.manifest]):
+        for j, r in enumerate(m.spec.template.spec.roles):
+            if r.group_size > 1:
+                problems.append(
+                    Problem(
+                        f"service.manifest.spec.template.spec.roles[{j}].podGroupSize",
+                        "multi-pod roles (PodSets) are not simulated yet",
+                    )
+                )
+        del i
+    if problems:
+        raise InputError(problems)
+
+
+def run(
+    scenario: Scenario | str | Path,
+    seed: int | None = None,
+    until_s: float | None = None,
+) -> RunResult:
+    """Simulate one scenario.
+
+    ``seed`` overrides the scenario's; with neither, a seed is drawn and recorded in the
+    summary. ``until_s`` overrides the scenario's end time.
+    """
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    _check_supported(scenario)
+    if seed is None:
+        seed = scenario.seed if scenario.seed is not None else secrets.randbits(32)
+    until = until_s if until_s is not None else scenario.until_s
+    t0 = time.perf_counter()
+    world = World(scenario, seed)
+    error: str | None = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            end = world.run(until)
+        except InputError:
+            raise
+        except Exception as e:  # the run failed: report it, never swallow it
+            error = f"{type(e).__name__}: {e}"
+            raise SimulationError(f"simulation failed at t={world.env.now:g} s: {error}") from e
+    wall = time.perf_counter() - t0
+    rec = world.recorder
+    frames = build_frames(rec)
+    frames["rollouts"] = rollouts(rec.template_changes, frames["status"], end)
+    summary: dict[str, Any] = {
+        "scenario": scenario.name,
+        "seed": seed,
+        "stormsim_version": __version__,
+    }
+    summary.update(compute_kpis(frames, rec.template_changes, end))
+    provenance = {
+        "stormsim_version": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": _versions(),
+        "seed": seed,
+        "scenario_hash": scenario_hash(scenario, seed),
+        "wall_time_s": round(wall, 6),
+        "sim_end_s": end,
+        "controller_passes": {
+            "stormservice-controller": world.ss_ctrl.passes,
+            "roleset-controller": world.rs_ctrl.passes,
+        },
+        "exception": error,
+    }
+    return RunResult(scenario, seed, summary, frames, provenance, [str(w.message) for w in caught])
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for mod in ("simpy", "numpy", "pandas", "pydantic", "pyarrow", "matplotlib"):
+        try:
+            m = __import__(mod)
+            out[mod] = str(getattr(m, "__version__", "?"))
+        except ImportError:  # pragma: no cover
+            out[mod] = "missing"
+    return out

@@ -1,0 +1,1 @@
+"""The SimPy world: API store, controller drivers, scheduler, kubelet and scenario events."""

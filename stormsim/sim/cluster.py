@@ -1,0 +1,241 @@
+"""Nodes, the scheduler and the kubelet: where pods get GPUs and go through their lifecycle.
+
+Scheduler: a pod is tried ``scheduling_s`` after creation; it binds to the fitting node with
+the fewest free GPUs (bin packing; ties in pool then node order). A pod that fits nowhere
+stays Pending, holds nothing, and is retried (in creation order) whenever a pod leaves a node.
+
+Kubelet: bound pod -> image pull (only for images the node has neither pulled nor is pulling)
+-> Running -> model load + engine init + readiness probe -> Ready -> router registration ->
+routable. Deleted pod: never-bound pods vanish at once; bound ones keep their resources for
+``termination_grace_s`` and then are gone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+from stormsim.control.objects import RUNNING, Pod
+from stormsim.sim.store import POD
+from stormsim.spec.aibrix import GPU_RESOURCE, PodTemplate
+from stormsim.spec.scenario import Cluster
+
+if TYPE_CHECKING:
+    from stormsim.sim.world import World
+
+
+@dataclass
+class Node:
+    name: str
+    pool: str
+    gpu_type: str
+    capacity: dict[str, float]
+    labels: dict[str, str]
+    free: dict[str, float] = field(default_factory=dict)
+    images: set[str] = field(default_factory=set)
+    pulling: dict[str, simpy.Event] = field(default_factory=dict)
+    order: int = 0
+
+    def fits(self, req: dict[str, float]) -> bool:
+        free = self.free
+        return all(free.get(k, 0.0) >= v for k, v in req.items() if k in free)
+
+
+def build_nodes(cluster: Cluster) -> list[Node]:
+    nodes: list[Node] = []
+    for pool in cluster.node_pools:
+        for i in range(pool.count):
+            cap: dict[str, float] = {GPU_RESOURCE: float(pool.gpus_per_node)}
+            if pool.cpu is not None:
+                cap["cpu"] = pool.cpu
+            if pool.memory_gb is not None:
+                cap["memory"] = pool.memory_gb * 2**30
+            cap.update(pool.resources)
+            labels = {"kubernetes.io/hostname": f"{pool.name}-{i}", **pool.labels}
+            n = Node(f"{pool.name}-{i}", pool.name, pool.gpu_type, cap, labels, order=len(nodes))
+            n.free = dict(cap)
+            n.images = set(pool.prepulled_images)
+            nodes.append(n)
+    return nodes
+
+
+def pod_requests(template: PodTemplate, declared: set[str]) -> dict[str, float]:
+    """What a pod asks of a node: GPUs always, other resources only if some pool declares them."""
+    req = {GPU_RESOURCE: float(template.gpus)}
+    for res in declared:
+        if res == GPU_RESOURCE:
+            continue
+        key = res
+        v = template.resource(key)
+        if v:
+            req[key] = v
+    return {k: v for k, v in req.items() if v}
+
+
+class Scheduler:
+    def __init__(self, world: World, nodes: list[Node]):
+        self.world = world
+        self.nodes = nodes
+        self.by_name = {n.name: n for n in nodes}
+        self.pending: dict[str, None] = {}  # insertion-ordered set of pod names
+        self.requests: dict[str, dict[str, float]] = {}
+        self.declared = {k for n in nodes for k in n.capacity}
+
+    def submit(self, pod: Pod, requests: dict[str, float]) -> None:
+        self.requests[pod.name] = requests
+        delay = self.world.duration(pod.role, "scheduling_s")
+        seq = pod.seq
+        ev = self.world.env.timeout(delay)
+        ev.callbacks.append(lambda _e: self._attempt(pod.name, seq))
+
+    def _alive(self, name: str, seq: int) -> Pod | None:
+        p = self.world.store.pods.get(name)
+        if p is None or p.seq != seq or p.deleting or p.node is not None:
+            return None
+        return p
+
+    def _attempt(self, name: str, seq: int) -> None:
+        p = self._alive(name, seq)
+        if p is None:
+            return
+        if not self._bind(p):
+            self.pending[name] = None
+            self.world.recorder.event(
+                self.world.env.now,
+                "scheduler",
+                "unschedulable",
+                POD,
+                name,
+                p.revision,
+                "no node has enough free resources",
+            )
+
+    def _choose(self, req: dict[str, float]) -> Node | None:
+        best: Node | None = None
+        for n in self.nodes:
+            if n.fits(req) and (
+                best is None or n.free.get(GPU_RESOURCE, 0) < best.free.get(GPU_RESOURCE, 0)
+            ):
+                best = n
+        return best
+
+    def _bind(self, p: Pod) -> bool:
+        req = self.requests.get(p.name, {})
+        node = self._choose(req)
+        if node is None:
+            return False
+        for k, v in req.items():
+            if k in node.free:
+                node.free[k] -= v
+        self.pending.pop(p.name, None)
+        self.world.bind(p, node)
+        return True
+
+    def release(self, pod: Pod) -> None:
+        """Free what ``pod`` held on its node and retry pending pods in order."""
+        req = self.requests.pop(pod.name, {})
+        if pod.node is not None:
+            node = self.by_name[pod.node]
+            for k, v in req.items():
+                if k in node.free:
+                    node.free[k] += v
+        self.retry()
+
+    def forget(self, name: str) -> None:
+        self.pending.pop(name, None)
+        self.requests.pop(name, None)
+
+    def retry(self) -> None:
+        for name in list(self.pending):
+            p = self.world.store.pods.get(name)
+            if p is None or p.deleting:
+                self.pending.pop(name, None)
+                continue
+            self._bind(p)
+
+
+class Kubelet:
+    def __init__(self, world: World, scheduler: Scheduler):
+        self.world = world
+        self.scheduler = scheduler
+
+    def start(self, pod: Pod, node: Node) -> None:
+        self.world.env.process(self._run(pod.name, pod.seq, node))
+
+    def _alive(self, name: str, seq: int) -> Pod | None:
+        p = self.world.store.pods.get(name)
+        if p is None or p.seq != seq or p.deleting:
+            return None
+        return p
+
+    def _pull(self, node: Node, image: str, role: str) -> simpy.Event:
+        ev = node.pulling.get(image)
+        if ev is None:
+            ev = self.world.env.timeout(self.world.duration(role, "image_pull_s"))
+
+            def done(_e: Any, image: str = image) -> None:
+                node.images.add(image)
+                node.pulling.pop(image, None)
+
+            ev.callbacks.append(done)
+            node.pulling[image] = ev
+        return ev
+
+    def _run(self, name: str, seq: int, node: Node) -> Generator[simpy.Event, Any, None]:
+        w = self.world
+        pod = self._alive(name, seq)
+        if pod is None:
+            return
+        waits = [self._pull(node, im, pod.role) for im in pod.images if im not in node.images]
+        if waits:
+            t0 = w.env.now
+            yield w.env.all_of(waits)
+            if self._alive(name, seq) is None:
+                return
+            w.recorder.event(
+                w.env.now,
+                "kubelet",
+                "pulled",
+                POD,
+                name,
+                pod.revision,
+                f"{w.env.now - t0:.3f}s on {node.name}",
+            )
+        pod = self._alive(name, seq)
+        if pod is None:
+            return
+        w.store.put(POD, replace(pod, phase=RUNNING))
+        startup = (
+            w.duration(pod.role, "model_load_s")
+            + w.duration(pod.role, "engine_init_s")
+            + w.duration(pod.role, "readiness_probe_s")
+        )
+        yield w.env.timeout(startup)
+        pod = self._alive(name, seq)
+        if pod is None:
+            return
+        w.set_ready(pod, True)
+        yield w.env.timeout(w.duration(pod.role, "router_registration_s"))
+        pod = self._alive(name, seq)
+        if pod is None:
+            return
+        w.set_routable(pod)
+
+    def delete(self, pod: Pod, on_gone: Callable[[Pod], None]) -> None:
+        """Mark ``pod`` terminating; it is gone now if never bound, else after the grace period."""
+        w = self.world
+        if pod.node is None:
+            on_gone(pod)
+            return
+        grace = w.duration(pod.role, "termination_grace_s")
+        seq = pod.seq
+
+        def gone(_e: Any) -> None:
+            p = w.store.pods.get(pod.name)
+            if p is not None and p.seq == seq:
+                on_gone(p)
+
+        w.env.timeout(grace).callbacks.append(gone)

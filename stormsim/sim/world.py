@@ -1,0 +1,546 @@
+"""The simulated world: store + controllers + scheduler + kubelet + scenario events.
+
+``World(scenario, seed, recorder).run()`` simulates one scenario. The controllers are the pure
+functions of :mod:`stormsim.control`, driven by :class:`~stormsim.sim.controllers.Controller`
+work queues; every write goes through the store, which notifies the controllers, the
+scheduler and the state counters (one time-series row per instant the state changed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import replace
+from typing import Any
+
+import simpy
+
+from stormsim.control.objects import (
+    Action,
+    CreatePod,
+    CreateRevision,
+    CreateRoleSet,
+    DeletePod,
+    DeleteRevision,
+    DeleteRoleSet,
+    Pod,
+    RecordEvent,
+    RoleSet,
+    RoleSetStatus,
+    SetFinalizer,
+    SetRevisionNumber,
+    StormServiceObj,
+    StormServiceStatus,
+    UpdateRoleSet,
+)
+from stormsim.control.roleset import reconcile_roleset
+from stormsim.control.stormservice import reconcile_stormservice
+from stormsim.errors import InputError, Problem
+from stormsim.metrics.recorder import Recorder
+from stormsim.sim.cluster import Kubelet, Node, Scheduler, build_nodes, pod_requests
+from stormsim.sim.controllers import Controller
+from stormsim.sim.rng import Sampler
+from stormsim.sim.store import CR, POD, RS, SS, Store
+from stormsim.spec.aibrix import GPU_RESOURCE, RoleSetTemplate, StormServiceSpec
+from stormsim.spec.scenario import Apply, Pause, Resume, Rollback, Scale, Scenario, SetImage
+
+SETTLE_CAP_S = 3600.0
+"""Default run end: this long after the last event if the service never settles."""
+
+
+class Stats:
+    """State counters kept incrementally: each object contributes a few named counts; a write
+    subtracts the old object's contribution and adds the new one's."""
+
+    def __init__(self) -> None:
+        self.c: dict[str, float] = {}
+        self.contrib: dict[tuple[str, str], list[tuple[str, float]]] = {}
+        self.update_revision = ""
+
+    def _apply(self, items: list[tuple[str, float]], sign: float) -> None:
+        c = self.c
+        for k, v in items:
+            c[k] = c.get(k, 0.0) + sign * v
+
+    def set(self, kind: str, name: str, items: list[tuple[str, float]] | None) -> None:
+        key = (kind, name)
+        old = self.contrib.pop(key, None)
+        if old:
+            self._apply(old, -1.0)
+        if items:
+            self._apply(items, 1.0)
+            self.contrib[key] = items
+
+    def roleset_items(self, rs: RoleSet) -> list[tuple[str, float]]:
+        rev = rs.revision
+        items = [("rolesets_total", 1.0)]
+        if rs.deleting:
+            items += [("rolesets_terminating", 1.0), (f"rev.{rev}.rolesets_terminating", 1.0)]
+        else:
+            if rs.ready:
+                items += [("rolesets_ready", 1.0), (f"rev.{rev}.rolesets_ready", 1.0)]
+            else:
+                items.append((f"rev.{rev}.rolesets_starting", 1.0))
+            if rev == self.update_revision:
+                items.append(("rolesets_updated", 1.0))
+        return items
+
+    @staticmethod
+    def pod_items(p: Pod) -> list[tuple[str, float]]:
+        rev = p.revision
+        items = [("pods_total", 1.0)]
+        if p.deleting:
+            items += [("pods_terminating", 1.0), (f"rev.{rev}.pods_terminating", 1.0)]
+        elif p.ready:
+            items += [
+                ("pods_ready", 1.0),
+                (f"role.{p.role}.pods_ready", 1.0),
+                (f"rev.{rev}.pods_ready", 1.0),
+            ]
+        else:
+            items.append((f"rev.{rev}.pods_starting", 1.0))
+            if p.node is None:
+                items.append(("pods_pending", 1.0))
+        if p.node is not None and p.gpus:
+            items.append(("gpus_allocated", float(p.gpus)))
+        return items
+
+
+class World:
+    """One simulation. Build it, then call :meth:`run`."""
+
+    def __init__(self, scenario: Scenario, seed: int, recorder: Recorder | None = None):
+        self.scenario = scenario
+        self.seed = seed
+        self.env = simpy.Environment()
+        self.recorder = recorder or Recorder()
+        self.store = Store()
+        self.stats = Stats()
+        self.startup = Sampler(seed, "startup")
+        self.ctl_rng = Sampler(seed, "controllers")
+        self.nodes: list[Node] = build_nodes(scenario.cluster)
+        self.scheduler = Scheduler(self, self.nodes)
+        self.kubelet = Kubelet(self, self.scheduler)
+        self.ss_name = scenario.service.manifest.name
+        self.role_names = scenario.all_role_names()
+        latency = scenario.timing.reconcile_latency_s
+        self.ss_ctrl = Controller(
+            self.env,
+            "stormservice-controller",
+            self._reconcile_ss,
+            lambda: self.ctl_rng.draw(latency, "stormservice"),
+        )
+        self.rs_ctrl = Controller(
+            self.env,
+            "roleset-controller",
+            self._reconcile_rs,
+            lambda: self.ctl_rng.draw(latency, "roleset"),
+        )
+        self.store.listeners.append(self._on_change)
+        self.events_done = False
+        self.settled = self.env.event()
+        self.settled_at: float | None = None
+        self._template_canonical = ""
+        c = self.stats.c
+        for k in (
+            "rolesets_total",
+            "rolesets_ready",
+            "rolesets_updated",
+            "rolesets_terminating",
+            "pods_total",
+            "pods_ready",
+            "pods_pending",
+            "pods_terminating",
+            "gpus_allocated",
+        ):
+            c[k] = 0.0
+        c["gpus_capacity"] = float(sum(n.capacity.get(GPU_RESOURCE, 0) for n in self.nodes))
+        c["replicas_desired"] = 0.0
+        for r in self.role_names:
+            c[f"role.{r}.pods_ready"] = 0.0
+            c[f"role.{r}.pods_desired"] = 0.0
+        self.recorder.sample(0.0, c)
+        self.env.process(self._scenario_events())
+
+    # ------------------------------------------------------------------------- helpers
+    def duration(self, role: str, key: str) -> float:
+        return self.startup.draw(self.scenario.timing.for_role(role, key), f"{key}/{role}")
+
+    @property
+    def now(self) -> float:
+        return self.env.now
+
+    # ------------------------------------------------------------------------- watch
+    def _on_change(self, kind: str, old: Any, new: Any) -> None:
+        obj = new if new is not None else old
+        stats = self.stats
+        if kind == POD:
+            stats.set(POD, obj.name, stats.pod_items(new) if new is not None else None)
+            self.rs_ctrl.add(obj.roleset)
+        elif kind == RS:
+            stats.set(RS, obj.name, stats.roleset_items(new) if new is not None else None)
+            self.rs_ctrl.add(obj.name)
+            self.ss_ctrl.add(obj.owner)
+            if new is not None and new.ready and not (old is not None and old.ready):
+                rec = self.recorder.rolesets.get(obj.name)
+                if rec is not None and rec["ready_at_s"] is None:
+                    rec["ready_at_s"] = self.env.now
+        elif kind == SS:
+            self.ss_ctrl.add(obj.name)
+            if new is not None:
+                self._on_ss(old, new)
+        elif kind == CR:
+            self.ss_ctrl.add(self.ss_name)
+        self.recorder.sample(self.env.now, stats.c)
+
+    def _on_ss(self, old: StormServiceObj | None, new: StormServiceObj) -> None:
+        c = self.stats.c
+        spec = new.spec
+        c["replicas_desired"] = float(spec.replicas)
+        for r in self.role_names:
+            role = spec.template.spec.role(r)
+            c[f"role.{r}.pods_desired"] = (
+                float(spec.replicas * role.replicas * role.group_size) if role else 0.0
+            )
+        upd = new.status.update_revision if new.status else ""
+        if upd != self.stats.update_revision:
+            self.stats.update_revision = upd
+            for rs in self.store.rolesets.values():
+                self.stats.set(RS, rs.name, self.stats.roleset_items(rs))
+        if new.status is not None and (old is None or old.status is not new.status):
+            self.recorder.status_write(self.env.now, new.generation, new.status)
+            self._check_settled()
+
+    def _check_settled(self) -> None:
+        ss = self.store.stormservices.get(self.ss_name)
+        if not self.events_done or ss is None or ss.status is None or self.settled.triggered:
+            return
+        st = ss.status
+        if (
+            st.ready
+            and st.current_revision == st.update_revision
+            and st.observed_generation == ss.generation
+        ):
+            self.settled_at = self.env.now
+            self.settled.succeed()
+
+    # ------------------------------------------------------------------------- controllers
+    def _reconcile_ss(self, name: str) -> float | None:
+        ss = self.store.stormservices.get(name)
+        if ss is None:
+            return None
+        rolesets = [
+            r for r in self.store.rolesets.values() if ss.spec.selector.matches(self._rs_labels(r))
+        ]
+        rolesets.sort(key=lambda r: (r.created_at, r.seq))
+        res = reconcile_stormservice(ss, list(self.store.revisions.values()), rolesets, self.now)
+        self._apply("stormservice-controller", res.actions)
+        if res.status is not None:
+            cur = self.store.stormservices.get(name)
+            if cur is not None:
+                assert isinstance(res.status, StormServiceStatus)
+                self.store.put(SS, replace(cur, status=res.status))
+                st = res.status
+                self.recorder.event(
+                    self.now,
+                    "stormservice-controller",
+                    "status",
+                    SS,
+                    name,
+                    st.update_revision,
+                    f"{st.conditions[0].type} replicas={st.replicas} ready={st.ready_replicas} "
+                    f"updated={st.updated_replicas} current={st.current_revision}",
+                )
+        return res.requeue_after
+
+    def _rs_labels(self, rs: RoleSet) -> dict[str, str]:
+        ss = self.store.stormservices.get(rs.owner)
+        labels = dict(ss.spec.template.labels) if ss else {}
+        labels["storm-service-name"] = rs.owner
+        labels["storm-service-revision"] = rs.revision
+        return labels
+
+    def _reconcile_rs(self, name: str) -> float | None:
+        rs = self.store.rolesets.get(name)
+        if rs is None:
+            return None
+        pods = sorted(self.store.pods_of(name), key=lambda p: (p.created_at, p.seq))
+        res = reconcile_roleset(rs, pods)
+        self._apply("roleset-controller", res.actions)
+        if res.status is not None:
+            cur = self.store.rolesets.get(name)
+            if cur is not None:
+                assert isinstance(res.status, RoleSetStatus)
+                self.store.put(RS, replace(cur, status=res.status))
+        return res.requeue_after
+
+    # ------------------------------------------------------------------------- actions
+    def _apply(self, source: str, actions: list[Action]) -> None:
+        st = self.store
+        rec = self.recorder
+        now = self.env.now
+        for a in actions:
+            if isinstance(a, CreatePod):
+                self._create_pod(source, a)
+            elif isinstance(a, DeletePod):
+                self.delete_pod(source, a.name)
+            elif isinstance(a, CreateRoleSet):
+                name = st.generate_name(f"{a.owner}-roleset-")
+                rs = RoleSet(
+                    name,
+                    a.owner,
+                    a.revision,
+                    a.index,
+                    a.spec,
+                    a.role_hashes,
+                    a.role_revisions,
+                    now,
+                    st.next_seq(),
+                )
+                rec.roleset(name, revision=a.revision, index=a.index, created_at_s=now)
+                rec.event(now, source, "create", RS, name, a.revision)
+                st.put(RS, rs)
+            elif isinstance(a, DeleteRoleSet):
+                found = st.rolesets.get(a.name)
+                if found is None or found.deleting:
+                    continue
+                rs = found
+                rec.roleset(a.name, deleted_at_s=now)
+                rec.event(now, source, "delete", RS, a.name, rs.revision)
+                if rs.finalizer:
+                    st.put(RS, replace(rs, deleting=True))
+                else:
+                    self._roleset_gone(rs)
+            elif isinstance(a, UpdateRoleSet):
+                found = st.rolesets.get(a.name)
+                if found is None:
+                    continue
+                rs = found
+                rec.roleset(a.name, revision=a.revision)
+                rec.event(now, source, "update", RS, a.name, a.revision, "in-place RoleSet update")
+                st.put(
+                    RS,
+                    replace(
+                        rs,
+                        revision=a.revision,
+                        spec=a.spec,
+                        role_hashes=a.role_hashes,
+                        role_revisions=a.role_revisions,
+                    ),
+                )
+            elif isinstance(a, SetFinalizer):
+                self._set_finalizer(a)
+            elif isinstance(a, CreateRevision):
+                rev = replace(a.revision, created_at=now)
+                rec.revision(rev.name, revision=rev.revision, created_at_s=now)
+                rec.event(now, source, "create", CR, rev.name, rev.name, f"revision {rev.revision}")
+                st.put(CR, rev)
+            elif isinstance(a, SetRevisionNumber):
+                old = st.revisions.get(a.name)
+                if old is not None:
+                    rec.revision(a.name, revision=a.revision)
+                    rec.event(
+                        now,
+                        source,
+                        "update",
+                        CR,
+                        a.name,
+                        a.name,
+                        f"revision {old.revision} -> {a.revision} (rollback)",
+                    )
+                    st.put(CR, replace(old, revision=a.revision))
+            elif isinstance(a, DeleteRevision):
+                if a.name in st.revisions:
+                    rec.revision(a.name, deleted_at_s=now)
+                    rec.event(now, source, "delete", CR, a.name, a.name, "history limit")
+                    st.remove(CR, a.name)
+            elif isinstance(a, RecordEvent):
+                rec.event(now, source, "event", a.kind, a.name, "", f"{a.reason}: {a.message}")
+
+    def _set_finalizer(self, a: SetFinalizer) -> None:
+        st = self.store
+        if a.kind == RS:
+            rs = st.rolesets.get(a.name)
+            if rs is None:
+                return
+            if a.present:
+                st.put(RS, replace(rs, finalizer=True))
+            elif rs.deleting:
+                self._roleset_gone(rs)
+            else:
+                st.put(RS, replace(rs, finalizer=False))
+        elif a.kind == SS:
+            ss = st.stormservices.get(a.name)
+            if ss is None:
+                return
+            if a.present:
+                st.put(SS, replace(ss, finalizer=True))
+            elif ss.deleting:
+                st.remove(SS, a.name)
+
+    def _roleset_gone(self, rs: RoleSet) -> None:
+        self.recorder.roleset(rs.name, gone_at_s=self.env.now)
+        self.store.remove(RS, rs.name)
+
+    def _create_pod(self, source: str, a: CreatePod) -> None:
+        st = self.store
+        rs = st.rolesets.get(a.roleset)
+        if rs is None:
+            return
+        if a.name is not None and a.name in st.pods:
+            return  # the API rejects a duplicate name; AIBrix ignores the error
+        role = rs.spec.role(a.role)
+        if role is None:
+            return
+        name = a.name or st.generate_name(f"{a.roleset}-{a.role}-")
+        now = self.env.now
+        tmpl = role.template
+        pod = Pod(
+            name,
+            a.roleset,
+            a.role,
+            a.template_hash,
+            a.revision,
+            now,
+            st.next_seq(),
+            slot=a.slot,
+            gpus=tmpl.gpus,
+            images=tmpl.images(),
+        )
+        self.recorder.pod(
+            name,
+            roleset=a.roleset,
+            role=a.role,
+            revision=a.revision,
+            template_hash=a.template_hash,
+            slot=a.slot,
+            gpus=pod.gpus,
+            created_at_s=now,
+        )
+        self.recorder.event(now, source, "create", POD, name, a.revision)
+        st.put(POD, pod)
+        self.scheduler.submit(pod, pod_requests(tmpl, self.scheduler.declared))
+
+    def delete_pod(self, source: str, name: str) -> None:
+        pod = self.store.pods.get(name)
+        if pod is None or pod.deleting:
+            return
+        now = self.env.now
+        self.recorder.pod(name, deleted_at_s=now)
+        self.recorder.event(now, source, "delete", POD, name, pod.revision)
+        marked = replace(pod, deleting=True)
+        self.store.put(POD, marked)
+        self.kubelet.delete(marked, self._pod_gone)
+
+    def _pod_gone(self, pod: Pod) -> None:
+        self.recorder.pod(pod.name, gone_at_s=self.env.now)
+        self.store.remove(POD, pod.name)
+        if pod.node is None:
+            self.scheduler.forget(pod.name)
+        else:
+            self.scheduler.release(pod)
+
+    # ------------------------------------------------------------------------- kubelet hooks
+    def bind(self, pod: Pod, node: Node) -> None:
+        now = self.env.now
+        self.recorder.pod(pod.name, node=node.name, scheduled_at_s=now)
+        bound = replace(pod, node=node.name)
+        self.store.put(POD, bound)
+        self.kubelet.start(bound, node)
+
+    def set_ready(self, pod: Pod, ready: bool) -> None:
+        if ready:
+            self.recorder.pod(pod.name, ready_at_s=self.env.now)
+        self.store.put(POD, replace(pod, ready=ready))
+
+    def set_routable(self, pod: Pod) -> None:
+        self.recorder.pod(pod.name, routable_at_s=self.env.now)
+
+    # ------------------------------------------------------------------------- scenario
+    def _scenario_events(self) -> Generator[simpy.Event, Any, None]:
+        m = self.scenario.service.manifest
+        self._template_canonical = m.spec.template.canonical
+        self.recorder.event(0.0, "scenario", "apply", SS, self.ss_name, "", "initial manifest")
+        self.store.put(SS, StormServiceObj(self.ss_name, m.spec, generation=1))
+        order = sorted(
+            range(len(self.scenario.events)), key=lambda i: (self.scenario.events[i].at_s, i)
+        )
+        for i in order:
+            ev = self.scenario.events[i]
+            if ev.at_s > self.env.now:
+                yield self.env.timeout(ev.at_s - self.env.now)
+            self.apply_event(i)
+        self.events_done = True
+        self._check_settled()
+
+    def apply_event(self, i: int) -> None:
+        """Apply scenario event ``i`` to the StormService, as a user with kubectl would."""
+        ev = self.scenario.events[i]
+        ss = self.store.stormservices[self.ss_name]
+        spec = ss.spec
+        detail = ""
+        if isinstance(ev, SetImage):
+            data = spec.template.dump()
+            for role in data["spec"]["roles"]:
+                if ev.role is not None and role["name"] != ev.role:
+                    continue
+                containers = role["template"]["spec"]["containers"]
+                target = next(
+                    (c for c in containers if ev.container is None or c["name"] == ev.container),
+                    None,
+                )
+                if target is not None:
+                    target["image"] = ev.image
+            spec = spec.model_copy(update={"template": RoleSetTemplate.model_validate(data)})
+            detail = f"image {ev.image} for role {ev.role or '*'}"
+        elif isinstance(ev, Apply):
+            spec = ev.manifest.spec
+            detail = f"manifest {ev.manifest_path or '(inline)'}"
+        elif isinstance(ev, Scale):
+            if ev.role is None:
+                spec = spec.model_copy(update={"replicas": ev.replicas})
+                detail = f"/scale replicas={ev.replicas}"
+            else:
+                data = spec.template.dump()
+                for role in data["spec"]["roles"]:
+                    if role["name"] == ev.role:
+                        role["replicas"] = ev.replicas
+                spec = spec.model_copy(update={"template": RoleSetTemplate.model_validate(data)})
+                detail = f"role {ev.role} replicas={ev.replicas}"
+        elif isinstance(ev, Pause | Resume):
+            spec = spec.model_copy(update={"paused": isinstance(ev, Pause)})
+        elif isinstance(ev, Rollback):
+            target = next(
+                (r for r in self.store.revisions.values() if r.revision == ev.to_revision), None
+            )
+            if target is None:
+                have = sorted(r.revision for r in self.store.revisions.values())
+                raise InputError(
+                    Problem(
+                        f"events[{i}].to_revision",
+                        f"no ControllerRevision with revision {ev.to_revision} at "
+                        f"t={ev.at_s:g} s (existing: {have})",
+                    )
+                )
+            spec = spec.model_copy(update={"template": target.template})
+            detail = f"to revision {ev.to_revision} ({target.name})"
+        spec = StormServiceSpec.model_validate(spec.model_dump(by_alias=True))
+        self.recorder.event(self.env.now, "scenario", ev.action, SS, self.ss_name, "", detail)
+        if spec == ss.spec:
+            return
+        canonical = spec.template.canonical
+        if canonical != self._template_canonical:
+            self._template_canonical = canonical
+            self.recorder.template_change(self.env.now, i, ev.action)
+        self.store.put(SS, replace(ss, spec=spec, generation=ss.generation + 1))
+
+    # ------------------------------------------------------------------------- run
+    def run(self, until_s: float | None = None) -> float:
+        """Run to ``until_s``, or (``None``) until the service settles after the last event,
+        capped at the last event + 1 h. Returns the end time (s)."""
+        if until_s is not None:
+            self.env.run(until=until_s)
+            return float(self.env.now)
+        last = max((e.at_s for e in self.scenario.events), default=0.0)
+        cap = self.env.timeout(last + SETTLE_CAP_S)
+        self.env.run(until=self.env.any_of([self.settled, cap]))
+        return float(self.env.now)

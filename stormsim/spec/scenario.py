@@ -1,0 +1,262 @@
+"""The scenario schema: cluster, timing, service manifest and timed events.
+
+Every model is frozen and rejects unknown fields. Durations are seconds; a duration is either
+a number or a distribution (``{dist: lognormal, median_s, p90_s}``, ``{dist: uniform, low_s,
+high_s}``, ``{dist: exponential, mean_s}``). Defaults come from the start-up table of
+``reference/rollouts-peers-and-startup.md`` (sources cited in the README's scenario reference).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from stormsim.spec.aibrix import StormService
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Lognormal(Model):
+    """Lognormal fitted to a median and a 90th percentile (seconds)."""
+
+    dist: Literal["lognormal"]
+    median_s: float = Field(gt=0)
+    p90_s: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _order(self) -> Lognormal:
+        if self.p90_s < self.median_s:
+            raise ValueError("p90_s must be >= median_s")
+        return self
+
+
+class Uniform(Model):
+    dist: Literal["uniform"]
+    low_s: float = Field(ge=0)
+    high_s: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _order(self) -> Uniform:
+        if self.high_s < self.low_s:
+            raise ValueError("high_s must be >= low_s")
+        return self
+
+
+class Exponential(Model):
+    dist: Literal["exponential"]
+    mean_s: float = Field(gt=0)
+
+
+Distribution = Annotated[Lognormal | Uniform | Exponential, Field(discriminator="dist")]
+Duration = Annotated[float, Field(ge=0)] | Distribution
+"""Seconds (a constant) or a distribution of seconds."""
+
+
+class RoleTiming(Model):
+    """Per-role overrides of pod lifecycle durations; absent keys inherit the global value."""
+
+    scheduling_s: Duration | None = None
+    image_pull_s: Duration | None = None
+    model_load_s: Duration | None = None
+    engine_init_s: Duration | None = None
+    readiness_probe_s: Duration | None = None
+    router_registration_s: Duration | None = None
+    termination_grace_s: Duration | None = None
+
+
+class Timing(Model):
+    """Durations of the pod lifecycle and of controller passes (seconds)."""
+
+    scheduling_s: Duration = Lognormal(dist="lognormal", median_s=0.5, p90_s=1.0)
+    image_pull_s: Duration = Lognormal(dist="lognormal", median_s=180.0, p90_s=420.0)
+    model_load_s: Duration = Lognormal(dist="lognormal", median_s=15.0, p90_s=30.0)
+    engine_init_s: Duration = Lognormal(dist="lognormal", median_s=15.0, p90_s=30.0)
+    readiness_probe_s: Duration = Uniform(dist="uniform", low_s=0.0, high_s=10.0)
+    router_registration_s: Duration = 2.0
+    termination_grace_s: Duration = 30.0
+    reconcile_latency_s: Duration = 0.1
+    roles: dict[str, RoleTiming] = Field(default_factory=dict)
+
+    def for_role(self, role: str, key: str) -> Duration:
+        override = self.roles.get(role)
+        if override is not None:
+            v = getattr(override, key)
+            if v is not None:
+                return v
+        value: Duration = getattr(self, key)
+        return value
+
+
+class NodePool(Model):
+    """``count`` identical nodes. Resources a pool does not declare are not limited."""
+
+    name: str = Field(min_length=1)
+    count: int = Field(ge=1)
+    gpus_per_node: int = Field(ge=0)
+    gpu_type: str = "H100-80GB"
+    cpu: float | None = Field(default=None, gt=0)
+    memory_gb: float | None = Field(default=None, gt=0)
+    resources: dict[str, float] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(default_factory=dict)
+    prepulled_images: list[str] = Field(default_factory=list)
+
+
+class Cluster(Model):
+    node_pools: list[NodePool] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> Cluster:
+        names = [p.name for p in self.node_pools]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"duplicate node pool names: {sorted(dup)}")
+        return self
+
+    @property
+    def gpus_total(self) -> int:
+        return sum(p.count * p.gpus_per_node for p in self.node_pools)
+
+
+class Service(Model):
+    """The StormService: a manifest path (relative to the scenario file) or an inline mapping.
+
+    After loading, ``manifest`` always holds the parsed StormService; ``manifest_path`` keeps the
+    file it came from, ``name`` picks one StormService from a multi-document file.
+    """
+
+    manifest: StormService
+    name: str | None = None
+    manifest_path: str | None = None
+
+
+class EventBase(Model):
+    at_s: float = Field(ge=0)
+
+
+class SetImage(EventBase):
+    """``kubectl set image``: set the image of one container (default: the first) of one role
+    (default: every role)."""
+
+    action: Literal["set_image"]
+    image: str = Field(min_length=1)
+    role: str | None = None
+    container: str | None = None
+
+
+class Apply(EventBase):
+    """``kubectl apply`` of a new StormService manifest (same name)."""
+
+    action: Literal["apply"]
+    manifest: StormService
+    manifest_path: str | None = None
+
+
+class Scale(EventBase):
+    """Without ``role``: the /scale subresource (``spec.replicas``). With ``role``: that role's
+    ``replicas`` in the template (a template change, so a new revision, spec §3.2)."""
+
+    action: Literal["scale"]
+    replicas: int = Field(ge=0)
+    role: str | None = None
+
+
+class Pause(EventBase):
+    action: Literal["pause"]
+
+
+class Resume(EventBase):
+    action: Literal["resume"]
+
+
+class Rollback(EventBase):
+    """Re-apply the template stored in the ControllerRevision with this revision number."""
+
+    action: Literal["rollback"]
+    to_revision: int = Field(ge=1)
+
+
+Event = Annotated[
+    SetImage | Apply | Scale | Pause | Resume | Rollback, Field(discriminator="action")
+]
+
+
+class Scenario(Model):
+    """A whole simulation input. See the README's scenario reference."""
+
+    name: str = Field(min_length=1)
+    description: str | None = None
+    seed: int | None = Field(default=None, ge=0)
+    until_s: float | None = Field(default=None, gt=0)
+    cluster: Cluster
+    timing: Timing = Field(default_factory=Timing)
+    service: Service
+    events: list[Event] = Field(default_factory=list)
+
+    def all_role_names(self) -> list[str]:
+        """Every role name that appears in the initial manifest or an applied one, in order."""
+        names: list[str] = []
+        for m in [
+            self.service.manifest,
+            *[e.manifest for e in self.events if isinstance(e, Apply)],
+        ]:
+            for r in m.spec.template.spec.roles:
+                if r.name not in names:
+                    names.append(r.name)
+        return names
+
+
+def event_problems(s: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
+    """Semantic checks of the events that need the whole scenario: roles named by an event must
+    exist at that moment (events walked in time order, ``apply`` changing the role set), and an
+    applied manifest must be the simulated StormService. Returns ``(path, message)`` pairs."""
+    roles = {r.name for r in s.service.manifest.spec.template.spec.roles}
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    order = sorted(range(len(s.events)), key=lambda i: (s.events[i].at_s, i))
+    for i in order:
+        ev = s.events[i]
+        if isinstance(ev, Apply):
+            if ev.manifest.name != s.service.manifest.name:
+                problems.append(
+                    (
+                        ("events", i, "manifest"),
+                        f"StormService {ev.manifest.name!r} is not the simulated one "
+                        f"({s.service.manifest.name!r})",
+                    )
+                )
+            roles = {r.name for r in ev.manifest.spec.template.spec.roles}
+        role = getattr(ev, "role", None)
+        if role is not None and role not in roles:
+            problems.append(
+                (
+                    ("events", i, "role"),
+                    f"no role {role!r} in the service at t={ev.at_s:g} s "
+                    f"(roles: {', '.join(sorted(roles))})",
+                )
+            )
+        container = getattr(ev, "container", None)
+        if container is not None:
+            tmpl = s.service.manifest.spec.template.spec
+            names = {
+                c["name"]
+                for r in tmpl.roles
+                if role is None or r.name == role
+                for c in r.template.containers
+            }
+            if container not in names:
+                problems.append(
+                    (("events", i, "container"), f"no container {container!r} in that role")
+                )
+    return problems
+
+
+def scenario_dump(s: Scenario) -> dict[str, Any]:
+    """The resolved scenario as plain data (every default filled, manifests inline)."""
+    data = s.model_dump(mode="json", by_alias=True, exclude_none=True)
+    data["service"]["manifest"] = s.service.manifest.dump()
+    for i, ev in enumerate(s.events):
+        if isinstance(ev, Apply):
+            data["events"][i]["manifest"] = ev.manifest.dump()
+    return data

@@ -104,22 +104,6 @@ def scenario_hash(scenario: Scenario, seed: int) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def _check_supported(scenario: Scenario) -> None:
-    problems = []
-    for i, m in enumerate([scenario.service.manifest]):
-        for j, r in enumerate(m.spec.template.spec.roles):
-            if r.group_size > 1:
-                problems.append(
-                    Problem(
-                        f"service.manifest.spec.template.spec.roles[{j}].podGroupSize",
-                        "multi-pod roles (PodSets) are not simulated yet",
-                    )
-                )
-        del i
-    if problems:
-        raise InputError(problems)
-
-
 def run(
     scenario: Scenario | str | Path,
     seed: int | None = None,
@@ -132,7 +116,6 @@ def run(
     """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
-    _check_supported(scenario)
     if seed is None:
         seed = scenario.seed if scenario.seed is not None else secrets.randbits(32)
     until = until_s if until_s is not None else scenario.until_s
@@ -151,13 +134,13 @@ def run(
     wall = time.perf_counter() - t0
     rec = world.recorder
     frames = build_frames(rec)
-    frames["rollouts"] = rollouts(rec.template_changes, frames["status"], end)
+    frames["rollouts"] = rollouts(rec.template_changes, rec.settled_changes, end)
     summary: dict[str, Any] = {
         "scenario": scenario.name,
         "seed": seed,
         "stormsim_version": __version__,
     }
-    summary.update(compute_kpis(frames, rec.template_changes, end))
+    summary.update(compute_kpis(frames, end))
     provenance = {
         "stormsim_version": __version__,
         "python": platform.python_version(),

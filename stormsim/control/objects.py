@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from stormsim.spec.aibrix import RoleSetSpec, RoleSetTemplate, StormServiceSpec
+from stormsim.spec.aibrix import PodTemplate, RoleSetSpec, RoleSetTemplate, StormServiceSpec
 
 # Condition types and pod phases, as AIBrix / Kubernetes spell them.
 READY = "Ready"
@@ -141,6 +141,20 @@ class Pod:
     ready: bool = False
     deleting: bool = False
     in_place_target: str | None = None
+    """``in-place-update-target-hash``: set while an in-place update is in progress."""
+    in_place_running: str | None = None
+    """The target hash whose images the kubelet has restarted the containers with (stands in
+    for "every recorded imageID changed", spec §4.8)."""
+    podset: str | None = None
+    group_index: int | None = None
+    restart_count: int = 0
+    template: PodTemplate | None = None
+    """The pod template the pod was created from (for in-place eligibility)."""
+    affinity: tuple[str, str, str, str] | None = None
+    """Topology policy injected at creation: (mode, topology key, scope kind, scope value)."""
+    gang: str | None = None
+    """PodGroup name when gang scheduling applies."""
+    gang_min: int = 0
 
     @property
     def active(self) -> bool:
@@ -149,6 +163,41 @@ class Pod:
     @property
     def terminated(self) -> bool:
         return self.phase in (SUCCEEDED, FAILED) and not self.deleting
+
+
+@dataclass(frozen=True, slots=True)
+class PodSet:
+    """A PodSet (spec §1.6): one replica of a multi-pod role, ``size`` pods named
+    ``<podset>-<k>``. Status: ``ready_pods``, ``total_pods``, ``phase``
+    (Pending | Running | Ready)."""
+
+    name: str
+    roleset: str
+    role: str
+    template_hash: str
+    revision: str
+    slot: int
+    size: int
+    created_at: float
+    seq: int
+    recovery_policy: str = "ReplaceUnhealthy"
+    finalizer: bool = False
+    deleting: bool = False
+    ready_pods: int = 0
+    total_pods: int = 0
+    phase: str = PENDING
+
+    @property
+    def ready(self) -> bool:
+        return self.phase == READY and not self.deleting
+
+    @property
+    def active(self) -> bool:
+        return not self.deleting and self.phase != FAILED
+
+    @property
+    def terminated(self) -> bool:
+        return False  # a deleted PodSet without finalizer is gone at once in the store
 
 
 # ----------------------------------------------------------------------------------- actions
@@ -216,6 +265,56 @@ class DeletePod:
 
 
 @dataclass(frozen=True, slots=True)
+class CreatePodSet:
+    roleset: str
+    role: str
+    template_hash: str
+    revision: str
+    slot: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeletePodSet:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class CreateGroupPod:
+    """Create pod ``index`` of a PodSet (name ``<podset>-<index>``)."""
+
+    podset: str
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class WritePodSetStatus:
+    name: str
+    ready_pods: int
+    total_pods: int
+    phase: str
+
+
+@dataclass(frozen=True, slots=True)
+class PatchPodInPlace:
+    """Start an in-place update (spec §4.8): set the new images and the target hash."""
+
+    name: str
+    target_hash: str
+    images: tuple[str, ...]
+    template: PodTemplate
+
+
+@dataclass(frozen=True, slots=True)
+class CompleteInPlace:
+    """Settle a finished in-place update: promote the template-hash and revision labels."""
+
+    name: str
+    template_hash: str
+    revision: str
+
+
+@dataclass(frozen=True, slots=True)
 class SetFinalizer:
     kind: str
     name: str
@@ -241,6 +340,12 @@ Action = (
     | DeleteRoleSet
     | CreatePod
     | DeletePod
+    | CreatePodSet
+    | DeletePodSet
+    | CreateGroupPod
+    | WritePodSetStatus
+    | PatchPodInPlace
+    | CompleteInPlace
     | SetFinalizer
     | RecordEvent
 )

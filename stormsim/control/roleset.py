@@ -10,15 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from stormsim.control.fenceposts import role_budgets
+from stormsim.control.inplace import IN_PLACE, all_eligible, in_place_step
 from stormsim.control.objects import (
     READY,
     Action,
     Condition,
     CreatePod,
+    CreatePodSet,
     DeletePod,
+    DeletePodSet,
     Pod,
+    PodSet,
     RecordEvent,
     Result,
     RoleSet,
@@ -26,7 +31,7 @@ from stormsim.control.objects import (
     RoleStatus,
     SetFinalizer,
 )
-from stormsim.spec.aibrix import RoleSpec
+from stormsim.spec.aibrix import PodTemplate, RoleSpec
 
 REQUEUE_RETRY_S = 1.0
 """``DefaultRetryDelay``: requeue of a RoleSet that is not Ready."""
@@ -57,14 +62,17 @@ def sort_roles_by_upgrade_order(roles: Sequence[RoleSpec]) -> list[RoleSpec]:
 
 @dataclass
 class RoleCtx:
-    """One role of one RoleSet during a pass."""
+    """One role of one RoleSet during a pass. ``pods`` are the role's units: its pods, or its
+    PodSets when ``podGroupSize > 1`` (the syncers treat both alike, spec §4.7)."""
 
     rs: RoleSet
     role: RoleSpec
-    pods: list[Pod]
+    pods: list[Any]
     actions: list[Action] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self.podsets = self.role.group_size > 1
+        self.in_place = self.role.strategy.type == IN_PLACE and not self.podsets
         self.R = max(0, self.role.replicas)
         self.surge, self.unav = role_budgets(self.role)
         self.L = max(1, self.surge + self.unav)
@@ -82,18 +90,28 @@ class RoleCtx:
     def updated(self, p: Pod) -> bool:
         return p.template_hash == self.h
 
+    @property
+    def template(self) -> PodTemplate:
+        return self.role.template
+
     def create(self, slot: int | None = None) -> None:
         name = (
             stateful_pod_name(self.rs.name, self.role.name, self.h, slot)
             if slot is not None
             else None
         )
-        self.actions.append(
-            CreatePod(self.rs.name, self.role.name, self.h, self.revision, slot, name)
-        )
+        if self.podsets:
+            assert slot is not None and name is not None
+            self.actions.append(
+                CreatePodSet(self.rs.name, self.role.name, self.h, self.revision, slot, name)
+            )
+        else:
+            self.actions.append(
+                CreatePod(self.rs.name, self.role.name, self.h, self.revision, slot, name)
+            )
 
-    def delete(self, p: Pod) -> None:
-        self.actions.append(DeletePod(p.name))
+    def delete(self, p: Any) -> None:
+        self.actions.append(DeletePodSet(p.name) if self.podsets else DeletePod(p.name))
 
 
 def _newest_first(pods: Sequence[Pod]) -> list[Pod]:
@@ -146,6 +164,9 @@ class StatelessSyncer:
         outdated = [p for p in c.active if not c.updated(p)]
         ready_active = sum(1 for p in c.active if p.ready)
         budget = ready_active - c.R + c.unav
+        if c.in_place and all_eligible(c, outdated):
+            in_place_step(c, outdated, budget)
+            return len(c.actions) > n0
         self._delete_outdated(c, outdated, budget)
         create = min(c.R + c.surge - len(c.active) - len(c.terminating), c.R - len(updated))
         for _ in range(max(0, create)):
@@ -161,6 +182,9 @@ class StatelessSyncer:
             return False
         ready_active = sum(1 for p in c.active if p.ready)
         budget = min(len(outdated) - c.R + target, ready_active - c.R + c.unav)
+        if c.in_place and all_eligible(c, outdated):
+            in_place_step(c, outdated, budget, max(0, target - len(updated)))
+            return len(c.actions) > n0
         self._delete_outdated(c, outdated, budget)
         create = min(c.R + c.surge - len(c.active) - len(c.terminating), target - len(updated))
         for _ in range(max(0, create)):
@@ -245,13 +269,28 @@ class StatefulSyncer:
         ready_slots = sum(1 for s in slots if any(p.ready for p in s))
         delete_budget = ready_slots - c.R + c.unav
         create_budget = c.R + c.surge - len(c.pods)
+        updated_slots = 0
         if target is not None:
             updated_slots = sum(1 for s in slots if any(c.updated(p) for p in s))
             outdated_slots = sum(1 for s in slots if s and not any(c.updated(p) for p in s))
-            if updated_slots >= target:
-                return False
             create_budget = min(create_budget, target - updated_slots)
             delete_budget = min(delete_budget, outdated_slots - c.R + target)
+        single_outdated = [s[0] for s in slots if len(s) == 1 and not c.updated(s[0])]
+        if c.in_place and all_eligible(c, single_outdated):
+            max_new = None
+            if target is not None:
+                max_new = max(0, target - updated_slots)
+            in_place_step(c, single_outdated, delete_budget, max_new)
+            return len(c.actions) > n0
+        if c.podsets and c.role.strategy.type == IN_PLACE and single_outdated:
+            c.actions.append(
+                RecordEvent(
+                    "RoleSet",
+                    c.rs.name,
+                    "InPlaceFallback",
+                    f"role {c.role.name}: PodSet roles are always recreated",
+                )
+            )
         for i, pods in enumerate(slots):
             if len(pods) != 1 or c.updated(pods[0]):
                 continue
@@ -315,12 +354,30 @@ def syncer_for(role: RoleSpec) -> StatelessSyncer | StatefulSyncer:
 # ------------------------------------------------------------------------- managers (§4.3)
 
 
-def sync_pods(rs: RoleSet, pods: Sequence[Pod]) -> list[Action]:
-    """Scale every role; if nothing was scaled, roll out per the RoleSet strategy."""
-    by_role: dict[str, list[Pod]] = {r.name: [] for r in rs.spec.roles}
+def sync_pods(rs: RoleSet, pods: Sequence[Pod], podsets: Sequence[PodSet] = ()) -> list[Action]:
+    """Scale every role; if nothing was scaled, roll out per the RoleSet strategy.
+
+    ``pods`` are the RoleSet's direct pods (PodSet members excluded), ``podsets`` its PodSets.
+    A role first deletes the objects of the other kind (orphans after a ``podGroupSize``
+    switch), which counts as scaling (spec §4.4).
+    """
+    by_role: dict[str, list[Any]] = {r.name: [] for r in rs.spec.roles}
+    orphans: list[Action] = []
+    group_roles = {r.name for r in rs.spec.roles if r.group_size > 1}
     for p in pods:
-        if p.role in by_role:
+        if p.role in group_roles:
+            if not p.deleting:
+                orphans.append(DeletePod(p.name))
+        elif p.role in by_role:
             by_role[p.role].append(p)
+    for ps in podsets:
+        if ps.role in by_role and ps.role not in group_roles:
+            if not ps.deleting:
+                orphans.append(DeletePodSet(ps.name))
+        elif ps.role in by_role:
+            by_role[ps.role].append(ps)
+    if orphans:
+        return orphans
     ctxs = {r.name: RoleCtx(rs, r, by_role[r.name]) for r in rs.spec.roles}
     actions: list[Action] = []
     changed = False
@@ -354,24 +411,40 @@ def sync_pods(rs: RoleSet, pods: Sequence[Pod]) -> list[Action]:
 # ------------------------------------------------------------------------- status (§4.2)
 
 
-def roleset_status(rs: RoleSet, pods: Sequence[Pod]) -> RoleSetStatus:
-    """Per-role counts over active pods and the Ready condition (every role has at least
-    ``replicas`` ready pods; old-version and surge pods count)."""
+def roleset_status(
+    rs: RoleSet, pods: Sequence[Pod], podsets: Sequence[PodSet] = ()
+) -> RoleSetStatus:
+    """Per-role counts and the Ready condition (every role has at least ``replicas`` ready
+    units; old-version and surge units count). Direct-pod roles count active pods; PodSet
+    roles count all PodSets, terminating included, ready = phase Ready and not deleting."""
     roles = []
     not_ready_roles = []
     for r in rs.spec.roles:
         h = rs.role_hashes[r.name]
-        active = [p for p in pods if p.role == r.name and p.active]
-        ready = sum(1 for p in active if p.ready)
-        updated = [p for p in active if p.template_hash == h]
-        st = RoleStatus(
-            r.name,
-            len(active),
-            ready,
-            len(active) - ready,
-            len(updated),
-            sum(1 for p in updated if p.ready),
-        )
+        if r.group_size > 1:
+            sets = [ps for ps in podsets if ps.role == r.name]
+            upd = [ps for ps in sets if ps.template_hash == h]
+            ready = sum(1 for ps in sets if ps.ready)
+            st = RoleStatus(
+                r.name,
+                len(sets),
+                ready,
+                len(sets) - ready,
+                len(upd),
+                sum(1 for ps in upd if ps.phase == READY),
+            )
+        else:
+            active = [p for p in pods if p.role == r.name and p.active]
+            nready = sum(1 for p in active if p.ready)
+            updated = [p for p in active if p.template_hash == h]
+            st = RoleStatus(
+                r.name,
+                len(active),
+                nready,
+                len(active) - nready,
+                len(updated),
+                sum(1 for p in updated if p.ready),
+            )
         roles.append(st)
         if st.ready_replicas < max(0, r.replicas):
             not_ready_roles.append(r.name)
@@ -384,9 +457,12 @@ def roleset_status(rs: RoleSet, pods: Sequence[Pod]) -> RoleSetStatus:
     return RoleSetStatus(tuple(roles), (cond,))
 
 
-def _post_view(rs: RoleSet, pods: Sequence[Pod], actions: Sequence[Action]) -> list[Pod]:
-    deleted = {a.name for a in actions if isinstance(a, DeletePod)}
+def _post_view(
+    rs: RoleSet, pods: Sequence[Pod], podsets: Sequence[PodSet], actions: Sequence[Action]
+) -> tuple[list[Pod], list[PodSet]]:
+    deleted = {a.name for a in actions if isinstance(a, DeletePod | DeletePodSet)}
     out = [replace(p, deleting=True) if p.name in deleted else p for p in pods]
+    sets = [replace(p, deleting=True) if p.name in deleted else p for p in podsets]
     for i, a in enumerate(actions):
         if isinstance(a, CreatePod):
             out.append(
@@ -401,7 +477,13 @@ def _post_view(rs: RoleSet, pods: Sequence[Pod], actions: Sequence[Action]) -> l
                     slot=a.slot,
                 )
             )
-    return out
+        elif isinstance(a, CreatePodSet):
+            role = rs.spec.role(a.role)
+            size = role.group_size if role else 1
+            sets.append(
+                PodSet(a.name, rs.name, a.role, a.template_hash, a.revision, a.slot, size, 0.0, -1)
+            )
+    return out, sets
 
 
 def _same_status(a: RoleSetStatus | None, b: RoleSetStatus) -> bool:
@@ -412,12 +494,17 @@ def _same_status(a: RoleSetStatus | None, b: RoleSetStatus) -> bool:
     return a.roles == b.roles and strip(a) == strip(b)
 
 
-def reconcile_roleset(rs: RoleSet, pods: Sequence[Pod]) -> Result:
-    """One RoleSet pass (spec §4.1). ``pods`` are all pods labelled with this RoleSet."""
+def reconcile_roleset(rs: RoleSet, pods: Sequence[Pod], podsets: Sequence[PodSet] = ()) -> Result:
+    """One RoleSet pass (spec §4.1). ``pods`` are the RoleSet's direct pods (not PodSet
+    members), ``podsets`` its PodSets."""
     res = Result()
     if rs.deleting:
-        res.actions.extend(DeletePod(p.name) for p in pods if not p.deleting)
-        if pods:
+        # finalizer: PodSets first, then pods, each stage waiting for the previous to vanish
+        if podsets:
+            res.actions.extend(DeletePodSet(p.name) for p in podsets if not p.deleting)
+            res.requeue_after = REQUEUE_FINALIZE_S
+        elif pods:
+            res.actions.extend(DeletePod(p.name) for p in pods if not p.deleting)
             res.requeue_after = REQUEUE_FINALIZE_S
         else:
             res.actions.append(SetFinalizer("RoleSet", rs.name, False))
@@ -425,12 +512,10 @@ def reconcile_roleset(rs: RoleSet, pods: Sequence[Pod]) -> Result:
     if not rs.finalizer:
         res.actions.append(SetFinalizer("RoleSet", rs.name, True))
         return res
-    actions = sync_pods(rs, pods)
+    actions = sync_pods(rs, pods, podsets)
     res.actions.extend(actions)
-    for a in actions:
-        if isinstance(a, RecordEvent):
-            pass
-    status = roleset_status(rs, _post_view(rs, pods, actions))
+    post_pods, post_sets = _post_view(rs, pods, podsets, actions)
+    status = roleset_status(rs, post_pods, post_sets)
     in_place = any(p.in_place_target is not None for p in pods)
     if _same_status(rs.status, status):
         if in_place or not status.ready:

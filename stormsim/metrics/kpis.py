@@ -15,34 +15,26 @@ import numpy as np
 import pandas as pd
 
 
-def _settled_times(status: pd.DataFrame) -> np.ndarray:
-    if status.empty:
-        return np.array([])
-    ok = (
-        (status["condition"] == "Ready")
-        & (status["current_revision"] == status["update_revision"])
-        & (status["observed_generation"] == status["generation"])
-    )
-    return status.loc[ok, "t_s"].to_numpy(dtype=float)
-
-
 def rollouts(
-    template_changes: list[tuple[float, int | None, str]], status: pd.DataFrame, end_s: float
+    template_changes: list[tuple[float, int | None, str, int]],
+    settled_changes: list[tuple[float, bool]],
+    end_s: float,
 ) -> pd.DataFrame:
-    """One row per template change: start, end (first settle after it, before the next
-    change), duration, and outcome ``completed`` / ``superseded`` / ``incomplete``."""
-    settled = _settled_times(status)
+    """One row per template change: start, end (the first time the service is settled after
+    it, before the next change), duration, and outcome ``completed`` / ``superseded`` /
+    ``incomplete``. "Settled" is defined by ``World.is_settled``."""
     rows = []
-    for k, (t0, idx, action) in enumerate(template_changes):
+    for k, (t0, idx, action, pos) in enumerate(template_changes):
         t0 = float(t0)
-        nxt = float(template_changes[k + 1][0]) if k + 1 < len(template_changes) else math.inf
-        after = settled[(settled >= t0) & (settled <= end_s)]
-        t1 = float(after[0]) if len(after) else None
-        if t1 is not None and t1 > nxt:
-            t1 = None
-            outcome = "superseded"
-        elif t1 is None:
-            outcome = "superseded" if nxt < math.inf else "incomplete"
+        nxt_pos = template_changes[k + 1][3] if k + 1 < len(template_changes) else None
+        nxt_t = float(template_changes[k + 1][0]) if k + 1 < len(template_changes) else math.inf
+        t1 = None
+        for t, ok in settled_changes[pos:nxt_pos]:
+            if ok and t <= end_s:
+                t1 = float(t)
+                break
+        if t1 is None:
+            outcome = "superseded" if nxt_t < math.inf else "incomplete"
         else:
             outcome = "completed"
         rows.append(
@@ -111,7 +103,6 @@ class Series:
 
 def compute_kpis(
     frames: dict[str, pd.DataFrame],
-    template_changes: list[tuple[float, int | None, str]],
     end_s: float,
 ) -> dict[str, Any]:
     ts = frames["timeseries"]

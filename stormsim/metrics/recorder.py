@@ -11,6 +11,7 @@ from typing import Any
 POD_FIELDS = (
     "pod",
     "roleset",
+    "podset",
     "role",
     "revision",
     "template_hash",
@@ -70,7 +71,9 @@ class Recorder:
         self.events: list[tuple[Any, ...]] = []
         self.revisions: dict[str, dict[str, Any]] = {}
         self.status: list[tuple[Any, ...]] = []
-        self.template_changes: list[tuple[float, int | None, str]] = []
+        self.template_changes: list[tuple[float, int | None, str, int]] = []
+        """(t, event index, action, position in ``settled_changes`` when it happened)."""
+        self.settled_changes: list[tuple[float, bool]] = []
         self.warnings: list[str] = []
 
     # time series -----------------------------------------------------------------------
@@ -143,5 +146,9 @@ class Recorder:
             )
         )
 
+    def settled(self, t: float, settled: bool) -> None:
+        """The service became settled (done rolling) or stopped being so."""
+        self.settled_changes.append((t, settled))
+
     def template_change(self, t: float, event_index: int | None, revision_hint: str) -> None:
-        self.template_changes.append((t, event_index, revision_hint))
+        self.template_changes.append((t, event_index, revision_hint, len(self.settled_changes)))

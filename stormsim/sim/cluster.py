@@ -76,6 +76,11 @@ def pod_requests(template: PodTemplate, declared: set[str]) -> dict[str, float]:
 
 
 class Scheduler:
+    """Binds pods to nodes. Plain pods bind one by one; pods of a PodGroup (gang) bind only
+    together, when at least ``minMember`` of the group are (or can at once be) placed.
+    Topology policies: ``Required`` restricts a new pod to nodes whose ``key`` label equals
+    that of nodes already running pods of its scope; ``Preferred`` ranks those nodes first."""
+
     def __init__(self, world: World, nodes: list[Node]):
         self.world = world
         self.nodes = nodes
@@ -83,6 +88,8 @@ class Scheduler:
         self.pending: dict[str, None] = {}  # insertion-ordered set of pod names
         self.requests: dict[str, dict[str, float]] = {}
         self.declared = {k for n in nodes for k in n.capacity}
+        self._tentative: dict[str, Node] = {}
+        self._reported: set[str] = set()
 
     def submit(self, pod: Pod, requests: dict[str, float]) -> None:
         self.requests[pod.name] = requests
@@ -101,47 +108,118 @@ class Scheduler:
         p = self._alive(name, seq)
         if p is None:
             return
-        if not self._bind(p):
-            self.pending[name] = None
+        self.pending[name] = None
+        ok = self._try_gang(p.gang) if p.gang is not None else self._bind(p)
+        if not ok and name in self.pending and name not in self._reported:
+            self._reported.add(name)
+            why = (
+                f"PodGroup {p.gang} cannot place minMember={p.gang_min} pods together"
+                if p.gang is not None
+                else "no node has enough free resources"
+            )
             self.world.recorder.event(
-                self.world.env.now,
-                "scheduler",
-                "unschedulable",
-                POD,
-                name,
-                p.revision,
-                "no node has enough free resources",
+                self.world.env.now, "scheduler", "unschedulable", POD, name, p.revision, why
             )
 
-    def _choose(self, req: dict[str, float]) -> Node | None:
-        best: Node | None = None
-        for n in self.nodes:
-            if n.fits(req) and (
-                best is None or n.free.get(GPU_RESOURCE, 0) < best.free.get(GPU_RESOURCE, 0)
+    # placement ---------------------------------------------------------------------
+    def _peer_values(self, pod: Pod) -> set[str]:
+        assert pod.affinity is not None
+        _, key, scope, value = pod.affinity
+        out: set[str] = set()
+        placed = [
+            (p, self.by_name[p.node])
+            for p in self.world.store.pods.values()
+            if p.node is not None and not p.deleting
+        ]
+        placed += [
+            (self.world.store.pods[n], node)
+            for n, node in self._tentative.items()
+            if n in self.world.store.pods
+        ]
+        for p, node in placed:
+            if p.name == pod.name:
+                continue
+            if (
+                scope == "StormService"
+                or (scope == "RoleSet" and p.roleset == value)
+                or (scope == "Role" and p.role == value)
             ):
+                v = node.labels.get(key)
+                if v is not None:
+                    out.add(v)
+        return out
+
+    def _choose(self, pod: Pod, req: dict[str, float]) -> Node | None:
+        fits = [n for n in self.nodes if n.fits(req)]
+        if not fits:
+            return None
+        if pod.affinity is not None:
+            mode, key = pod.affinity[0], pod.affinity[1]
+            peers = self._peer_values(pod)
+            if peers:
+                match = [n for n in fits if n.labels.get(key) in peers]
+                if mode == "Required" or match:
+                    fits = match
+        best: Node | None = None
+        for n in fits:
+            if best is None or n.free.get(GPU_RESOURCE, 0) < best.free.get(GPU_RESOURCE, 0):
                 best = n
         return best
 
-    def _bind(self, p: Pod) -> bool:
-        req = self.requests.get(p.name, {})
-        node = self._choose(req)
-        if node is None:
-            return False
+    def _take(self, node: Node, req: dict[str, float], sign: float) -> None:
         for k, v in req.items():
             if k in node.free:
-                node.free[k] -= v
+                node.free[k] -= sign * v
+
+    def _bind(self, p: Pod) -> bool:
+        req = self.requests.get(p.name, {})
+        node = self._choose(p, req)
+        if node is None:
+            return False
+        self._take(node, req, 1.0)
         self.pending.pop(p.name, None)
         self.world.bind(p, node)
+        return True
+
+    def _try_gang(self, group: str) -> bool:
+        store = self.world.store
+        members = [
+            store.pods[n]
+            for n in self.pending
+            if n in store.pods and store.pods[n].gang == group and store.pods[n].node is None
+        ]
+        if not members:
+            return False
+        need = members[0].gang_min
+        bound = sum(
+            1
+            for p in store.pods.values()
+            if p.gang == group and p.node is not None and not p.deleting
+        )
+        placed: list[tuple[Pod, Node]] = []
+        for p in members:
+            req = self.requests.get(p.name, {})
+            node = self._choose(p, req)
+            if node is None:
+                continue
+            self._take(node, req, 1.0)
+            self._tentative[p.name] = node
+            placed.append((p, node))
+        self._tentative.clear()
+        if not placed or bound + len(placed) < need:
+            for p, node in placed:
+                self._take(node, self.requests.get(p.name, {}), -1.0)
+            return False
+        for p, node in placed:
+            self.pending.pop(p.name, None)
+            self.world.bind(p, node)
         return True
 
     def release(self, pod: Pod) -> None:
         """Free what ``pod`` held on its node and retry pending pods in order."""
         req = self.requests.pop(pod.name, {})
         if pod.node is not None:
-            node = self.by_name[pod.node]
-            for k, v in req.items():
-                if k in node.free:
-                    node.free[k] += v
+            self._take(self.by_name[pod.node], req, -1.0)
         self.retry()
 
     def forget(self, name: str) -> None:
@@ -149,25 +227,45 @@ class Scheduler:
         self.requests.pop(name, None)
 
     def retry(self) -> None:
+        groups_tried: set[str] = set()
         for name in list(self.pending):
+            if name not in self.pending:
+                continue
             p = self.world.store.pods.get(name)
-            if p is None or p.deleting:
+            if p is None or p.deleting or p.node is not None:
                 self.pending.pop(name, None)
                 continue
-            self._bind(p)
+            if p.gang is not None:
+                if p.gang not in groups_tried:
+                    groups_tried.add(p.gang)
+                    self._try_gang(p.gang)
+            else:
+                self._bind(p)
 
 
 class Kubelet:
+    """Runs pod start-ups and in-place container restarts. Each start-up or restart of a pod
+    is a run; a newer run (an in-place patch) supersedes an older one still in progress."""
+
     def __init__(self, world: World, scheduler: Scheduler):
         self.world = world
         self.scheduler = scheduler
+        self.runs: dict[str, int] = {}
 
     def start(self, pod: Pod, node: Node) -> None:
-        self.world.env.process(self._run(pod.name, pod.seq, node))
+        run = self.runs[pod.name] = self.runs.get(pod.name, 0) + 1
+        self.world.env.process(self._run(pod.name, pod.seq, node, run, None))
 
-    def _alive(self, name: str, seq: int) -> Pod | None:
+    def restart(self, pod: Pod, node: Node) -> None:
+        """Containers restart with new images (in-place update): not Ready until the new
+        images are pulled (if not cached) and the engine has loaded and initialised."""
+        run = self.runs[pod.name] = self.runs.get(pod.name, 0) + 1
+        self.world.pod_restarting(pod)
+        self.world.env.process(self._run(pod.name, pod.seq, node, run, pod.in_place_target))
+
+    def _alive(self, name: str, seq: int, run: int) -> Pod | None:
         p = self.world.store.pods.get(name)
-        if p is None or p.seq != seq or p.deleting:
+        if p is None or p.seq != seq or p.deleting or self.runs.get(name) != run:
             return None
         return p
 
@@ -184,16 +282,18 @@ class Kubelet:
             node.pulling[image] = ev
         return ev
 
-    def _run(self, name: str, seq: int, node: Node) -> Generator[simpy.Event, Any, None]:
+    def _run(
+        self, name: str, seq: int, node: Node, run: int, target: str | None
+    ) -> Generator[simpy.Event, Any, None]:
         w = self.world
-        pod = self._alive(name, seq)
+        pod = self._alive(name, seq, run)
         if pod is None:
             return
         waits = [self._pull(node, im, pod.role) for im in pod.images if im not in node.images]
         if waits:
             t0 = w.env.now
             yield w.env.all_of(waits)
-            if self._alive(name, seq) is None:
+            if self._alive(name, seq, run) is None:
                 return
             w.recorder.event(
                 w.env.now,
@@ -204,22 +304,23 @@ class Kubelet:
                 pod.revision,
                 f"{w.env.now - t0:.3f}s on {node.name}",
             )
-        pod = self._alive(name, seq)
+        pod = self._alive(name, seq, run)
         if pod is None:
             return
-        w.store.put(POD, replace(pod, phase=RUNNING))
+        if pod.phase != RUNNING:
+            w.store.put(POD, replace(pod, phase=RUNNING))
         startup = (
             w.duration(pod.role, "model_load_s")
             + w.duration(pod.role, "engine_init_s")
             + w.duration(pod.role, "readiness_probe_s")
         )
         yield w.env.timeout(startup)
-        pod = self._alive(name, seq)
+        pod = self._alive(name, seq, run)
         if pod is None:
             return
-        w.set_ready(pod, True)
+        w.set_ready(pod, True, in_place_running=target)
         yield w.env.timeout(w.duration(pod.role, "router_registration_s"))
-        pod = self._alive(name, seq)
+        pod = self._alive(name, seq, run)
         if pod is None:
             return
         w.set_routable(pod)

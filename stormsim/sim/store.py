@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from stormsim.control.objects import Pod, Revision, RoleSet, StormServiceObj
+from stormsim.control.objects import Pod, PodSet, Revision, RoleSet, StormServiceObj
 from stormsim.control.revisions import SAFE_ALPHABET, fnv1a_32
 
 Listener = Callable[[str, Any, Any], None]
 
-SS, CR, RS, POD = "StormService", "ControllerRevision", "RoleSet", "Pod"
+SS, CR, RS, PS, POD = "StormService", "ControllerRevision", "RoleSet", "PodSet", "Pod"
 
 
 class Store:
@@ -28,6 +28,10 @@ class Store:
         self.rolesets: dict[str, RoleSet] = {}
         self.pods: dict[str, Pod] = {}
         self.pods_by_rs: dict[str, dict[str, Pod]] = {}
+        """Direct pods of each RoleSet (PodSet members are indexed by PodSet instead)."""
+        self.podsets: dict[str, PodSet] = {}
+        self.podsets_by_rs: dict[str, dict[str, PodSet]] = {}
+        self.pods_by_ps: dict[str, dict[str, Pod]] = {}
         self.listeners: list[Listener] = []
         self._seq = 0
         self._names = 0
@@ -56,6 +60,7 @@ class Store:
             SS: self.stormservices,
             CR: self.revisions,
             RS: self.rolesets,
+            PS: self.podsets,
             POD: self.pods,
         }
         return tables[kind]
@@ -65,7 +70,9 @@ class Store:
         old = table.get(obj.name)
         table[obj.name] = obj
         if kind == POD:
-            self.pods_by_rs.setdefault(obj.roleset, {})[obj.name] = obj
+            self._index(obj).setdefault(self._owner(obj), {})[obj.name] = obj
+        elif kind == PS:
+            self.podsets_by_rs.setdefault(obj.roleset, {})[obj.name] = obj
         for fn in self.listeners:
             fn(kind, old, obj)
 
@@ -74,14 +81,33 @@ class Store:
         old = table.pop(name, None)
         if old is None:
             return
+        index: dict[str, dict[str, Any]] | None = None
         if kind == POD:
-            by = self.pods_by_rs.get(old.roleset)
+            index, owner = self._index(old), self._owner(old)
+        elif kind == PS:
+            index, owner = self.podsets_by_rs, old.roleset
+        if index is not None:
+            by = index.get(owner)
             if by is not None:
                 by.pop(name, None)
                 if not by:
-                    del self.pods_by_rs[old.roleset]
+                    del index[owner]
         for fn in self.listeners:
             fn(kind, old, None)
 
+    def _index(self, pod: Pod) -> dict[str, dict[str, Pod]]:
+        return self.pods_by_ps if pod.podset is not None else self.pods_by_rs
+
+    @staticmethod
+    def _owner(pod: Pod) -> str:
+        return pod.podset if pod.podset is not None else pod.roleset
+
     def pods_of(self, roleset: str) -> list[Pod]:
+        """Direct pods of a RoleSet."""
         return list(self.pods_by_rs.get(roleset, {}).values())
+
+    def podsets_of(self, roleset: str) -> list[PodSet]:
+        return list(self.podsets_by_rs.get(roleset, {}).values())
+
+    def pods_of_podset(self, podset: str) -> list[Pod]:
+        return list(self.pods_by_ps.get(podset, {}).values())

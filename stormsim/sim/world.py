@@ -16,13 +16,19 @@ import simpy
 
 from stormsim.control.objects import (
     Action,
+    CompleteInPlace,
+    CreateGroupPod,
     CreatePod,
+    CreatePodSet,
     CreateRevision,
     CreateRoleSet,
     DeletePod,
+    DeletePodSet,
     DeleteRevision,
     DeleteRoleSet,
+    PatchPodInPlace,
     Pod,
+    PodSet,
     RecordEvent,
     RoleSet,
     RoleSetStatus,
@@ -31,7 +37,9 @@ from stormsim.control.objects import (
     StormServiceObj,
     StormServiceStatus,
     UpdateRoleSet,
+    WritePodSetStatus,
 )
+from stormsim.control.podset import reconcile_podset
 from stormsim.control.roleset import reconcile_roleset
 from stormsim.control.stormservice import reconcile_stormservice
 from stormsim.errors import InputError, Problem
@@ -39,12 +47,19 @@ from stormsim.metrics.recorder import Recorder
 from stormsim.sim.cluster import Kubelet, Node, Scheduler, build_nodes, pod_requests
 from stormsim.sim.controllers import Controller
 from stormsim.sim.rng import Sampler
-from stormsim.sim.store import CR, POD, RS, SS, Store
-from stormsim.spec.aibrix import GPU_RESOURCE, RoleSetTemplate, StormServiceSpec
+from stormsim.sim.store import CR, POD, PS, RS, SS, Store
+from stormsim.spec.aibrix import GPU_RESOURCE, RoleSetTemplate, RoleSpec, StormServiceSpec
 from stormsim.spec.scenario import Apply, Pause, Resume, Rollback, Scale, Scenario, SetImage
 
 SETTLE_CAP_S = 3600.0
 """Default run end: this long after the last event if the service never settles."""
+
+
+def _min_member(strategy: dict[str, Any]) -> int | None:
+    for sub in strategy.values():
+        if isinstance(sub, dict) and isinstance(sub.get("minMember"), int):
+            return int(sub["minMember"])
+    return None
 
 
 class Stats:
@@ -135,10 +150,17 @@ class World:
             self._reconcile_rs,
             lambda: self.ctl_rng.draw(latency, "roleset"),
         )
+        self.ps_ctrl = Controller(
+            self.env,
+            "podset-controller",
+            self._reconcile_ps,
+            lambda: self.ctl_rng.draw(latency, "podset"),
+        )
         self.store.listeners.append(self._on_change)
         self.events_done = False
         self.settled = self.env.event()
         self.settled_at: float | None = None
+        self._settled_state = False
         self._template_canonical = ""
         c = self.stats.c
         for k in (
@@ -175,6 +197,12 @@ class World:
         stats = self.stats
         if kind == POD:
             stats.set(POD, obj.name, stats.pod_items(new) if new is not None else None)
+            if obj.podset is not None:
+                self.ps_ctrl.add(obj.podset)
+            else:
+                self.rs_ctrl.add(obj.roleset)
+        elif kind == PS:
+            self.ps_ctrl.add(obj.name)
             self.rs_ctrl.add(obj.roleset)
         elif kind == RS:
             stats.set(RS, obj.name, stats.roleset_items(new) if new is not None else None)
@@ -190,6 +218,8 @@ class World:
                 self._on_ss(old, new)
         elif kind == CR:
             self.ss_ctrl.add(self.ss_name)
+        if self._settled_state or kind == SS or self._ss_ready():
+            self._check_settled()
         self.recorder.sample(self.env.now, stats.c)
 
     def _on_ss(self, old: StormServiceObj | None, new: StormServiceObj) -> None:
@@ -208,18 +238,57 @@ class World:
                 self.stats.set(RS, rs.name, self.stats.roleset_items(rs))
         if new.status is not None and (old is None or old.status is not new.status):
             self.recorder.status_write(self.env.now, new.generation, new.status)
-            self._check_settled()
 
-    def _check_settled(self) -> None:
+    def _ss_ready(self) -> bool:
         ss = self.store.stormservices.get(self.ss_name)
-        if not self.events_done or ss is None or ss.status is None or self.settled.triggered:
-            return
+        return ss is not None and ss.status is not None and ss.status.ready
+
+    def is_settled(self) -> bool:
+        """The service is done rolling: AIBrix reports it Ready with ``currentRevision ==
+        updateRevision`` for the current generation (spec §3.7) AND the fleet has converged:
+        every live RoleSet is at the update revision and each of its roles has exactly
+        ``replicas`` ready units of the current template, none mid in-place update.
+
+        The second half guards against AIBrix reporting Ready from stale RoleSet statuses
+        (e.g. right after an in-place RoleSet update, before the RoleSet controller has
+        recomputed its status against the new spec)."""
+        ss = self.store.stormservices.get(self.ss_name)
+        if ss is None or ss.status is None:
+            return False
         st = ss.status
-        if (
+        if not (
             st.ready
             and st.current_revision == st.update_revision
             and st.observed_generation == ss.generation
         ):
+            return False
+        live = [r for r in self.store.rolesets.values() if not r.deleting]
+        if len(live) != ss.spec.replicas:
+            return False
+        for rs in live:
+            if rs.revision != st.update_revision:
+                return False
+            pods = self.store.pods_of(rs.name)
+            sets = self.store.podsets_of(rs.name)
+            for role in rs.spec.roles:
+                h = rs.role_hashes[role.name]
+                units: list[Any] = sets if role.group_size > 1 else pods
+                mine = [u for u in units if u.role == role.name and u.active]
+                if len(mine) != role.replicas:
+                    return False
+                for u in mine:
+                    if u.template_hash != h or not u.ready:
+                        return False
+                    if getattr(u, "in_place_target", None) is not None:
+                        return False
+        return True
+
+    def _check_settled(self) -> None:
+        settled = self.is_settled()
+        if settled != self._settled_state:
+            self._settled_state = settled
+            self.recorder.settled(self.env.now, settled)
+        if settled and self.events_done and not self.settled.triggered:
             self.settled_at = self.env.now
             self.settled.succeed()
 
@@ -264,13 +333,23 @@ class World:
         if rs is None:
             return None
         pods = sorted(self.store.pods_of(name), key=lambda p: (p.created_at, p.seq))
-        res = reconcile_roleset(rs, pods)
+        podsets = sorted(self.store.podsets_of(name), key=lambda p: (p.created_at, p.seq))
+        res = reconcile_roleset(rs, pods, podsets)
         self._apply("roleset-controller", res.actions)
         if res.status is not None:
             cur = self.store.rolesets.get(name)
             if cur is not None:
                 assert isinstance(res.status, RoleSetStatus)
                 self.store.put(RS, replace(cur, status=res.status))
+        return res.requeue_after
+
+    def _reconcile_ps(self, name: str) -> float | None:
+        ps = self.store.podsets.get(name)
+        if ps is None:
+            return None
+        pods = sorted(self.store.pods_of_podset(name), key=lambda p: (p.created_at, p.seq))
+        res = reconcile_podset(ps, pods)
+        self._apply("podset-controller", res.actions)
         return res.requeue_after
 
     # ------------------------------------------------------------------------- actions
@@ -329,6 +408,47 @@ class World:
                 )
             elif isinstance(a, SetFinalizer):
                 self._set_finalizer(a)
+            elif isinstance(a, CreatePodSet):
+                self._create_podset(source, a)
+            elif isinstance(a, DeletePodSet):
+                ps = st.podsets.get(a.name)
+                if ps is None or ps.deleting:
+                    continue
+                rec.event(now, source, "delete", PS, a.name, ps.revision)
+                if ps.finalizer:
+                    st.put(PS, replace(ps, deleting=True))
+                else:
+                    st.remove(PS, a.name)
+            elif isinstance(a, CreateGroupPod):
+                self._create_group_pod(source, a)
+            elif isinstance(a, WritePodSetStatus):
+                ps = st.podsets.get(a.name)
+                if ps is not None:
+                    st.put(
+                        PS,
+                        replace(
+                            ps, ready_pods=a.ready_pods, total_pods=a.total_pods, phase=a.phase
+                        ),
+                    )
+            elif isinstance(a, PatchPodInPlace):
+                self._patch_in_place(source, a)
+            elif isinstance(a, CompleteInPlace):
+                pod = st.pods.get(a.name)
+                if pod is not None:
+                    rec.pod(a.name, template_hash=a.template_hash, revision=a.revision)
+                    rec.event(
+                        now, source, "update", POD, a.name, a.revision, "in-place update completed"
+                    )
+                    st.put(
+                        POD,
+                        replace(
+                            pod,
+                            template_hash=a.template_hash,
+                            revision=a.revision,
+                            in_place_target=None,
+                            in_place_running=None,
+                        ),
+                    )
             elif isinstance(a, CreateRevision):
                 rev = replace(a.revision, created_at=now)
                 rec.revision(rev.name, revision=rev.revision, created_at_s=now)
@@ -368,6 +488,16 @@ class World:
                 self._roleset_gone(rs)
             else:
                 st.put(RS, replace(rs, finalizer=False))
+        elif a.kind == PS:
+            ps = st.podsets.get(a.name)
+            if ps is None:
+                return
+            if a.present:
+                st.put(PS, replace(ps, finalizer=True))
+            elif ps.deleting:
+                st.remove(PS, a.name)
+            else:
+                st.put(PS, replace(ps, finalizer=False))
         elif a.kind == SS:
             ss = st.stormservices.get(a.name)
             if ss is None:
@@ -392,33 +522,132 @@ class World:
         if role is None:
             return
         name = a.name or st.generate_name(f"{a.roleset}-{a.role}-")
+        self._new_pod(source, rs, role, name, a.template_hash, a.revision, a.slot, None, None)
+
+    def _create_podset(self, source: str, a: CreatePodSet) -> None:
+        st = self.store
+        rs = st.rolesets.get(a.roleset)
+        role = rs.spec.role(a.role) if rs is not None else None
+        if rs is None or role is None or a.name in st.podsets:
+            return
         now = self.env.now
-        tmpl = role.template
-        pod = Pod(
-            name,
+        ps = PodSet(
+            a.name,
             a.roleset,
             a.role,
             a.template_hash,
             a.revision,
+            a.slot,
+            role.group_size,
             now,
             st.next_seq(),
-            slot=a.slot,
+        )
+        self.recorder.event(now, source, "create", PS, a.name, a.revision)
+        st.put(PS, ps)
+
+    def _create_group_pod(self, source: str, a: CreateGroupPod) -> None:
+        st = self.store
+        ps = st.podsets.get(a.podset)
+        rs = st.rolesets.get(ps.roleset) if ps is not None else None
+        role = rs.spec.role(ps.role) if rs is not None and ps is not None else None
+        name = f"{a.podset}-{a.index}"
+        if ps is None or rs is None or role is None or name in st.pods:
+            return
+        self._new_pod(
+            source, rs, role, name, ps.template_hash, ps.revision, ps.slot, ps.name, a.index
+        )
+
+    def _gang(self, rs: RoleSet, role: RoleSpec, podset: str | None) -> tuple[str | None, int]:
+        """PodGroup and minMember for a new pod: the PodSet's group when the role sets a
+        schedulingStrategy (PodSet roles), else the RoleSet's when the RoleSet sets one.
+        A missing minMember means the whole group."""
+        if podset is not None and role.scheduling_strategy:
+            return podset, _min_member(role.scheduling_strategy) or role.group_size
+        if rs.spec.scheduling_strategy:
+            total = sum(r.replicas * r.group_size for r in rs.spec.roles)
+            return rs.name, _min_member(rs.spec.scheduling_strategy) or total
+        return None, 0
+
+    def _new_pod(
+        self,
+        source: str,
+        rs: RoleSet,
+        role: RoleSpec,
+        name: str,
+        template_hash: str,
+        revision: str,
+        slot: int | None,
+        podset: str | None,
+        group_index: int | None,
+    ) -> None:
+        st = self.store
+        now = self.env.now
+        tmpl = role.template
+        affinity = None
+        tp = rs.spec.topology_policy
+        if tp is not None:
+            scope = tp.scope or "RoleSet"
+            value = {"StormService": rs.owner, "RoleSet": rs.name, "Role": role.name}[scope]
+            affinity = (tp.mode, tp.key, scope, value)
+        gang, gang_min = self._gang(rs, role, podset)
+        pod = Pod(
+            name,
+            rs.name,
+            role.name,
+            template_hash,
+            revision,
+            now,
+            st.next_seq(),
+            slot=slot,
             gpus=tmpl.gpus,
             images=tmpl.images(),
+            podset=podset,
+            group_index=group_index,
+            template=tmpl,
+            affinity=affinity,
+            gang=gang,
+            gang_min=gang_min,
         )
         self.recorder.pod(
             name,
-            roleset=a.roleset,
-            role=a.role,
-            revision=a.revision,
-            template_hash=a.template_hash,
-            slot=a.slot,
+            roleset=rs.name,
+            role=role.name,
+            revision=revision,
+            template_hash=template_hash,
+            slot=slot,
             gpus=pod.gpus,
             created_at_s=now,
+            podset=podset,
         )
-        self.recorder.event(now, source, "create", POD, name, a.revision)
+        self.recorder.event(now, source, "create", POD, name, revision)
         st.put(POD, pod)
         self.scheduler.submit(pod, pod_requests(tmpl, self.scheduler.declared))
+
+    def _patch_in_place(self, source: str, a: PatchPodInPlace) -> None:
+        pod = self.store.pods.get(a.name)
+        if pod is None or pod.deleting:
+            return
+        now = self.env.now
+        self.recorder.event(
+            now,
+            source,
+            "patch",
+            POD,
+            a.name,
+            pod.revision,
+            f"in-place update to {a.target_hash}: {', '.join(a.images)}",
+        )
+        patched = replace(
+            pod,
+            images=a.images,
+            template=a.template,
+            in_place_target=a.target_hash,
+            in_place_running=None,
+        )
+        self.store.put(POD, patched)
+        if patched.node is not None:
+            node = self.scheduler.by_name[patched.node]
+            self.kubelet.restart(patched, node)
 
     def delete_pod(self, source: str, name: str) -> None:
         pod = self.store.pods.get(name)
@@ -447,10 +676,30 @@ class World:
         self.store.put(POD, bound)
         self.kubelet.start(bound, node)
 
-    def set_ready(self, pod: Pod, ready: bool) -> None:
+    def set_ready(self, pod: Pod, ready: bool, in_place_running: str | None = None) -> None:
         if ready:
-            self.recorder.pod(pod.name, ready_at_s=self.env.now)
-        self.store.put(POD, replace(pod, ready=ready))
+            rec = self.recorder.pods.get(pod.name)
+            if rec is not None and rec["ready_at_s"] is None:
+                rec["ready_at_s"] = self.env.now
+            if in_place_running is not None:
+                self.recorder.event(
+                    self.env.now,
+                    "kubelet",
+                    "restarted",
+                    POD,
+                    pod.name,
+                    pod.revision,
+                    "ready with new images",
+                )
+        new = replace(pod, ready=ready)
+        if in_place_running is not None:
+            new = replace(new, in_place_running=in_place_running)
+        self.store.put(POD, new)
+
+    def pod_restarting(self, pod: Pod) -> None:
+        """Containers of ``pod`` are being restarted in place: it is not Ready meanwhile."""
+        self.recorder.event(self.env.now, "kubelet", "restart", POD, pod.name, pod.revision)
+        self.store.put(POD, replace(pod, ready=False, restart_count=pod.restart_count + 1))
 
     def set_routable(self, pod: Pod) -> None:
         self.recorder.pod(pod.name, routable_at_s=self.env.now)

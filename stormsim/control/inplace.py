@@ -1,0 +1,99 @@
+"""Pod in-place updates (role ``updateStrategy.type: InPlaceIfPossible``, spec §4.8).
+
+An outdated pod is eligible when its template differs from the desired one only in the
+images of regular containers (at least one differs; init-container images must not). Eligible
+pods are patched in place under the role's unavailability budget: ready pods still in
+progress consume it, not-ready candidates are patched for free. A patched pod completes when
+it is Ready again running the new images; completion promotes its template-hash label.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from stormsim.control.objects import (
+    Action,
+    CompleteInPlace,
+    PatchPodInPlace,
+    Pod,
+    RecordEvent,
+)
+from stormsim.spec.aibrix import PodTemplate
+
+IN_PLACE = "InPlaceIfPossible"
+
+
+class InPlaceCtx(Protocol):
+    h: str
+    revision: str
+    actions: list[Action]
+
+    @property
+    def template(self) -> PodTemplate: ...
+
+
+def _without_images(t: PodTemplate) -> str:
+    data: dict[str, Any] = t.dump()
+    for c in data.get("spec", {}).get("containers", []):
+        c.pop("image", None)
+    return json.dumps(data, sort_keys=True)
+
+
+def eligible(pod: Pod, desired: PodTemplate) -> bool:
+    """Only regular container images differ, and at least one does."""
+    current = pod.template
+    if current is None:
+        return False
+    if current.images() == desired.images() and pod.images == desired.images():
+        return False
+    init_a = [c.get("image") for c in current.spec.get("initContainers") or []]
+    init_b = [c.get("image") for c in desired.spec.get("initContainers") or []]
+    if init_a != init_b:
+        return False
+    return _without_images(current) == _without_images(desired)
+
+
+def all_eligible(c: InPlaceCtx, pods: Sequence[Pod]) -> bool:
+    """Every pod not already being patched to the current hash is eligible; otherwise an
+    ``InPlaceFallback`` event is recorded (the caller then recreates)."""
+    bad = [p for p in pods if p.in_place_target != c.h and not eligible(p, c.template)]
+    if bad:
+        c.actions.append(
+            RecordEvent(
+                "Pod",
+                bad[0].name,
+                "InPlaceFallback",
+                "non-image pod fields changed; falling back to Recreate",
+            )
+        )
+        return False
+    return True
+
+
+def in_place_step(
+    c: InPlaceCtx, pods: Sequence[Pod], budget: int, max_new: int | None = None
+) -> None:
+    """Settle patched pods, then patch new candidates within ``budget`` (and ``max_new``)."""
+    ordered = sorted(pods, key=lambda p: (p.created_at, p.seq), reverse=True)
+    ordered.sort(key=lambda p: p.ready)
+    for p in ordered:
+        if p.in_place_target != c.h:
+            continue
+        if p.ready and p.in_place_running == c.h:
+            c.actions.append(CompleteInPlace(p.name, c.h, c.revision))
+        elif p.ready:
+            budget -= 1
+    new = 0
+    for p in ordered:
+        if p.in_place_target == c.h:
+            continue
+        if max_new is not None and new >= max_new:
+            break
+        if p.ready:
+            if budget <= 0:
+                continue
+            budget -= 1
+        c.actions.append(PatchPodInPlace(p.name, c.h, c.template.images(), c.template))
+        new += 1

@@ -14,13 +14,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
 
 import stormsim
 from stormsim.api import scenario_json_schema
-from stormsim.errors import InputError, SimulationError
+from stormsim.errors import InputError, Problem, SimulationError
 
 app = typer.Typer(
     name="stormsim",
@@ -41,22 +42,29 @@ class Format(StrEnum):
 
 
 def _guard(fn: Callable[[], T]) -> T:
-    """Run ``fn``; turn input errors into exit 2 and simulation failures into exit 1."""
+    """Run ``fn``; turn input errors into exit 2 and simulation failures into exit 1.
+
+    Input warnings are printed first (``warning: ...``), then one ``error: ...`` line per
+    problem."""
+    failure: InputError | SimulationError | None = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", stormsim.StormsimWarning)
         try:
             result = fn()
-        except InputError as e:
-            for p in e.problems:
-                err.print(f"error: {p}", markup=False)
-            raise typer.Exit(2) from None
-        except SimulationError as e:
-            err.print(f"simulation failed: {e}", markup=False)
-            raise typer.Exit(1) from None
-        finally:
-            for w in caught:
-                if issubclass(w.category, stormsim.StormsimWarning):
-                    err.print(f"warning: {w.message}", markup=False)
+        except (InputError, SimulationError) as e:
+            failure = e
+    for w in caught:
+        if issubclass(w.category, stormsim.StormsimWarning):
+            err.print(f"warning: {w.message}", markup=False)
+        else:  # not ours: let Python's filters decide (printed once, as usual)
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if isinstance(failure, InputError):
+        for p in failure.problems:
+            err.print(f"error: {p}", markup=False)
+        raise typer.Exit(2)
+    if failure is not None:
+        err.print(f"simulation failed: {failure}", markup=False)
+        raise typer.Exit(1)
     return result
 
 
@@ -91,7 +99,9 @@ def run(
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Results directory [default: results/NAME]")
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="Root seed (overrides the scenario's).")] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Root seed (overrides the scenario's).", min=0)
+    ] = None,
     format: Annotated[Format, typer.Option("--format", help="Frame file format.")] = Format.parquet,
     until: Annotated[
         float | None, typer.Option("--until", help="End of the simulation (s).", min=0)
@@ -102,6 +112,8 @@ def run(
     path = scenario or stormsim.default_scenario_path()
 
     def go() -> tuple[stormsim.RunResult, Path]:
+        if until is not None and until <= 0:
+            raise InputError(Problem("--until", f"must be greater than 0, got {until:g}"))
         sc = stormsim.load_scenario(path)
         res = stormsim.run(sc, seed=seed, until_s=until)
         target = out_dir or Path("results") / sc.name
@@ -133,6 +145,33 @@ def validate(scenario: Annotated[Path, typer.Argument(help="Scenario YAML.")]) -
 def schema() -> None:
     """Print the JSON Schema of scenario files."""
     sys.stdout.write(json.dumps(scenario_json_schema(), indent=2) + "\n")
+
+
+rollout_app = typer.Typer(help="Inspect the rollouts of a results directory.", no_args_is_help=True)
+app.add_typer(rollout_app, name="rollout")
+
+
+@rollout_app.command("history")
+def rollout_history_cmd(
+    results_dir: Annotated[Path, typer.Argument(help="A results directory of `stormsim run`.")],
+    all_revisions: Annotated[
+        bool, typer.Option("--all", help="Include revisions removed by the history limit.")
+    ] = False,
+) -> None:
+    """List the ControllerRevisions of a run, like `kubectl rollout history`."""
+    from stormsim.report.history import rollout_history
+
+    df = _guard(lambda: rollout_history(results_dir, include_deleted=all_revisions))
+    rows = [("REVISION", "NAME", "CREATED(s)", "STATE", "CHANGE-CAUSE")]
+    for _, r in df.iterrows():
+        state = "current" if r["current"] else ("deleted" if pd.notna(r["deleted_at_s"]) else "")
+        rows.append(
+            (str(r["revision"]), r["name"], f"{r['created_at_s']:g}", state, r["change_cause"])
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        line = "  ".join(c.ljust(w) for c, w in zip(row[:4], widths, strict=True))
+        out.print(f"{line}  {row[4]}", markup=False)
 
 
 def main() -> None:

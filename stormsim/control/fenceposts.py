@@ -54,14 +54,29 @@ def is_rolling_update(spec: StormServiceSpec) -> bool:
     return spec.update_strategy.type in ("", "RollingUpdate")
 
 
-def stormservice_budgets(spec: StormServiceSpec) -> tuple[int, int, int]:
+LATEST = "aibrix-latest"
+
+
+def resolved_mode(spec: StormServiceSpec) -> str:
+    """``spec.mode`` if declared, else Replica when replicas > 1, else Pooled (PR #2450)."""
+    if spec.mode:
+        return spec.mode
+    return "Replica" if spec.replicas > 1 else "Pooled"
+
+
+def stormservice_budgets(
+    spec: StormServiceSpec, profile: str = "aibrix-e3e10f9e"
+) -> tuple[int, int, int]:
     """(MaxSurge, MaxUnavailable, MinAvailable) in RoleSets (spec §1.2).
 
     Only RollingUpdate has a surge or an unavailability budget; MaxUnavailable is capped at
-    ``replicas`` and is 0 when ``replicas`` is 0.
+    ``replicas`` and is 0 when ``replicas`` is 0. Under the ``aibrix-latest`` profile a
+    Pooled service has none either (spec §9.2, PR #2617 review).
     """
     replicas = spec.replicas
     if not is_rolling_update(spec):
+        return 0, 0, 0
+    if profile == LATEST and resolved_mode(spec) == "Pooled":
         return 0, 0, 0
     s = spec.update_strategy
     surge, unav = fenceposts_or_zero(s.max_surge, s.max_unavailable, replicas)

@@ -70,6 +70,10 @@ class StormServiceStatus:
     conditions: tuple[Condition, ...] = ()
     role_statuses: tuple[RoleStatus, ...] = ()
     scaling_target_selector: str = ""
+    mode: str = ""
+    """Resolved mode (``aibrix-latest`` profile only): Replica or Pooled."""
+    last_progress_at_s: float | None = None
+    """When progress was last seen (``aibrix-latest`` profile, progress deadline)."""
 
     @property
     def ready(self) -> bool:
@@ -359,3 +363,6 @@ class Result:
     actions: list[Action] = field(default_factory=list)
     status: StormServiceStatus | RoleSetStatus | None = None
     requeue_after: float | None = None
+    time_sensitive: bool = False
+    """The result depends on the time of the pass (a deadline), not only on the observed
+    objects: the driver must not elide its requeue."""

@@ -15,7 +15,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from stormsim.control.fenceposts import is_rolling_update, stormservice_budgets
+from stormsim.control.fenceposts import (
+    LATEST,
+    is_rolling_update,
+    resolved_mode,
+    stormservice_budgets,
+)
 from stormsim.control.objects import (
     PROGRESSING,
     READY,
@@ -106,6 +111,7 @@ class _Pass:
     created: list[CreateRoleSet]
     deleted: set[str]
     updated_in_place: dict[str, UpdateRoleSet]
+    profile: str = "aibrix-e3e10f9e"
 
     @property
     def spec(self) -> StormServiceSpec:
@@ -136,7 +142,7 @@ class _Pass:
     def scaling(self) -> bool:
         spec = self.spec
         desired = spec.replicas
-        max_surge, _, min_available = stormservice_budgets(spec)
+        max_surge, _, min_available = stormservice_budgets(spec, self.profile)
         active = self.active()
         diff = len(active) - desired
         cur, upd = self.current.name, self.update.name
@@ -208,7 +214,8 @@ class _Pass:
         desired = self.spec.replicas
         if sum(1 for r in self.all if r.revision == upd) == desired:
             return
-        if is_rolling_update(self.spec):
+        pooled_latest = self.profile == LATEST and resolved_mode(self.spec) == "Pooled"
+        if is_rolling_update(self.spec) and not pooled_latest:
             self.rolling_update()
         else:
             self.in_place_update()
@@ -216,7 +223,7 @@ class _Pass:
     def rolling_update(self) -> None:
         spec = self.spec
         desired = spec.replicas
-        max_surge, _, min_available = stormservice_budgets(spec)
+        max_surge, _, min_available = stormservice_budgets(spec, self.profile)
         upd = self.update.name
         active = self.active()
         ready_count = sum(1 for r in active if r.ready)
@@ -310,14 +317,60 @@ class _Pass:
         )
 
 
+DEFAULT_PROGRESS_DEADLINE_S = 600.0
+
+
+def _latest_conditions(
+    ss: StormServiceObj, status: StormServiceStatus, now: float
+) -> tuple[StormServiceStatus, float | None]:
+    """Conditions and progress deadline of the ``aibrix-latest`` profile (PR #2604): Ready
+    only when ready; Progressing True, or False with ``ProgressDeadlineExceeded`` when no
+    progress (more updated or ready RoleSets, fewer old ones, a new generation) was seen for
+    ``progressDeadlineSeconds``; paused time does not count. Returns the status and the
+    seconds until the deadline (``None``: no deadline pending)."""
+    prev = ss.status
+    deadline = float(ss.spec.progress_deadline_seconds or DEFAULT_PROGRESS_DEADLINE_S)
+    last = prev.last_progress_at_s if prev is not None else None
+    progressed = (
+        prev is None
+        or last is None
+        or prev.observed_generation != status.observed_generation
+        or status.updated_replicas > prev.updated_replicas
+        or status.ready_replicas > prev.ready_replicas
+        or (status.replicas - status.updated_replicas) < (prev.replicas - prev.updated_replicas)
+        or any(c.reason == "DeploymentPaused" for c in prev.conditions)
+    )
+    if progressed:
+        last = now
+    assert last is not None
+    mode = resolved_mode(ss.spec)
+    if status.ready:
+        conds: tuple[Condition, ...] = (
+            Condition(READY, "True", "Ready"),
+            Condition(PROGRESSING, "True", "NewRoleSetsAvailable"),
+        )
+        return replace(status, conditions=conds, mode=mode, last_progress_at_s=last), None
+    if ss.spec.paused:
+        conds = (Condition(PROGRESSING, "Unknown", "DeploymentPaused"),)
+        return replace(status, conditions=conds, mode=mode, last_progress_at_s=last), None
+    remaining = last + deadline - now
+    if remaining <= 0:
+        conds = (Condition(PROGRESSING, "False", "ProgressDeadlineExceeded"),)
+        return replace(status, conditions=conds, mode=mode, last_progress_at_s=last), None
+    conds = (Condition(PROGRESSING, "True", "Processing"),)
+    return replace(status, conditions=conds, mode=mode, last_progress_at_s=last), remaining
+
+
 def reconcile_stormservice(
     ss: StormServiceObj,
     revisions: Sequence[Revision],
     rolesets: Sequence[RoleSet],
     now: float = 0.0,
+    profile: str = "aibrix-e3e10f9e",
 ) -> Result:
     """One StormService pass (spec §3.1). ``rolesets`` are those matching the selector, in
-    creation order; ``now`` only stamps new revisions."""
+    creation order; ``now`` stamps new revisions and, under the ``aibrix-latest`` profile,
+    drives the progress deadline."""
     res = Result()
     if ss.deleting:
         live = [r for r in rolesets if not r.deleting]
@@ -334,14 +387,20 @@ def reconcile_stormservice(
         ss.name, ss.spec.template, revisions, prev.current_revision, prev.collision_count, now
     )
     res.actions.extend(sync.actions)
-    p = _Pass(ss, sync.current, sync.update, list(rolesets), res.actions, [], set(), {})
+    p = _Pass(ss, sync.current, sync.update, list(rolesets), res.actions, [], set(), {}, profile)
     if not p.scaling() and not ss.spec.paused:
         p.rollout()
     status = p.status(sync.collision_count)
+    remaining = None
+    if profile == LATEST:
+        status, remaining = _latest_conditions(ss, status, now)
     if status != ss.status:
         res.status = status
     if not status.ready:
         res.requeue_after = REQUEUE_NOT_READY_S
+        if remaining is not None:
+            res.requeue_after = min(REQUEUE_NOT_READY_S, remaining)
+            res.time_sensitive = True
     live_names = {sync.current.name, sync.update.name} | {r.revision for r in p.post_view()}
     res.actions.extend(truncate_history(sync.revisions, live_names, ss.spec.history_limit))
     return res

@@ -100,8 +100,14 @@ def revisions_frame(rec: Recorder) -> pd.DataFrame:
 
 
 def status_frame(rec: Recorder) -> pd.DataFrame:
+    """One row per StormService status write: the StormService counts, conditions, revisions
+    and ``role.<name>.<count>`` columns from ``status.roleStatuses``."""
     df = pd.DataFrame(rec.status, columns=list(STATUS_FIELDS))
     df["t_s"] = df["t_s"].astype("float64")
+    roles = pd.DataFrame(rec.status_roles, index=df.index) if len(df) else pd.DataFrame()
+    if len(roles.columns):
+        roles = roles.fillna(0).astype("int64")
+        df = pd.concat([df, roles[sorted(roles.columns)]], axis=1)
     return df
 
 

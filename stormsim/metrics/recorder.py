@@ -50,6 +50,16 @@ STATUS_FIELDS = (
     "update_revision",
     "condition",
     "reason",
+    "conditions",
+    "paused",
+    "spec_replicas",
+)
+ROLE_STATUS_FIELDS = (
+    "replicas",
+    "ready_replicas",
+    "not_ready_replicas",
+    "updated_replicas",
+    "updated_ready_replicas",
 )
 
 
@@ -71,6 +81,7 @@ class Recorder:
         self.events: list[tuple[Any, ...]] = []
         self.revisions: dict[str, dict[str, Any]] = {}
         self.status: list[tuple[Any, ...]] = []
+        self.status_roles: list[dict[str, int]] = []
         self.template_changes: list[tuple[float, int | None, str, int]] = []
         """(t, event index, action, position in ``settled_changes`` when it happened)."""
         self.settled_changes: list[tuple[float, bool]] = []
@@ -126,8 +137,21 @@ class Recorder:
     ) -> None:
         self.events.append((t, source, verb, kind, name, revision, detail))
 
-    def status_write(self, t: float, generation: int, status: Any) -> None:
+    def status_write(
+        self, t: float, generation: int, status: Any, paused: bool = False, replicas: int = 0
+    ) -> None:
+        """A StormService status write (what ``kubectl get stormservice -o yaml`` would show
+        from then on), with the per-role counts of ``status.roleStatuses``."""
         cond = status.conditions[0] if status.conditions else None
+        conds = ",".join(
+            f"{c.type}={c.status}" + (f"/{c.reason}" if c.reason else "") for c in status.conditions
+        )
+        roles = {
+            f"role.{r.name}.{f}": getattr(r, f)
+            for r in status.role_statuses
+            for f in ROLE_STATUS_FIELDS
+        }
+        self.status_roles.append(roles)
         self.status.append(
             (
                 t,
@@ -143,6 +167,9 @@ class Recorder:
                 status.update_revision,
                 cond.type if cond else "",
                 cond.reason if cond else "",
+                conds,
+                paused,
+                replicas,
             )
         )
 

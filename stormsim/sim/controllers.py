@@ -19,8 +19,9 @@ from typing import Any
 
 import simpy
 
-Reconcile = Callable[[str], float | None]
-"""Runs one pass for a key; returns the requeue delay in seconds or ``None``."""
+Reconcile = Callable[[str], "float | tuple[float | None, bool] | None"]
+"""Runs one pass for a key; returns the requeue delay in seconds or ``None``, optionally
+with a flag saying the requeue is time-sensitive (a deadline) and must not be elided."""
 
 
 class Controller:
@@ -88,7 +89,10 @@ class Controller:
                 yield self.env.timeout(lat)
             self.stale[key] = False
             self.passes += 1
-            requeue = self.reconcile(key)
+            out = self.reconcile(key)
+            requeue, forced = out if isinstance(out, tuple) else (out, False)
+            if forced:
+                self.stale[key] = True  # a deadline: the next timer must run the pass
             self.processing.discard(key)
             if key in self.dirty:
                 self.queue.append(key)

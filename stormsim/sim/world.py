@@ -237,7 +237,9 @@ class World:
             for rs in self.store.rolesets.values():
                 self.stats.set(RS, rs.name, self.stats.roleset_items(rs))
         if new.status is not None and (old is None or old.status is not new.status):
-            self.recorder.status_write(self.env.now, new.generation, new.status)
+            self.recorder.status_write(
+                self.env.now, new.generation, new.status, new.spec.paused, new.spec.replicas
+            )
 
     def _ss_ready(self) -> bool:
         ss = self.store.stormservices.get(self.ss_name)
@@ -293,15 +295,21 @@ class World:
             self.settled.succeed()
 
     # ------------------------------------------------------------------------- controllers
-    def _reconcile_ss(self, name: str) -> float | None:
+    def _reconcile_ss(self, name: str) -> tuple[float | None, bool]:
         ss = self.store.stormservices.get(name)
         if ss is None:
-            return None
+            return None, False
         rolesets = [
             r for r in self.store.rolesets.values() if ss.spec.selector.matches(self._rs_labels(r))
         ]
         rolesets.sort(key=lambda r: (r.created_at, r.seq))
-        res = reconcile_stormservice(ss, list(self.store.revisions.values()), rolesets, self.now)
+        res = reconcile_stormservice(
+            ss,
+            list(self.store.revisions.values()),
+            rolesets,
+            self.now,
+            self.scenario.controller.profile,
+        )
         self._apply("stormservice-controller", res.actions)
         if res.status is not None:
             cur = self.store.stormservices.get(name)
@@ -319,7 +327,7 @@ class World:
                     f"{st.conditions[0].type} replicas={st.replicas} ready={st.ready_replicas} "
                     f"updated={st.updated_replicas} current={st.current_revision}",
                 )
-        return res.requeue_after
+        return res.requeue_after, res.time_sensitive
 
     def _rs_labels(self, rs: RoleSet) -> dict[str, str]:
         ss = self.store.stormservices.get(rs.owner)

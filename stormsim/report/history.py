@@ -1,0 +1,54 @@
+"""``kubectl rollout history`` for a results directory: the ControllerRevisions of a run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from stormsim.errors import InputError, Problem
+
+
+def _frame(results_dir: Path, name: str) -> pd.DataFrame:
+    for ext, reader in (("parquet", pd.read_parquet), ("csv", pd.read_csv)):
+        path = results_dir / f"{name}.{ext}"
+        if path.exists():
+            return reader(path)
+    raise InputError(Problem("RESULTS_DIR", f"{results_dir} has no {name}.parquet or {name}.csv"))
+
+
+def rollout_history(results_dir: str | Path, include_deleted: bool = False) -> pd.DataFrame:
+    """ControllerRevisions of a run, by revision number: ``revision``, ``name``,
+    ``created_at_s``, ``deleted_at_s``, ``change_cause`` (the scenario event that made the
+    template, or ``initial manifest``) and ``current`` (the revision the service ended on).
+
+    Like ``kubectl rollout history``, revisions removed by ``revisionHistoryLimit`` are left
+    out unless ``include_deleted``.
+    """
+    d = Path(results_dir)
+    if not d.is_dir():
+        raise InputError(Problem("RESULTS_DIR", f"not a results directory: {d}"))
+    revs = _frame(d, "revisions")
+    events = _frame(d, "events")
+    status = _frame(d, "status")
+    scen = events[events["source"] == "scenario"].sort_values("t_s", kind="stable")
+    causes = []
+    for _, r in revs.iterrows():
+        before = scen[scen["t_s"] <= r["created_at_s"]]
+        if before.empty:
+            causes.append("")
+            continue
+        last = before.iloc[-1]
+        detail = last["detail"] if isinstance(last["detail"], str) else ""
+        causes.append(
+            f"{last['verb']}: {detail}".strip(": ")
+            if last["verb"] != "apply" or detail != "initial manifest"
+            else "initial manifest"
+        )
+    out = revs.assign(change_cause=causes)
+    current = status["current_revision"].iloc[-1] if len(status) else ""
+    out["current"] = out["name"] == current
+    if not include_deleted:
+        out = out[out["deleted_at_s"].isna()]
+    cols = ["revision", "name", "created_at_s", "deleted_at_s", "change_cause", "current"]
+    return out.sort_values("revision")[cols].reset_index(drop=True)

@@ -77,7 +77,10 @@ class StormServiceStatus:
 
     @property
     def ready(self) -> bool:
-        return any(c.type == READY and c.status == "True" for c in self.conditions)
+        for c in self.conditions:  # noqa: SIM110 (hot path: no generator)
+            if c.type == READY and c.status == "True":
+                return True
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +102,10 @@ class RoleSetStatus:
 
     @property
     def ready(self) -> bool:
-        return any(c.type == READY and c.status == "True" for c in self.conditions)
+        for c in self.conditions:  # noqa: SIM110 (hot path: no generator)
+            if c.type == READY and c.status == "True":
+                return True
+        return False
 
 
 @dataclass(frozen=True, slots=True)

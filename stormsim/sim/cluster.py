@@ -12,6 +12,7 @@ routable. Deleted pod: never-bound pods vanish at once; bound ones keep their re
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -89,6 +90,10 @@ class Scheduler:
         self.requests: dict[str, dict[str, float]] = {}
         self.declared = {k for n in nodes for k in n.capacity}
         self._tentative: dict[str, Node] = {}
+        self.buckets: dict[float, list[tuple[int, Node]]] = {}
+        """Nodes by free GPUs, each list sorted by node order (best-fit lookup)."""
+        for n in nodes:
+            bisect.insort(self.buckets.setdefault(n.free.get(GPU_RESOURCE, 0.0), []), (n.order, n))
         self._reported: set[str] = set()
 
     def submit(self, pod: Pod, requests: dict[str, float]) -> None:
@@ -149,7 +154,27 @@ class Scheduler:
                     out.add(v)
         return out
 
+    def _bucket_move(self, node: Node, old_free: float) -> None:
+        new_free = node.free.get(GPU_RESOURCE, 0.0)
+        if new_free == old_free:
+            return
+        lst = self.buckets[old_free]
+        del lst[bisect.bisect_left(lst, (node.order,))]
+        if not lst:
+            del self.buckets[old_free]
+        bisect.insort(self.buckets.setdefault(new_free, []), (node.order, node))
+
     def _choose(self, pod: Pod, req: dict[str, float]) -> Node | None:
+        if pod.affinity is None:
+            # best fit: the fitting node with the fewest free GPUs, ties in node order
+            need = req.get(GPU_RESOURCE, 0.0)
+            for free in sorted(self.buckets):
+                if free < need:
+                    continue
+                for _, n in self.buckets[free]:
+                    if n.fits(req):
+                        return n
+            return None
         fits = [n for n in self.nodes if n.fits(req)]
         if not fits:
             return None
@@ -167,9 +192,11 @@ class Scheduler:
         return best
 
     def _take(self, node: Node, req: dict[str, float], sign: float) -> None:
+        old = node.free.get(GPU_RESOURCE, 0.0)
         for k, v in req.items():
             if k in node.free:
                 node.free[k] -= sign * v
+        self._bucket_move(node, old)
 
     def _bind(self, p: Pod) -> bool:
         req = self.requests.get(p.name, {})

@@ -161,6 +161,7 @@ class World:
         self.settled = self.env.event()
         self.settled_at: float | None = None
         self._settled_state = False
+        self._selector_cache: dict[tuple[str, str, str], bool] = {}
         self._template_canonical = ""
         c = self.stats.c
         for k in (
@@ -299,9 +300,8 @@ class World:
         ss = self.store.stormservices.get(name)
         if ss is None:
             return None, False
-        rolesets = [
-            r for r in self.store.rolesets.values() if ss.spec.selector.matches(self._rs_labels(r))
-        ]
+        sel = ss.spec.selector.model_dump_json()
+        rolesets = [r for r in self.store.rolesets.values() if self._selected(ss, sel, r)]
         rolesets.sort(key=lambda r: (r.created_at, r.seq))
         res = reconcile_stormservice(
             ss,
@@ -330,11 +330,21 @@ class World:
         return res.requeue_after, res.time_sensitive
 
     def _rs_labels(self, rs: RoleSet) -> dict[str, str]:
-        ss = self.store.stormservices.get(rs.owner)
-        labels = dict(ss.spec.template.labels) if ss else {}
+        """A RoleSet's labels: its revision's template labels plus the controller's."""
+        rev = self.store.revisions.get(rs.revision)
+        labels = dict(rev.template.labels) if rev is not None else {}
         labels["storm-service-name"] = rs.owner
         labels["storm-service-revision"] = rs.revision
         return labels
+
+    def _selected(self, ss: StormServiceObj, sel: str, rs: RoleSet) -> bool:
+        """Whether the selector (``sel``: its JSON) matches the RoleSet, cached per selector
+        and revision."""
+        key = (sel, rs.owner, rs.revision)
+        hit = self._selector_cache.get(key)
+        if hit is None:
+            hit = self._selector_cache[key] = ss.spec.selector.matches(self._rs_labels(rs))
+        return hit
 
     def _reconcile_rs(self, name: str) -> float | None:
         rs = self.store.rolesets.get(name)

@@ -125,10 +125,31 @@ class RoleSet:
     status: RoleSetStatus | None = None
     finalizer: bool = False
     deleting: bool = False
+    # derived once per snapshot (objects are immutable): the StormService pass reads them for
+    # every RoleSet, every pass
+    ready: bool = field(init=False, compare=False, repr=False)
+    """Condition ``Ready=True``."""
+    all_roles_updated: bool = field(init=False, compare=False, repr=False)
+    """``isAllRoleUpdated`` (spec §1.7): every status role that exists in the spec has
+    ``updatedReplicas == replicas``; vacuously true without status (spec §9.1 item 8)."""
+    all_roles_updated_ready: bool = field(init=False, compare=False, repr=False)
+    """``isAllRoleUpdatedAndReady``: the same with ``updatedReadyReplicas``."""
 
-    @property
-    def ready(self) -> bool:
-        return self.status is not None and self.status.ready
+    def __post_init__(self) -> None:
+        st = self.status
+        ready = st is not None and st.ready
+        upd = upd_ready = True
+        if st is not None:
+            for rs in st.roles:
+                role = self.spec.role(rs.name)
+                if role is None:
+                    continue
+                want = max(0, role.replicas)
+                upd = upd and rs.updated_replicas == want
+                upd_ready = upd_ready and rs.updated_ready_replicas == want
+        object.__setattr__(self, "ready", ready)
+        object.__setattr__(self, "all_roles_updated", upd)
+        object.__setattr__(self, "all_roles_updated_ready", upd_ready)
 
 
 @dataclass(frozen=True, slots=True)

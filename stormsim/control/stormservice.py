@@ -68,16 +68,7 @@ def sort_rolesets_for_deletion(rolesets: Sequence[RoleSet], update_revision: str
 def is_all_role_updated(rs: RoleSet, ready_too: bool = False) -> bool:
     """Every status role that exists in the spec has ``updated(Ready)Replicas == replicas``;
     a RoleSet with no status is vacuously updated (spec §1.7, §9.1 item 8)."""
-    if rs.status is None:
-        return True
-    for st in rs.status.roles:
-        role = rs.spec.role(st.name)
-        if role is None:
-            continue
-        got = st.updated_ready_replicas if ready_too else st.updated_replicas
-        if got != max(0, role.replicas):
-            return False
-    return True
+    return rs.all_roles_updated_ready if ready_too else rs.all_roles_updated
 
 
 def aggregate_role_statuses(
@@ -87,17 +78,20 @@ def aggregate_role_statuses(
     RoleSets at the update revision (spec §1.7, §8.5). Sorted by role name."""
     acc: dict[str, list[int]] = {}
     for rs in rolesets:
-        if rs.status is None:
+        st = rs.status
+        if st is None:
             continue
         upd = rs.revision == update_revision
-        for st in rs.status.roles:
-            a = acc.setdefault(st.name, [0, 0, 0, 0, 0])
-            a[0] += st.replicas
-            a[1] += st.ready_replicas
-            a[2] += st.not_ready_replicas
+        for r in st.roles:
+            a = acc.get(r.name)
+            if a is None:
+                a = acc[r.name] = [0, 0, 0, 0, 0]
+            a[0] += r.replicas
+            a[1] += r.ready_replicas
+            a[2] += r.not_ready_replicas
             if upd:
-                a[3] += st.replicas
-                a[4] += st.ready_replicas
+                a[3] += r.replicas
+                a[4] += r.ready_replicas
     return tuple(RoleStatus(name, *acc[name]) for name in sorted(acc))
 
 
@@ -250,6 +244,8 @@ class _Pass:
     # ------------------------------------------------------------------------- §3.7
     def post_view(self) -> list[RoleSet]:
         """The RoleSets as the status step sees them after this pass's writes."""
+        if not (self.deleted or self.updated_in_place or self.created):
+            return self.all
         out = []
         for rs in self.all:
             if rs.name in self.deleted:
@@ -279,19 +275,24 @@ class _Pass:
         desired = ss.spec.replicas
         rolesets = self.post_view()
         cur, upd = self.current.name, self.update.name
-        current_replicas = sum(1 for r in rolesets if r.revision == cur)
-        updated = [r for r in rolesets if r.revision == upd and is_all_role_updated(r)]
-        updated_ready = [
-            r for r in rolesets if r.revision == upd and r.ready and is_all_role_updated(r, True)
-        ]
+        current_replicas = n_updated = n_updated_ready = ready = 0
+        for r in rolesets:
+            if r.revision == cur:
+                current_replicas += 1
+            if r.ready:
+                ready += 1
+            if r.revision == upd:
+                if r.all_roles_updated:
+                    n_updated += 1
+                if r.ready and r.all_roles_updated_ready:
+                    n_updated_ready += 1
         current_revision = cur
         if current_replicas == 0:
-            current_replicas = len(updated)
+            current_replicas = n_updated
             current_revision = upd
-        ready = sum(1 for r in rolesets if r.ready)
         is_ready = (
             ready >= desired
-            and len(updated) == desired
+            and n_updated == desired
             and len(rolesets) == desired
             and current_revision == upd
         )
@@ -306,8 +307,8 @@ class _Pass:
             ready_replicas=ready,
             not_ready_replicas=len(rolesets) - ready,
             current_replicas=current_replicas,
-            updated_replicas=len(updated),
-            updated_ready_replicas=len(updated_ready),
+            updated_replicas=n_updated,
+            updated_ready_replicas=n_updated_ready,
             current_revision=current_revision,
             update_revision=upd,
             collision_count=collision_count,
@@ -391,6 +392,7 @@ def reconcile_stormservice(
     if not p.scaling() and not ss.spec.paused:
         p.rollout()
     status = p.status(sync.collision_count)
+    post = p.post_view()
     remaining = None
     if profile == LATEST:
         status, remaining = _latest_conditions(ss, status, now)
@@ -401,6 +403,6 @@ def reconcile_stormservice(
         if remaining is not None:
             res.requeue_after = min(REQUEUE_NOT_READY_S, remaining)
             res.time_sensitive = True
-    live_names = {sync.current.name, sync.update.name} | {r.revision for r in p.post_view()}
+    live_names = {sync.current.name, sync.update.name} | {r.revision for r in post}
     res.actions.extend(truncate_history(sync.revisions, live_names, ss.spec.history_limit))
     return res

@@ -86,6 +86,8 @@ class Recorder:
         """(t, event index, action, position in ``settled_changes`` when it happened)."""
         self.settled_changes: list[tuple[float, bool]] = []
         self.warnings: list[str] = []
+        self.requests: list[Any] = []
+        """Request objects of the serving data plane, in arrival order (read at frame time)."""
 
     # time series -----------------------------------------------------------------------
     def sample(self, t: float, counters: dict[str, float]) -> None:
@@ -97,8 +99,13 @@ class Recorder:
         idx = self._col_index
         for k, v in counters.items():
             row[idx[k]] = v
+        if self.rows and self.rows[-1] == row:
+            return  # nothing changed: no new row
         if self.rows_t and self.rows_t[-1] == t:
             self.rows[-1] = row
+            if len(self.rows) > 1 and self.rows[-2] == row:
+                self.rows.pop()  # the instant ended where it started
+                self.rows_t.pop()
         else:
             self.rows_t.append(t)
             self.rows.append(row)

@@ -32,19 +32,24 @@ def rollout_history(results_dir: str | Path, include_deleted: bool = False) -> p
     events = _frame(d, "events")
     status = _frame(d, "status")
     scen = events[events["source"] == "scenario"].sort_values("t_s", kind="stable")
+    bumps = events[
+        (events["kind"] == "ControllerRevision") & (events["verb"] == "update")
+    ].sort_values("t_s", kind="stable")
     causes = []
     for _, r in revs.iterrows():
-        before = scen[scen["t_s"] <= r["created_at_s"]]
+        # the template was last (re)applied when created, or when a rollback bumped it
+        made = bumps[bumps["name"] == r["name"]]
+        at = float(made["t_s"].iloc[-1]) if len(made) else float(r["created_at_s"])
+        before = scen[(scen["t_s"] <= at) & (scen["verb"] != "pause") & (scen["verb"] != "resume")]
         if before.empty:
             causes.append("")
             continue
         last = before.iloc[-1]
         detail = last["detail"] if isinstance(last["detail"], str) else ""
-        causes.append(
-            f"{last['verb']}: {detail}".strip(": ")
-            if last["verb"] != "apply" or detail != "initial manifest"
-            else "initial manifest"
-        )
+        if last["verb"] == "apply" and detail == "initial manifest":
+            causes.append("initial manifest")
+        else:
+            causes.append(f"{last['verb']}: {detail}" if detail else str(last["verb"]))
     out = revs.assign(change_cause=causes)
     current = status["current_revision"].iloc[-1] if len(status) else ""
     out["current"] = out["name"] == current

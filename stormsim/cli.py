@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 import stormsim
+from stormsim.analysis.paths import parse_value
 from stormsim.api import scenario_json_schema
 from stormsim.errors import InputError, Problem, SimulationError
 
@@ -172,6 +173,220 @@ def rollout_history_cmd(
     for row in rows:
         line = "  ".join(c.ljust(w) for c, w in zip(row[:4], widths, strict=True))
         out.print(f"{line}  {row[4]}", markup=False)
+
+
+class Executor(StrEnum):
+    local = "local"
+    ray = "ray"
+
+
+def _study_table(title: str, columns: list[str], rows: list[tuple[str, list[Any]]]) -> Table:
+    table = Table(title=title)
+    table.add_column("", no_wrap=True)
+    for c in columns:
+        table.add_column(c, justify="right", overflow="fold")
+    for label, values in rows:
+        table.add_row(label, *[_fmt(None if pd.isna(v) else v) for v in values])
+    return table
+
+
+def _interrupted(where: Path) -> typer.Exit:
+    err.print(
+        f"interrupted: finished runs are kept in {where / 'runs'}; run the same command again "
+        "to resume",
+        markup=False,
+    )
+    return typer.Exit(130)
+
+
+@app.command()
+def compare(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML.")],
+    strategy: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--strategy",
+            "-s",
+            help="A strategy, e.g. 'name=safe,maxSurge=1,maxUnavailable=0,roleset=Parallel' "
+            "(keys: name, type, maxSurge, maxUnavailable, roleset, ROLE.maxSurge, "
+            "ROLE.maxUnavailable, ROLE.type, or a dotted scenario path). Repeat the option; "
+            "replaces the scenario's compare: section. See docs/analysis.md.",
+        ),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed shared by every strategy.")] = None,
+    until: Annotated[
+        float | None, typer.Option("--until", help="End of the simulation (s).", min=0)
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Output directory (default: results/NAME-compare)."),
+    ] = None,
+    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write timelines.png.")] = True,
+) -> None:
+    """Run a scenario under several update strategies (same seed) and tabulate the KPIs."""
+
+    def go() -> stormsim.CompareResult:
+        sc = stormsim.load_scenario(scenario)
+        target = out_dir or Path("results") / f"{sc.name}-compare"
+        return stormsim.compare(
+            sc, strategy, seed=seed, until_s=until, out=target, plots=plots, progress=False
+        )
+
+    res = _guard(go)
+    t = res.table
+    rows = [(k, t[k].tolist()) for k in ["status", *res.kpis]]
+    out.print(_study_table(f"{res.scenario.name}  (seed {res.seed})", t["strategy"].tolist(), rows))
+    for _, r in t[t["status"] != "ok"].iterrows():
+        err.print(f"strategy {r['strategy']} failed: {r['error']}", markup=False)
+    out.print(f"results: {res.out}", markup=False)
+    if (t["status"] != "ok").any():
+        raise typer.Exit(1)
+
+
+@app.command()
+def sweep(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML (its sweep: section).")],
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Output and cache directory (default: results/NAME-sweep)."),
+    ] = None,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", help="Parallel runs (default: every core).", min=1)
+    ] = None,
+    executor: Annotated[
+        Executor, typer.Option("--executor", help="local processes or a Ray cluster.")
+    ] = Executor.local,
+    address: Annotated[
+        str | None, typer.Option("--address", help="Ray cluster address (default: start one).")
+    ] = None,
+    grid: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--grid",
+            "-g",
+            help="PATH=V1,V2,...: sweep a dotted path over values (added to or replacing the "
+            "scenario's sweep.grid entry for PATH). Repeatable.",
+        ),
+    ] = None,
+    seeds: Annotated[
+        int | None, typer.Option("--seeds", help="Seeds per parameter combination.", min=1)
+    ] = None,
+    until: Annotated[
+        float | None, typer.Option("--until", help="End of each simulation (s).", min=0)
+    ] = None,
+    fresh: Annotated[bool, typer.Option("--fresh", help="Ignore finished runs in DIR.")] = False,
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="Re-run runs that failed before.")
+    ] = False,
+    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write the PNGs.")] = True,
+) -> None:
+    """Sweep scenario fields (grid x samples x seeds), resumable, in parallel; write runs.parquet,
+    cells.parquet and plots. See docs/analysis.md."""
+    parsed: dict[str, list[Any]] = {}
+    for g in grid or []:
+        path, eq, values = g.partition("=")
+        if not eq or not path.strip() or not values.strip():
+            err.print(f"error: --grid {g!r}: expected PATH=V1,V2,...", markup=False)
+            raise typer.Exit(2)
+        parsed[path.strip()] = [parse_value(v) for v in values.split(",")]
+    sc = _guard(lambda: stormsim.load_scenario(scenario))
+    target = out_dir or Path("results") / f"{sc.name}-sweep"
+    try:
+        res = _guard(
+            lambda: stormsim.sweep(
+                sc,
+                target,
+                grid=parsed or None,
+                seeds=seeds,
+                until_s=until,
+                jobs=jobs,
+                executor=executor.value,
+                address=address,
+                fresh=fresh,
+                retry_failed=retry_failed,
+                progress=None,
+                plots=plots,
+            )
+        )
+    except KeyboardInterrupt:
+        raise _interrupted(target) from None
+    out.print(
+        f"{res.plan.scenario.name}: {len(res.cells)} cells x {len(res.plan.seeds)} seeds = "
+        f"{res.plan.n_runs} runs ({res.n_executed} run, {res.n_cached} cached, "
+        f"{res.n_failed} failed) in {res.wall_s:.1f} s on {res.executor}",
+        markup=False,
+    )
+    front = res.cells[res.cells["pareto"]].head(12) if "pareto" in res.cells else res.cells[:0]
+    if len(front):
+        kpis = [
+            k
+            for k in ("update_duration_s", "capacity_availability_frac", "surge_gpu_hours")
+            if f"{k}_mean" in front
+        ]
+        table = Table(title="Pareto-optimal cells (means over seeds)")
+        table.add_column("cell")
+        for k in kpis:
+            table.add_column(k, justify="right")
+        for _, r in front.iterrows():
+            table.add_row(str(r["cell_label"]), *[_fmt(r[f"{k}_mean"]) for k in kpis])
+        out.print(table)
+    for _, r in res.failures().head(10).iterrows():
+        err.print(f"run {r['key']} (cell {r['cell']}, seed {r['seed']}) failed: {r['error']}",
+                  markup=False)  # fmt: skip
+    out.print(f"results: {res.out}", markup=False)
+    if res.n_failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def plan(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML with a plan: section.")],
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Output and cache directory [default: results/NAME-plan]"),
+    ] = None,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", help="Parallel runs [default: every core].", min=1)
+    ] = None,
+    executor: Annotated[
+        Executor, typer.Option("--executor", help="local processes or a Ray cluster.")
+    ] = Executor.local,
+    address: Annotated[
+        str | None, typer.Option("--address", help="Ray cluster address (default: start one).")
+    ] = None,
+    fresh: Annotated[bool, typer.Option("--fresh", help="Ignore finished runs in DIR.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No search log.")] = False,
+) -> None:
+    """Capacity planning: the cheapest P/D configuration meeting the plan's SLOs in steady
+    state and during a rollout; write plan.html, plan.md, candidates.parquet. See
+    docs/capacity-planning.md."""
+    sc = _guard(lambda: stormsim.load_scenario(scenario))
+    target = out_dir or Path("results") / f"{sc.name}-plan"
+
+    def log(msg: str) -> None:
+        err.print(msg, markup=False)
+
+    try:
+        res = _guard(
+            lambda: stormsim.plan(
+                sc, out=target, jobs=jobs, executor=executor.value, address=address,
+                fresh=fresh, progress=None if quiet else log,
+            )
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        raise _interrupted(target) from None
+    out.print(res.summary_text(), markup=False)
+    for w in (res.recommendation or {}).get("why", [])[1:]:
+        out.print(f"  - {w}", markup=False)
+    for n in res.notes:
+        err.print(f"note: {n}", markup=False)
+    out.print(
+        f"{res.n_runs} runs ({res.n_cached} cached) in {res.wall_s:.1f} s; "
+        f"report: {target / 'plan.html'}",
+        markup=False,
+    )
+    if res.recommendation is None:
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ import pandas as pd
 from stormsim.errors import InputError, Problem, SimulationError
 from stormsim.metrics.frames import build_frames
 from stormsim.metrics.kpis import compute_kpis, rollouts
+from stormsim.metrics.requests import add_request_results
 from stormsim.sim.world import World
 from stormsim.spec.loader import load_scenario
 from stormsim.spec.scenario import Scenario, scenario_dump
@@ -64,8 +65,13 @@ class RunResult:
         if format not in ("parquet", "csv"):
             raise InputError(Problem("format", f"must be parquet or csv, not {format!r}"))
         out = Path(out)
+        if out.exists() and not out.is_dir():
+            raise InputError(Problem("out", f"{out} exists and is not a directory"))
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)
         try:
             (tmp / "summary.json").write_text(json.dumps(self.summary, indent=2) + "\n")
             (tmp / "scenario.resolved.yaml").write_text(dump_yaml(self.resolved_scenario()))
@@ -116,6 +122,10 @@ def run(
     """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
+    if seed is not None and seed < 0:
+        raise InputError(Problem("seed", f"must be >= 0 (got {seed})"))
+    if until_s is not None and until_s <= 0:
+        raise InputError(Problem("until_s", f"must be > 0 (got {until_s})"))
     if seed is None:
         seed = scenario.seed if scenario.seed is not None else secrets.randbits(32)
     until = until_s if until_s is not None else scenario.until_s
@@ -126,6 +136,8 @@ def run(
         warnings.simplefilter("always")
         try:
             end = world.run(until)
+            if world.serving is not None:
+                world.serving.finish(end)
         except InputError:
             raise
         except Exception as e:  # the run failed: report it, never swallow it
@@ -141,6 +153,16 @@ def run(
         "stormsim_version": __version__,
     }
     summary.update(compute_kpis(frames, end))
+    if scenario.workload is not None:  # serving data plane: requests frames and KPIs
+        serving = scenario.serving
+        add_request_results(
+            frames,
+            summary,
+            rec.requests,
+            scenario.workload.slo,
+            end,
+            serving.series_bin_s if serving is not None else 10.0,
+        )
     provenance = {
         "stormsim_version": __version__,
         "python": platform.python_version(),
@@ -153,6 +175,7 @@ def run(
         "controller_passes": {
             "stormservice-controller": world.ss_ctrl.passes,
             "roleset-controller": world.rs_ctrl.passes,
+            "podset-controller": world.ps_ctrl.passes,
         },
         "exception": error,
     }

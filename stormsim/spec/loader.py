@@ -8,19 +8,21 @@ quirks such as int-or-percent strings without ``%``) go through :mod:`warnings` 
 
 from __future__ import annotations
 
+import difflib
 import re
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from stormsim.errors import InputError, Problem
 from stormsim.spec.aibrix import StormService
 from stormsim.spec.scenario import Scenario, event_problems
+from stormsim.spec.serving import resolve_trace_path
 from stormsim.spec.yamlio import LineMap, PathT, format_path, load_documents
-
-_DISCRIMINATORS = ("dist", "action", "kind")
 
 
 class StormsimWarning(UserWarning):
@@ -28,14 +30,21 @@ class StormsimWarning(UserWarning):
 
 
 def _read(path: Path, where: Problem) -> str:
+    """Read a UTF-8 file; a problem is reported at ``where`` (the field naming the file), or
+    at the file itself when ``where`` has no path."""
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise InputError(
-            Problem(where.path, f"file not found: {path}", where.line, where.file)
-        ) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(Problem(where.path, f"cannot read {path}: {e}", where.line)) from None
+        msg = "file not found"
+    except IsADirectoryError:
+        msg = "is a directory, not a file"
+    except UnicodeDecodeError as e:
+        msg = f"not UTF-8 text ({e.reason} at byte {e.start})"
+    except OSError as e:
+        msg = f"cannot read: {e.strerror or e}"
+    if where.path:
+        raise InputError(Problem(where.path, f"{msg}: {path}", where.line, where.file))
+    raise InputError(Problem(str(path), msg))
 
 
 def load_manifest(
@@ -51,22 +60,30 @@ def load_manifest(
     text = _read(p, where)
     docs = load_documents(text, file=str(path))
     found: list[tuple[dict[str, Any], LineMap]] = []
+    skipped: dict[str, int] = {}
     for data, lines in docs:
         if not isinstance(data, dict):
             raise InputError(
-                Problem("", "a manifest document must be a mapping", lines.line_of(()), str(path))
+                Problem(str(path), "a manifest document must be a mapping", lines.line_of(()))
             )
         kind = data.get("kind")
         if kind == "StormService":
             found.append((data, lines))
         else:
-            warnings.warn(
-                f"{path}: skipping a document of kind {kind!r} (only StormService is simulated)",
-                StormsimWarning,
-                stacklevel=2,
-            )
+            label = str(kind) if kind is not None else "<no kind>"
+            skipped[label] = skipped.get(label, 0) + 1
     if not found:
-        raise InputError(Problem(where.path, f"no StormService in {path}", where.line, where.file))
+        what = f"found: {', '.join(skipped)}" if skipped else "the file is empty"
+        raise InputError(
+            Problem(where.path, f"no StormService in {path} ({what})", where.line, where.file)
+        )
+    if skipped:
+        kinds = ", ".join(f"{n} {k} document{'s' if n > 1 else ''}" for k, n in skipped.items())
+        warnings.warn(
+            f"{path}: skipping {kinds} (only StormService is simulated)",
+            StormsimWarning,
+            stacklevel=2,
+        )
     names = [str((d.get("metadata") or {}).get("name")) for d, _ in found]
     if name is not None:
         for (d, lines), n in zip(found, names, strict=True):
@@ -93,65 +110,240 @@ def load_manifest(
     return found[0]
 
 
+_SCALAR_TAGS = {
+    "float": "a number",
+    "constrained-float": "a number",
+    "int": "an integer",
+    "constrained-int": "an integer",
+    "str": "a string",
+    "constrained-str": "a string",
+    "bool": "true or false",
+    "none": "null",
+}
+
+
+def _tag_desc(tag: str) -> str:
+    """What a pydantic union member (named by its loc tag) accepts, in words."""
+    if tag in _SCALAR_TAGS:
+        return _SCALAR_TAGS[tag]
+    if "Lognormal" in tag:
+        return "a distribution ({dist: lognormal|uniform|exponential, ...})"
+    if tag.startswith("list["):
+        return "a list"
+    return "a mapping"
+
+
+def _is_mismatch(err: _Err, at: PathT) -> bool:
+    """Whether ``err`` only says the input at ``at`` is of the wrong type for its branch."""
+    return err.path == at and (
+        err.type.endswith("_type") or err.type.endswith("_parsing") or err.type == "int_from_float"
+    )
+
+
+@dataclass
+class _Err:
+    order: int
+    path: PathT
+    unions: list[tuple[PathT, str]]
+    loc: tuple[str | int, ...]
+    type: str
+    msg: str
+    input: Any
+    ctx: dict[str, Any]
+
+
+def _parse_error(order: int, e: Any, data: Any) -> _Err:
+    """Map a pydantic error location onto the input data: keys and indexes that exist in the
+    data form the path; every other segment is the tag of a union member taken at that path."""
+    node = data
+    path: list[str | int] = []
+    unions: list[tuple[PathT, str]] = []
+    loc = tuple(e["loc"])
+    for i, seg in enumerate(loc):
+        in_dict = isinstance(node, dict) and seg in node
+        in_list = isinstance(node, list) and isinstance(seg, int) and 0 <= seg < len(node)
+        if in_dict or in_list:
+            path.append(seg)
+            node = node[seg]
+        elif i == len(loc) - 1 and e["type"] == "missing":
+            path.append(seg)
+            node = None
+        else:
+            unions.append((tuple(path), str(seg)))
+    return _Err(
+        order, tuple(path), unions, loc, e["type"], e["msg"], e.get("input"), e.get("ctx") or {}
+    )
+
+
+def _resolve_unions(errs: list[_Err], depth: int = 0) -> list[_Err]:
+    """Keep, at every union, only the members the input was meant for: a member whose every
+    error is a type mismatch at the union's own path is dropped. When no member fits, the
+    union's errors become one ``expected A or B`` error."""
+    out = [e for e in errs if len(e.unions) <= depth]
+    groups: dict[tuple[Any, ...], list[_Err]] = {}
+    for e in errs:
+        if len(e.unions) > depth:
+            key = (tuple(e.unions[:depth]), e.unions[depth][0])
+            groups.setdefault(key, []).append(e)
+    for (_, at), group in groups.items():
+        branches: dict[str, list[_Err]] = {}
+        for e in group:
+            branches.setdefault(e.unions[depth][1], []).append(e)
+        viable = [
+            e
+            for members in branches.values()
+            if any(not _is_mismatch(x, at) for x in members)
+            for e in members
+        ]
+        if viable:
+            out.extend(_resolve_unions(viable, depth + 1))
+        else:
+            descs = list(dict.fromkeys(_tag_desc(t) for t in branches))
+            first = group[0]
+            out.append(
+                _Err(
+                    first.order,
+                    at,
+                    [],
+                    first.loc,
+                    "union_mismatch",
+                    f"expected {' or '.join(descs)}",
+                    first.input,
+                    {},
+                )
+            )
+    return sorted(out, key=lambda e: e.order)
+
+
+def _expand(types: list[Any]) -> list[Any]:
+    out: list[Any] = []
+    for t in types:
+        origin = get_origin(t)
+        if origin is Annotated:
+            out.extend(_expand([get_args(t)[0]]))
+        elif origin in (Union, UnionType):
+            out.extend(_expand(list(get_args(t))))
+        else:
+            out.append(t)
+    return out
+
+
+def _model_keys(model: Any) -> dict[str, str]:
+    """Input keys of a pydantic model (aliases where set) -> attribute names."""
+    return {(f.alias or n): n for n, f in model.model_fields.items()}
+
+
+def _has_tag(model: Any, tag: str) -> bool:
+    for f in model.model_fields.values():
+        if get_origin(f.annotation) is Literal and tag in get_args(f.annotation):
+            return True
+    return False
+
+
+def _allowed_keys(root: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
+    """Best effort: the keys the model at pydantic location ``loc`` accepts."""
+    cands: list[Any] = [root]
+    for seg in loc:
+        exp = _expand(cands)
+        fields: list[Any] = []
+        tagged: list[Any] = []
+        for t in exp:
+            origin = get_origin(t)
+            if isinstance(t, type) and issubclass(t, BaseModel):
+                names = _model_keys(t)
+                if isinstance(seg, str) and (seg in names or seg in names.values()):
+                    fields.append(t.model_fields[names.get(seg, seg)].annotation)
+                elif isinstance(seg, str) and (seg == t.__name__ or _has_tag(t, seg)):
+                    tagged.append(t)
+            elif origin is list and isinstance(seg, int):
+                fields.append(get_args(t)[0])
+            elif origin is dict and isinstance(seg, str):
+                fields.append(get_args(t)[1])
+        cands = fields or tagged or exp
+    keys: list[str] = []
+    for t in _expand(cands):
+        if isinstance(t, type) and issubclass(t, BaseModel):
+            keys.extend(k for k in _model_keys(t) if k not in keys)
+    return keys
+
+
+def _got(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "null"
+    return repr(value)
+
+
 def _clean_errors(err: ValidationError, data: Any) -> list[tuple[PathT, str, str]]:
-    """Turn pydantic errors into (data path, message, error type), dropping union noise."""
+    """Turn pydantic errors into one (data path, message, error type) per real problem:
+    union members the input was not meant for are dropped, and a misspelt field is one
+    ``unknown field (did you mean ...)`` instead of an unknown plus a missing field."""
+    errs = _resolve_unions([_parse_error(i, e, data) for i, e in enumerate(err.errors())])
+    missing = {e.path for e in errs if e.type == "missing"}
+    dropped: set[PathT] = set()
     out: list[tuple[PathT, str, str]] = []
-    for e in err.errors(include_url=False):
-        loc = e["loc"]
-        node = data
-        path: list[str | int] = []
-        cleaned: PathT
-        drop = False
-        for i, seg in enumerate(loc):
-            last = i == len(loc) - 1
-            if isinstance(node, dict):
-                if seg in node:
-                    path.append(seg)
-                    node = node[seg]
-                    continue
-                if isinstance(seg, str) and (last or e["type"] == "missing"):
-                    if not last:
-                        continue  # union tag before the missing field
-                    path.append(seg)
-                    continue
-                # a union member tag: keep the member the input asks for
-                tag = str(seg)
-                asked = [node.get(k) for k in _DISCRIMINATORS if k in node]
-                if tag in ("float", "int", "str", "bool", "none") or (asked and tag not in asked):
-                    if not asked and tag in ("float", "int"):
-                        continue
-                    drop = True
-                    break
-                continue
-            if isinstance(node, list) and isinstance(seg, int) and 0 <= seg < len(node):
-                path.append(seg)
-                node = node[seg]
-                continue
-            if isinstance(seg, str) and not seg[:1].isalpha():
-                continue
-            if not isinstance(node, dict | list) and isinstance(seg, str) and not last:
-                # scalar given where a model was expected: report the scalar's own error only
-                if seg in ("float", "int", "str", "bool"):
-                    continue
-                drop = True
-                break
-        if drop:
-            continue
-        msg = e["msg"]
-        if e["type"] == "extra_forbidden":
+    for e in errs:
+        path = e.path
+        msg = e.msg
+        if e.type == "extra_forbidden":
             msg = "unknown field"
-        elif e["type"] == "missing":
+            key = str(path[-1]) if path else ""
+            allowed = _allowed_keys(Scenario, e.loc[:-1])
+            close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+            sibling = [
+                str(m[-1])
+                for m in missing
+                if m[:-1] == path[:-1] and difflib.get_close_matches(key, [str(m[-1])], 1, 0.6)
+            ]
+            if sibling:
+                close = sibling[:1]
+                dropped.add((*path[:-1], sibling[0]))
+            if close:
+                msg += f" (did you mean {close[0]!r}?)"
+        elif e.type == "missing":
             msg = "required field is missing"
-        elif msg.startswith("Value error, "):
-            msg = msg[len("Value error, ") :]
-        elif msg.startswith("Assertion failed, "):
-            msg = msg[len("Assertion failed, ") :]
-        cleaned = tuple(path)
-        out.append((cleaned, msg, e["type"]))
-    # a scalar-or-model union fed a mapping reports both; keep the model's errors
+        elif e.type in ("union_tag_invalid", "union_tag_not_found"):
+            disc = str(e.ctx.get("discriminator", "")).strip("'\"")
+            path = (*path, disc) if disc else path
+            if e.type == "union_tag_not_found":
+                msg = "required field is missing"
+            else:
+                tags = str(e.ctx.get("expected_tags", "")).replace("'", "")
+                msg = f"unknown {disc} {e.ctx.get('tag')!r} (expected one of: {tags})"
+        elif e.type == "union_mismatch":
+            msg = f"{msg}, got {_got(e.input)}"
+        elif e.type in ("model_attributes_type", "model_type", "dict_type"):
+            msg = f"expected a mapping, got {_got(e.input)}"
+        elif e.type == "list_type":
+            msg = f"expected a list, got {_got(e.input)}"
+        else:
+            for prefix in ("Value error, ", "Assertion failed, "):
+                if msg.startswith(prefix):
+                    msg = msg[len(prefix) :]
+            if not isinstance(e.input, dict | list) and (
+                e.type.endswith(("_type", "_parsing"))
+                or e.type
+                in (
+                    "greater_than",
+                    "greater_than_equal",
+                    "less_than",
+                    "less_than_equal",
+                    "int_from_float",
+                    "literal_error",
+                    "string_too_short",
+                    "too_short",
+                )
+            ):
+                msg += f" (got {_got(e.input)})"
+        out.append((path, msg, e.type))
     seen: set[tuple[PathT, str]] = set()
     dedup = []
     for p, msg, typ in out:
+        if typ == "missing" and p in dropped:
+            continue
         if (p, msg) not in seen:
             seen.add((p, msg))
             dedup.append((p, msg, typ))
@@ -171,7 +363,7 @@ class _Origins:
     def problem(self, path: PathT, msg: str) -> Problem:
         for prefix, lines in self.subs:
             n = len(prefix)
-            if path[:n] == prefix:
+            if path[:n] == prefix and len(path) > n:  # the whole manifest: where it is named
                 rest = path[n:]
                 return Problem(
                     format_path(rest) or "<manifest>", msg, lines.line_of(rest), lines.file
@@ -213,6 +405,7 @@ def load_scenario(
     Manifest paths are resolved relative to the scenario file (or ``base_dir`` for a mapping,
     default the working directory). Raises :class:`InputError` listing every problem.
     """
+    label = "<root>"
     if isinstance(source, dict):
         data: Any = source
         main = LineMap({}, None)
@@ -224,20 +417,25 @@ def load_scenario(
         if len(docs) != 1:
             raise InputError(
                 Problem(
-                    "",
-                    f"a scenario file holds exactly one YAML document, found {len(docs)}",
-                    None,
                     str(path),
+                    "the scenario file is empty"
+                    if not docs
+                    else f"a scenario file holds exactly one YAML document, found {len(docs)}",
+                    docs[1][1].line_of(()) if len(docs) > 1 else None,
                 )
             )
         data, main = docs[0]
         main.file = None
+        label = str(path)
         base = Path(base_dir) if base_dir is not None else path.parent
     if not isinstance(data, dict):
-        raise InputError(Problem("", "a scenario must be a mapping", main.line_of(())))
+        raise InputError(
+            Problem(label, f"a scenario must be a mapping, got {_got(data)}", main.line_of(()))
+        )
     data = dict(data)
     origins = _Origins(main)
     problems: list[Problem] = []
+    failed: list[PathT] = []  # manifests that could not be read: their fields are not checked
 
     def resolve(prefix: PathT, container: dict[str, Any], key: str, name: str | None) -> None:
         value = container.get(key)
@@ -247,11 +445,13 @@ def load_scenario(
                 raw, lines = load_manifest(base / value, name, where=where)
             except InputError as e:
                 problems.extend(e.problems)
+                failed.append((*prefix, key))
                 return
             container[key] = raw
             container[f"{key}_path"] = value
             origins.add((*prefix, key), lines)
         elif isinstance(value, dict) and value.get("kind") not in (None, "StormService"):
+            failed.append((*prefix, key))
             problems.append(
                 Problem(
                     format_path((*prefix, key, "kind")),
@@ -272,15 +472,28 @@ def load_scenario(
             if isinstance(ev, dict) and ev.get("action") == "apply":
                 sname = svc.get("name") if isinstance(svc, dict) else None
                 resolve(("events", i), ev, "manifest", sname if isinstance(sname, str) else None)
-    if problems:
-        raise InputError(problems)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as e:
-        found = [origins.problem(path, msg) for path, msg, _ in _clean_errors(e, data)]
-        raise InputError(found or [Problem("", str(e))]) from None
-    sem = [origins.problem(path, msg) for path, msg in event_problems(scenario)]
+        found = [
+            origins.problem(path, msg)
+            for path, msg, _ in _clean_errors(e, data)
+            if not any(path[: len(f)] == f for f in failed)
+        ]
+        problems.extend(sorted(found, key=lambda p: (p.file or "", p.line or 0)))
+        if not problems:
+            problems.append(Problem("<root>", str(e)))
+    if problems:
+        raise InputError(problems)
+    sem = [
+        origins.problem(path, msg)
+        for path, msg in sorted(event_problems(scenario), key=lambda pm: pm[0][:2])
+    ]
     if sem:
         raise InputError(sem)
     _int_or_percent_warnings(scenario.service.manifest, "service.manifest")
-    return scenario
+    for i, ev in enumerate(scenario.events):
+        manifest = getattr(ev, "manifest", None)
+        if isinstance(manifest, StormService):
+            _int_or_percent_warnings(manifest, f"events[{i}].manifest")
+    return resolve_trace_path(scenario, base)  # a relative trace path is relative to the file

@@ -87,10 +87,12 @@ def load_documents(text: str, file: str | None = None) -> list[tuple[Any, LineMa
     except MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark is not None else None
+        if line is not None:  # an error at the end of the stream: the last line
+            line = max(1, min(line, len(text.splitlines())))
         msg = (e.problem or e.context or "invalid YAML").strip()
-        raise InputError(Problem("", f"malformed YAML: {msg}", line, file)) from None
+        raise InputError(Problem(file or "", f"malformed YAML: {msg}", line)) from None
     except YAMLError as e:
-        raise InputError(Problem("", f"malformed YAML: {e}", None, file)) from None
+        raise InputError(Problem(file or "", f"malformed YAML: {e}")) from None
     out = []
     for doc in docs:
         if doc is None:

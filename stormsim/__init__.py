@@ -7,6 +7,9 @@ Public API (what the CLI calls, and what notebooks use)::
     result = stormsim.run(scenario, seed=7)
     result.summary, result.frames["timeseries"]
     result.save("results/x")
+    table = stormsim.compare("s.yaml", ["maxSurge=1,maxUnavailable=0", "maxSurge=0"]).table
+    sw = stormsim.sweep("s.yaml", out="results/sweep", jobs=2)   # sw.runs, sw.cells
+    pr = stormsim.plan("scenarios/plan-small.yaml", out="results/plan")  # pr.recommendation
 """
 
 from __future__ import annotations
@@ -15,7 +18,11 @@ from importlib import resources
 from pathlib import Path
 
 import stormsim.report  # noqa: F401  (registers the timeline artifact writer)
+from stormsim.analysis.compare import CompareResult, compare
+from stormsim.analysis.plan import PlanResult, plan
+from stormsim.analysis.sweep import SweepResult, sweep
 from stormsim.errors import InputError, SimulationError, StormsimError
+from stormsim.report import plan_report as _plan_report  # noqa: F401  (plan report writer)
 from stormsim.runner import RunResult, __version__, run
 from stormsim.spec.loader import StormsimWarning, load_scenario
 from stormsim.spec.scenario import Scenario
@@ -31,15 +38,21 @@ def default_scenario() -> Scenario:
 
 
 __all__ = [
+    "CompareResult",
     "InputError",
+    "PlanResult",
     "RunResult",
     "Scenario",
     "SimulationError",
     "StormsimError",
     "StormsimWarning",
+    "SweepResult",
     "__version__",
+    "compare",
     "default_scenario",
     "default_scenario_path",
     "load_scenario",
+    "plan",
     "run",
+    "sweep",
 ]

@@ -47,6 +47,7 @@ from stormsim.metrics.recorder import Recorder
 from stormsim.sim.cluster import Kubelet, Node, Scheduler, build_nodes, pod_requests
 from stormsim.sim.controllers import Controller
 from stormsim.sim.rng import Sampler
+from stormsim.sim.serving import ServingPlane
 from stormsim.sim.store import CR, POD, PS, RS, SS, Store
 from stormsim.spec.aibrix import GPU_RESOURCE, RoleSetTemplate, RoleSpec, StormServiceSpec
 from stormsim.spec.scenario import Apply, Pause, Resume, Rollback, Scale, Scenario, SetImage
@@ -183,6 +184,8 @@ class World:
             c[f"role.{r}.pods_desired"] = 0.0
         self.recorder.sample(0.0, c)
         self.env.process(self._scenario_events())
+        # serving data plane (issue 4): traffic through the routable pods
+        self.serving = ServingPlane(self) if scenario.workload is not None else None
 
     # ------------------------------------------------------------------------- helpers
     def duration(self, role: str, key: str) -> float:
@@ -676,10 +679,14 @@ class World:
         self.recorder.event(now, source, "delete", POD, name, pod.revision)
         marked = replace(pod, deleting=True)
         self.store.put(POD, marked)
+        if self.serving is not None:  # deregistered at once; in-flight work drains
+            self.serving.pod_deleted(marked)
         self.kubelet.delete(marked, self._pod_gone)
 
     def _pod_gone(self, pod: Pod) -> None:
         self.recorder.pod(pod.name, gone_at_s=self.env.now)
+        if self.serving is not None:  # what is left on the pod fails (or is retried)
+            self.serving.pod_gone(pod)
         self.store.remove(POD, pod.name)
         if pod.node is None:
             self.scheduler.forget(pod.name)
@@ -717,10 +724,14 @@ class World:
     def pod_restarting(self, pod: Pod) -> None:
         """Containers of ``pod`` are being restarted in place: it is not Ready meanwhile."""
         self.recorder.event(self.env.now, "kubelet", "restart", POD, pod.name, pod.revision)
+        if self.serving is not None:  # its requests fail like on a deleted pod
+            self.serving.pod_restarting(pod)
         self.store.put(POD, replace(pod, ready=False, restart_count=pod.restart_count + 1))
 
     def set_routable(self, pod: Pod) -> None:
         self.recorder.pod(pod.name, routable_at_s=self.env.now)
+        if self.serving is not None:
+            self.serving.pod_routable(pod)
 
     # ------------------------------------------------------------------------- scenario
     def _scenario_events(self) -> Generator[simpy.Event, Any, None]:
@@ -763,6 +774,23 @@ class World:
             spec = ev.manifest.spec
             detail = f"manifest {ev.manifest_path or '(inline)'}"
         elif isinstance(ev, Scale):
+            if (
+                ev.role is None
+                and ev.replicas > 1
+                and spec.mode == "Pooled"
+                and self.scenario.controller.profile == "aibrix-latest"
+            ):
+                # PR #2661: the /scale subresource rejects > 1 for a declared Pooled service
+                self.recorder.event(
+                    self.env.now,
+                    "scenario",
+                    "scale",
+                    SS,
+                    self.ss_name,
+                    "",
+                    f"rejected: /scale replicas={ev.replicas} on a Pooled StormService",
+                )
+                return
             if ev.role is None:
                 spec = spec.model_copy(update={"replicas": ev.replicas})
                 detail = f"/scale replicas={ev.replicas}"

@@ -13,6 +13,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from stormsim.spec.aibrix import StormService
+from stormsim.spec.plan import Plan
+from stormsim.spec.serving import Serving, Workload
+from stormsim.spec.study import CompareSpec, SweepSpec
 
 
 class Model(BaseModel):
@@ -132,6 +135,22 @@ class Service(Model):
     manifest_path: str | None = None
 
 
+PROFILES = ("aibrix-e3e10f9e", "aibrix-latest")
+
+
+class Controller(Model):
+    """Which AIBrix behaviour to simulate.
+
+    ``aibrix-e3e10f9e`` (default): the controllers at commit e3e10f9e, quirks included.
+    ``aibrix-latest``: adds the post-snapshot upstream changes (spec §9.2): ``spec.mode``
+    (Replica | Pooled; undeclared: Replica when replicas > 1, else Pooled) where Pooled rolls
+    out in place whatever the update type and has no surge, and ``progressDeadlineSeconds``
+    (default 600 s) reporting ``Progressing=False`` reason ``ProgressDeadlineExceeded``.
+    """
+
+    profile: Literal["aibrix-e3e10f9e", "aibrix-latest"] = "aibrix-e3e10f9e"
+
+
 class EventBase(Model):
     at_s: float = Field(ge=0)
 
@@ -194,6 +213,12 @@ class Scenario(Model):
     timing: Timing = Field(default_factory=Timing)
     service: Service
     events: list[Event] = Field(default_factory=list)
+    workload: Workload | None = None
+    serving: Serving | None = None
+    controller: Controller = Field(default_factory=Controller)
+    compare: CompareSpec | None = None
+    sweep: SweepSpec | None = None
+    plan: Plan | None = None
 
     def all_role_names(self) -> list[str]:
         """Every role name that appears in the initial manifest or an applied one, in order."""

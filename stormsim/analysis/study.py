@@ -1,0 +1,153 @@
+"""What compare and sweep share: a progress bar, turning run records into table rows, the KPI
+columns of study tables, and atomic table writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import pandas as pd
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+NOT_KPIS = ("scenario", "seed", "stormsim_version")
+"""Summary keys that are not KPIs (they become no column of their own)."""
+
+HEADLINE_KPIS = (
+    "update_duration_s",
+    "update_completed",
+    "capacity_availability_frac",
+    "full_outage_s",
+    "surge_gpus_peak",
+    "surge_gpu_hours",
+    "gpus_allocated_peak",
+    "pods_pending_max_s",
+    "rolesets_max",
+    "rolesets_ready_min",
+)
+"""The rollout KPIs of a comparison, in table order."""
+
+REQUEST_KPI_PREFIXES = ("ttft_", "tpot_", "e2e_", "window_")
+REQUEST_KPI_KEYS = ("slo_attainment_frac", "goodput_rps")
+
+
+def is_request_kpi(key: str) -> bool:
+    """Request (serving) KPIs a comparison shows when the summary has them."""
+    return key in REQUEST_KPI_KEYS or key.startswith(REQUEST_KPI_PREFIXES)
+
+
+def kpi_items(summary: dict[str, Any] | None) -> dict[str, Any]:
+    """The KPIs of a summary as scalar columns (non-scalars as JSON text)."""
+    out: dict[str, Any] = {}
+    for k, v in (summary or {}).items():
+        if k in NOT_KPIS:
+            continue
+        if v is not None and not isinstance(v, bool | int | float | str):
+            v = json.dumps(v, sort_keys=True, default=str)
+        out[k] = v
+    return out
+
+
+def tidy_column(values: list[Any]) -> list[Any]:
+    """A parameter column parquet can store: numbers stay numbers, mixed values (``0``, ``1``,
+    ``"25%"``) all become strings; None stays None."""
+    present = [v for v in values if v is not None]
+    if all(isinstance(v, bool) for v in present):
+        return values
+    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
+        return values
+    if all(isinstance(v, str) for v in present):
+        return values
+    return [
+        None if v is None else (v if isinstance(v, str) else json.dumps(v, default=str))
+        for v in values
+    ]
+
+
+def numeric_kpis(df: pd.DataFrame, columns: list[str]) -> list[str]:
+    """The columns of ``df`` among ``columns`` that hold numbers or booleans (nulls allowed)."""
+    out = []
+    for c in columns:
+        s = df[c].dropna()
+        if s.empty:
+            continue
+        if all(isinstance(v, bool | int | float) for v in s.tolist()):
+            out.append(c)
+    return out
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp)`` on a temporary sibling of ``path``, then rename it to ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+class RunProgress:
+    """A rich progress bar (stderr) with done / failed / cached counts and time left.
+    Disabled: every method is a no-op. ``enabled=None``: on when stderr is a terminal."""
+
+    def __init__(self, total: int, title: str, enabled: bool | None = None):
+        if enabled is None:
+            enabled = sys.stderr.isatty()
+        self.done = self.failed = self.cached = 0
+        self.t0 = time.perf_counter()
+        self._progress: Progress | None = None
+        if enabled:
+            self._progress = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("failed [red]{task.fields[failed]}[/]"),
+                TextColumn("cached [cyan]{task.fields[cached]}[/]"),
+                TimeElapsedColumn(),
+                TextColumn("left"),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=False,
+            )
+            self._task = self._progress.add_task(title, total=total, failed=0, cached=0)
+
+    def __enter__(self) -> RunProgress:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(
+        self,
+        et: type[BaseException] | None,
+        ev: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def advance(self, n: int = 1, *, failed: int = 0, cached: int = 0) -> None:
+        self.done += n
+        self.failed += failed
+        self.cached += cached
+        if self._progress is not None:
+            self._progress.update(
+                self._task, advance=n, failed=self.failed, cached=self.cached, refresh=False
+            )

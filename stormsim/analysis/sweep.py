@@ -1,0 +1,409 @@
+"""Sweeps: a grid (× optional random samples) over scenario fields by dotted path, × seeds.
+
+``sweep(scenario, out=DIR)`` plans every run (validating every variant first: a bad path or
+value is an :class:`InputError` before anything runs), reuses the runs already in ``DIR/runs``
+(see :mod:`stormsim.analysis.cache`), runs the rest on an executor, writing each record the
+moment it arrives, and returns a :class:`SweepResult` with two tidy tables:
+
+* ``runs``: one row per (parameter combination, seed);
+* ``cells``: one row per parameter combination, mean and 95% CI of each numeric KPI.
+
+Columns are documented in docs/analysis.md.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import ValidationError
+
+from stormsim.analysis.cache import RunCache
+from stormsim.analysis.executors import Executor, Record, Task, TaskFn, execute, make_executor
+from stormsim.analysis.paths import short_labels
+from stormsim.analysis.stats import mean_ci95, pareto_mask
+from stormsim.analysis.study import (
+    RunProgress,
+    atomic_write,
+    kpi_items,
+    numeric_kpis,
+    tidy_column,
+)
+from stormsim.analysis.variants import as_scenario, make_variants
+from stormsim.errors import InputError, Problem
+from stormsim.runner import RunResult, __version__, run, scenario_hash
+from stormsim.spec.scenario import Scenario
+from stormsim.spec.study import RangeSpec, SamplesSpec, SweepSpec
+
+RUN_COLUMNS = ("seed", "cell", "key", "status", "error", "wall_s")
+"""Columns of ``runs`` between the parameter columns and the KPI columns."""
+
+CELL_COLUMNS = ("cell", "cell_label", "n_runs", "n_ok", "n_failed", "pareto")
+"""Columns of ``cells`` after the parameter columns and before the KPI statistics."""
+
+PARETO_MINIMIZE = ("update_duration_s", "surge_gpu_hours")
+PARETO_MAXIMIZE = ("capacity_availability_frac",)
+
+SweepWriter = Callable[["SweepResult", Path], None]
+SWEEP_ARTIFACT_WRITERS: list[SweepWriter] = []
+"""Called by :meth:`SweepResult.save` (the report layer adds the plots)."""
+
+
+@dataclass
+class SweepPlan:
+    """Every run of a sweep, validated, before anything runs."""
+
+    scenario: Scenario
+    params: list[str]
+    combos: list[dict[str, Any]]
+    variants: list[Scenario]
+    seeds: list[int]
+    until_s: float | None
+    tasks: list[Task] = field(default_factory=list)
+    """One per (cell, seed), cell-major; ``tasks[i]`` is cell ``i // len(seeds)``."""
+
+    @property
+    def n_runs(self) -> int:
+        return len(self.tasks)
+
+
+def _draw(spec: list[Any] | RangeSpec, rng: np.random.Generator) -> Any:
+    if isinstance(spec, list):
+        return spec[int(rng.integers(len(spec)))]
+    if spec.log:
+        x = float(np.exp(rng.uniform(np.log(spec.low), np.log(spec.high))))
+    else:
+        x = float(rng.uniform(spec.low, spec.high))
+    return round(x) if spec.integer else x
+
+
+def plan_sweep(
+    scenario: Scenario | str | Path | dict[str, Any],
+    grid: Mapping[str, Sequence[Any]] | None = None,
+    samples: SamplesSpec | Mapping[str, Any] | None = None,
+    seeds: int | Sequence[int] | None = None,
+    until_s: float | None = None,
+) -> SweepPlan:
+    """Expand and validate a sweep. ``grid`` entries replace or add to the scenario's
+    ``sweep.grid`` path by path; ``samples`` and ``seeds`` replace the scenario's."""
+    sc = as_scenario(scenario)
+    spec = sc.sweep or SweepSpec()
+    try:
+        merged = dict(spec.grid)
+        merged.update({k: list(v) for k, v in (grid or {}).items()})
+        spec = SweepSpec.model_validate(
+            {
+                "grid": merged,
+                "samples": samples if samples is not None else spec.samples,
+                "seeds": (
+                    (seeds if isinstance(seeds, int) else list(seeds))
+                    if seeds is not None
+                    else spec.seeds
+                ),
+            }
+        )
+    except ValidationError as e:
+        raise InputError(
+            [
+                Problem(
+                    ".".join(["sweep", *(str(x) for x in err["loc"])]),
+                    err["msg"].removeprefix("Value error, "),
+                )
+                for err in e.errors(include_url=False)
+            ]
+        ) from None
+    if isinstance(spec.seeds, int):
+        base = sc.seed if sc.seed is not None else 0
+        seed_list = [base + i for i in range(spec.seeds)]
+    else:
+        seed_list = list(spec.seeds)
+    points = [
+        dict(zip(spec.grid, vals, strict=True)) for vals in itertools.product(*spec.grid.values())
+    ]
+    params = list(spec.grid)
+    if spec.samples is not None:
+        rng = np.random.default_rng(spec.samples.seed)
+        drawn = [
+            {k: _draw(v, rng) for k, v in spec.samples.params.items()}
+            for _ in range(spec.samples.n)
+        ]
+        points = [{**p, **d} for p in points for d in drawn]
+        params += list(spec.samples.params)
+    variants = make_variants(sc, points)
+    plan = SweepPlan(sc, params, points, variants, seed_list, until_s)
+    for v in variants:
+        for s in seed_list:
+            plan.tasks.append(Task(scenario_hash(v, s), v, s, until_s))
+    return plan
+
+
+@dataclass
+class SweepResult:
+    """The tables of a sweep and how they were obtained."""
+
+    plan: SweepPlan
+    runs: pd.DataFrame
+    cells: pd.DataFrame
+    n_cached: int
+    n_executed: int
+    n_failed: int
+    wall_s: float
+    executor: str
+    out: Path | None = None
+
+    @property
+    def params(self) -> list[str]:
+        return self.plan.params
+
+    @property
+    def kpis(self) -> list[str]:
+        """KPI columns of ``runs``."""
+        fixed = set(self.params) | set(RUN_COLUMNS)
+        return [c for c in self.runs.columns if c not in fixed]
+
+    def failures(self) -> pd.DataFrame:
+        return self.runs[self.runs["status"] != "ok"]
+
+    def timelines(
+        self, cells: Sequence[int] | None = None, seed: int | None = None, max_n: int = 4
+    ) -> dict[str, RunResult]:
+        """Re-run a few cells in this process (deterministic: same scenario and seed) and return
+        their full results by cell label; default: up to ``max_n`` cells of the Pareto front."""
+        if cells is None:
+            front = self.cells[self.cells["pareto"]]
+            if "update_duration_s_mean" in front:
+                front = front.sort_values("update_duration_s_mean")
+            cells = [int(c) for c in front["cell"].tolist()[:max_n]]
+        seed = self.plan.seeds[0] if seed is None else seed
+        labels = dict(zip(self.cells["cell"], self.cells["cell_label"], strict=True))
+        out: dict[str, RunResult] = {}
+        for c in cells:
+            out[str(labels[c])] = run(self.plan.variants[c], seed=seed, until_s=self.plan.until_s)
+        return out
+
+    def save(self, out: str | Path, plots: bool = True) -> Path:
+        """Write ``runs.parquet``, ``cells.parquet``, ``sweep.json`` and (``plots``) the PNGs,
+        each file atomically."""
+        out = Path(out)
+        atomic_write(out / "runs.parquet", lambda p: self.runs.to_parquet(p, index=False))
+        atomic_write(out / "cells.parquet", lambda p: self.cells.to_parquet(p, index=False))
+        params: dict[str, list[Any]] = {}
+        for p in self.params:
+            seen = dict.fromkeys(json.dumps(c.get(p), default=str) for c in self.plan.combos)
+            params[p] = [json.loads(v) for v in seen]
+        meta = {
+            "scenario": self.plan.scenario.name,
+            "stormsim_version": __version__,
+            "params": params,
+            "seeds": self.plan.seeds,
+            "n_cells": len(self.plan.combos),
+            "n_runs": self.plan.n_runs,
+            "n_cached": self.n_cached,
+            "n_executed": self.n_executed,
+            "n_failed": self.n_failed,
+            "executor": self.executor,
+            "wall_s": round(self.wall_s, 3),
+        }
+        text = json.dumps(meta, indent=2) + "\n"
+        atomic_write(out / "sweep.json", lambda p: _write_text(p, text))
+        if plots:
+            for writer in SWEEP_ARTIFACT_WRITERS:
+                writer(self, out)
+        self.out = out
+        return out
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+
+
+def run_tasks(
+    tasks: Sequence[Task],
+    executor: Executor,
+    cache: RunCache | None,
+    *,
+    fresh: bool = False,
+    retry_failed: bool = False,
+    progress: bool | None = None,
+    title: str = "runs",
+    fn: TaskFn | None = None,
+    extra: Callable[[Task], dict[str, Any]] | None = None,
+) -> tuple[dict[str, Record], int, int]:
+    """Run the tasks not in the cache; return records by key, and the counts cached and
+    executed. Each record is written to the cache as soon as it arrives (crashed runs are not
+    cached, so a rerun retries them)."""
+    fn = fn or execute  # looked up at call time (tests substitute it)
+    unique: dict[str, Task] = {}
+    for t in tasks:
+        unique.setdefault(t.key, t)
+    records: dict[str, Record] = {}
+    todo: list[Task] = []
+    for key, t in unique.items():
+        rec = None if (cache is None or fresh) else cache.get(key)
+        if rec is not None and rec.get("stormsim_version") != __version__:
+            rec = None
+        if rec is not None and rec["status"] != "ok" and retry_failed:
+            rec = None
+        if rec is None:
+            todo.append(t)
+        else:
+            records[key] = rec
+    n_cached = len(records)
+    with RunProgress(len(unique), title, progress) as bar:
+        bar.advance(
+            n_cached, cached=n_cached, failed=sum(r["status"] != "ok" for r in records.values())
+        )
+        for rec in executor.imap(todo, fn):
+            key = str(rec["key"])
+            if extra is not None:
+                rec.update(extra(unique[key]))
+            if cache is not None and not rec.get("crashed"):
+                cache.put(rec)
+            records[key] = rec
+            bar.advance(failed=int(rec["status"] != "ok"))
+    return records, n_cached, len(todo)
+
+
+def _label(combo: Mapping[str, Any], short: Mapping[str, str]) -> str:
+    return ", ".join(f"{short[k]}={v}" for k, v in combo.items()) or "base"
+
+
+def build_tables(
+    plan: SweepPlan, records: Mapping[str, Record]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``runs`` and ``cells`` from the plan and the records of its runs."""
+    n_seeds = len(plan.seeds)
+    rows: list[dict[str, Any]] = []
+    kpi_cols: dict[str, None] = {}
+    for i, t in enumerate(plan.tasks):
+        rec = records[t.key]
+        kpis = kpi_items(rec.get("summary"))
+        kpi_cols.update(dict.fromkeys(kpis))
+        rows.append(
+            {
+                "seed": t.seed,
+                "cell": i // n_seeds,
+                "key": t.key,
+                "status": rec["status"],
+                "error": rec.get("error"),
+                "wall_s": rec.get("wall_s"),
+                **kpis,
+            }
+        )
+    runs = pd.DataFrame(rows, columns=[*RUN_COLUMNS, *kpi_cols])
+    for p in reversed(plan.params):
+        col = tidy_column([plan.combos[i // n_seeds].get(p) for i in range(len(plan.tasks))])
+        runs.insert(0, p, pd.Series(col, dtype=object) if col else pd.Series(dtype=object))
+    for p in plan.params:
+        runs[p] = runs[p].infer_objects()
+    numeric = numeric_kpis(runs, list(kpi_cols))
+    for c in numeric:
+        if runs[c].dtype == object:
+            runs[c] = pd.to_numeric(runs[c].map(lambda v: math.nan if v is None else float(v)))
+    short = short_labels(plan.params)
+    cell_rows = []
+    for cell, combo in enumerate(plan.combos):
+        g = runs.iloc[cell * n_seeds : (cell + 1) * n_seeds]
+        ok = g[g["status"] == "ok"]
+        row: dict[str, Any] = {p: g[p].iloc[0] for p in plan.params}
+        row.update(
+            cell=cell,
+            cell_label=_label(combo, short),
+            n_runs=len(g),
+            n_ok=len(ok),
+            n_failed=len(g) - len(ok),
+            pareto=False,
+        )
+        for c in numeric:
+            m, lo, hi, _ = mean_ci95(ok[c].to_numpy(dtype=float))
+            row[f"{c}_mean"], row[f"{c}_ci95_lo"], row[f"{c}_ci95_hi"] = m, lo, hi
+        cell_rows.append(row)
+    cells = pd.DataFrame(cell_rows)
+    if cells.empty:
+        cells = pd.DataFrame(columns=[*plan.params, *CELL_COLUMNS])
+    for p in plan.params:
+        cells[p] = cells[p].infer_objects()
+    objectives = [f"{c}_mean" for c in (*PARETO_MINIMIZE, *PARETO_MAXIMIZE)]
+    if all(o in cells for o in objectives):
+        # only cells whose every run completed the update compete (a mean duration over the
+        # few runs that finished would flatter a setting that usually stalls)
+        eligible = cells["n_failed"] == 0
+        if "update_completed_mean" in cells:
+            eligible &= cells["update_completed_mean"] == 1
+        mask = pareto_mask(
+            cells[eligible],
+            minimize=[f"{c}_mean" for c in PARETO_MINIMIZE],
+            maximize=[f"{c}_mean" for c in PARETO_MAXIMIZE],
+        )
+        cells["pareto"] = False
+        cells.loc[mask.index, "pareto"] = mask
+    return runs, cells
+
+
+def sweep(
+    scenario: Scenario | str | Path | dict[str, Any],
+    out: str | Path | None = None,
+    *,
+    grid: Mapping[str, Sequence[Any]] | None = None,
+    samples: SamplesSpec | Mapping[str, Any] | None = None,
+    seeds: int | Sequence[int] | None = None,
+    until_s: float | None = None,
+    jobs: int | None = None,
+    executor: str | Executor = "local",
+    address: str | None = None,
+    fresh: bool = False,
+    retry_failed: bool = False,
+    progress: bool | None = None,
+    plots: bool = True,
+) -> SweepResult:
+    """Run a sweep and return its tables; with ``out``, cache every run in ``out/runs`` (so a
+    rerun resumes) and save the tables and plots in ``out``.
+
+    ``grid`` maps dotted paths to value lists and is merged into the scenario's ``sweep.grid``;
+    ``samples`` (``{n, seed, params}``) and ``seeds`` (a count or a list) replace the
+    scenario's. ``executor`` is ``local`` (``jobs`` processes, default every core) or ``ray``
+    (``address`` of a cluster, default a local instance). Failed runs are recorded with their
+    error and reused on a rerun unless ``retry_failed``; ``fresh`` ignores the cache.
+    """
+    t0 = time.perf_counter()
+    plan = plan_sweep(scenario, grid=grid, samples=samples, seeds=seeds, until_s=until_s)
+    ex = make_executor(executor, jobs=jobs, address=address)
+    cache = RunCache(out) if out is not None else None
+    n_seeds = len(plan.seeds)
+    cell_of = {t.key: i // n_seeds for i, t in enumerate(plan.tasks)}
+
+    def extra(t: Task) -> dict[str, Any]:
+        return {"scenario": plan.scenario.name, "params": plan.combos[cell_of[t.key]]}
+
+    records, n_cached, n_executed = run_tasks(
+        plan.tasks,
+        ex,
+        cache,
+        fresh=fresh,
+        retry_failed=retry_failed,
+        progress=progress,
+        title=f"sweep {plan.scenario.name}",
+        extra=extra,
+    )
+    runs, cells = build_tables(plan, records)
+    result = SweepResult(
+        plan,
+        runs,
+        cells,
+        n_cached=n_cached,
+        n_executed=n_executed,
+        n_failed=int((runs["status"] != "ok").sum()),
+        wall_s=time.perf_counter() - t0,
+        executor=ex.name,
+    )
+    if out is not None:
+        result.save(out, plots=plots)
+    return result

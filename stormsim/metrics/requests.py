@@ -1,0 +1,298 @@
+"""Request records -> the ``requests`` and ``request_series`` frames and request KPIs.
+
+Definitions (docs/serving.md has the glossary):
+
+* a request's outcome is ``completed``, ``failed`` (with ``fail_reason``) or ``in_flight``
+  at the end of the run;
+* TTFT = first token − arrival; TPOT = (end − first token) / (output tokens − 1);
+  E2E = end − arrival; a request meets its SLO when it completed with TTFT <= ``slo.ttft_s``
+  and TPOT <= ``slo.tpot_s`` (TPOT is not checked for one-token outputs);
+* KPIs are computed over the requests that *arrived* in the scope (whole run, or the update
+  window for the ``window_`` keys), so arrived = completed + failed + in flight;
+  percentiles over the completed ones; ``slo_attainment_frac`` = met ÷ (completed + failed);
+  ``goodput_rps`` = met ÷ scope length; ``request_availability_frac`` = met ÷ arrived in the
+  window.
+"""
+
+from __future__ import annotations
+
+import math
+from operator import attrgetter
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from stormsim.spec.serving import Slo
+
+REQUEST_COLUMNS = (
+    "request",
+    "arrived_at_s",
+    "prompt_tokens",
+    "output_tokens",
+    "roleset",
+    "prefill_pod",
+    "decode_pod",
+    "prefill_revision",
+    "decode_revision",
+    "mixed_version",
+    "retries",
+    "routed_at_s",
+    "prefill_started_at_s",
+    "prefill_ended_at_s",
+    "transfer_started_at_s",
+    "transfer_ended_at_s",
+    "decode_started_at_s",
+    "first_token_at_s",
+    "ended_at_s",
+    "queue_s",
+    "prefill_queue_s",
+    "prefill_s",
+    "decode_queue_s",
+    "transfer_s",
+    "decode_s",
+    "ttft_s",
+    "tpot_s",
+    "e2e_s",
+    "outcome",
+    "fail_reason",
+    "slo_met",
+)
+
+_ATTRS = (
+    ("request", "id", "int64"),
+    ("arrived_at_s", "arrived_at", "float64"),
+    ("prompt_tokens", "prompt", "int64"),
+    ("output_tokens", "output", "int64"),
+    ("roleset", "roleset", None),
+    ("prefill_pod", "prefill_pod", None),
+    ("decode_pod", "decode_pod", None),
+    ("prefill_revision", "prefill_rev", None),
+    ("decode_revision", "decode_rev", None),
+    ("mixed_version", "mixed", "bool"),
+    ("retries", "retries", "int64"),
+    ("routed_at_s", "routed_at", "float64"),
+    ("prefill_started_at_s", "prefill_start", "float64"),
+    ("prefill_ended_at_s", "prefill_end", "float64"),
+    ("transfer_started_at_s", "transfer_start", "float64"),
+    ("transfer_ended_at_s", "transfer_end", "float64"),
+    ("decode_started_at_s", "decode_start", "float64"),
+    ("first_token_at_s", "first_token", "float64"),
+    ("ended_at_s", "ended_at", "float64"),
+    ("outcome", "outcome", None),
+    ("fail_reason", "reason", None),
+)
+
+SERIES_COLUMNS = (
+    "t_s",
+    "arrived",
+    "completed",
+    "failed",
+    "throughput_rps",
+    "goodput_rps",
+    "slo_attainment_frac",
+    "ttft_p50_s",
+    "ttft_p99_s",
+    "tpot_p50_s",
+    "tpot_p99_s",
+    "in_flight",
+    "queued",
+)
+
+KPI_KEYS = (
+    "requests_arrived",
+    "requests_completed",
+    "requests_failed",
+    "requests_in_flight",
+    "requests_retried",
+    "ttft_p50_s",
+    "ttft_p90_s",
+    "ttft_p99_s",
+    "tpot_p50_s",
+    "tpot_p90_s",
+    "tpot_p99_s",
+    "e2e_p50_s",
+    "e2e_p99_s",
+    "slo_attainment_frac",
+    "goodput_rps",
+    "mixed_version_requests",
+)
+
+
+def requests_frame(records: list[Any], slo: Slo) -> pd.DataFrame:
+    """One row per request (arrival order)."""
+    cols: dict[str, Any] = {}
+    for col, attr, dtype in _ATTRS:
+        vals = list(map(attrgetter(attr), records))
+        if dtype is None:
+            cols[col] = pd.array(vals, dtype="string") if vals else pd.array([], dtype="string")
+        else:
+            cols[col] = np.asarray(vals, dtype=dtype) if vals else np.zeros(0, dtype=dtype)
+    df = pd.DataFrame(cols)
+    done = (df["outcome"] == "completed").to_numpy(dtype=bool)
+    arr = df["arrived_at_s"].to_numpy()
+    routed = df["routed_at_s"].to_numpy()
+    ps = df["prefill_started_at_s"].to_numpy()
+    pe = df["prefill_ended_at_s"].to_numpy()
+    ts = df["transfer_started_at_s"].to_numpy()
+    te = df["transfer_ended_at_s"].to_numpy()
+    ds = df["decode_started_at_s"].to_numpy()
+    ft = df["first_token_at_s"].to_numpy()
+    end = df["ended_at_s"].to_numpy()
+    out = df["output_tokens"].to_numpy()
+    df["queue_s"] = routed - arr
+    df["prefill_queue_s"] = ps - routed
+    df["prefill_s"] = pe - ps
+    df["decode_queue_s"] = np.where(np.isnan(ts), ds - pe, ts - pe)
+    df["transfer_s"] = te - ts
+    df["decode_s"] = np.where(done, end - ds, np.nan)
+    df["ttft_s"] = ft - arr
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df["tpot_s"] = np.where(done & (out > 1), (end - ft) / np.maximum(out - 1, 1), np.nan)
+    df["e2e_s"] = np.where(done, end - arr, np.nan)
+    ttft = df["ttft_s"].to_numpy()
+    tpot = df["tpot_s"].to_numpy()
+    met = done & (ttft <= slo.ttft_s) & ((out <= 1) | (tpot <= slo.tpot_s))
+    df["slo_met"] = met
+    return df[list(REQUEST_COLUMNS)]
+
+
+def _pct(x: np.ndarray, q: float) -> float | None:
+    x = x[~np.isnan(x)]
+    if len(x) == 0:
+        return None
+    return float(np.percentile(x, q))
+
+
+def request_kpis(df: pd.DataFrame, a: float, b: float, prefix: str = "") -> dict[str, Any]:
+    """Request KPIs over the requests arrived in [a, b]."""
+    arr = df["arrived_at_s"].to_numpy()
+    sel = (arr >= a) & (arr <= b)
+    outcome = df["outcome"].to_numpy(dtype=object)[sel]
+    done = outcome == "completed"
+    failed = outcome == "failed"
+    met = df["slo_met"].to_numpy(dtype=bool)[sel]
+    n = int(sel.sum())
+    nd = int(done.sum())
+    nf = int(failed.sum())
+    span = b - a
+    out: dict[str, Any] = {
+        "requests_arrived": n,
+        "requests_completed": nd,
+        "requests_failed": nf,
+        "requests_in_flight": n - nd - nf,
+        "requests_retried": int((df["retries"].to_numpy()[sel] > 0).sum()),
+    }
+    ttft = df["ttft_s"].to_numpy()[sel][done]
+    tpot = df["tpot_s"].to_numpy()[sel][done]
+    e2e = df["e2e_s"].to_numpy()[sel][done]
+    for q in (50, 90, 99):
+        out[f"ttft_p{q}_s"] = _pct(ttft, q)
+    for q in (50, 90, 99):
+        out[f"tpot_p{q}_s"] = _pct(tpot, q)
+    out["e2e_p50_s"] = _pct(e2e, 50)
+    out["e2e_p99_s"] = _pct(e2e, 99)
+    out["slo_attainment_frac"] = float(met.sum()) / (nd + nf) if nd + nf else None
+    out["goodput_rps"] = float(met.sum()) / span if span > 0 else None
+    out["mixed_version_requests"] = int(df["mixed_version"].to_numpy(dtype=bool)[sel].sum())
+    return {prefix + k: v for k, v in out.items()}
+
+
+def request_summary(df: pd.DataFrame, summary: dict[str, Any], end_s: float) -> dict[str, Any]:
+    """The request keys of ``summary.json``: whole run, ``window_`` for the update window
+    (start of the first template change to the end of the last rollout, or the run's end),
+    and ``request_availability_frac`` (window)."""
+    out = request_kpis(df, 0.0, end_s)
+    start = summary.get("update_started_at_s")
+    if start is None:
+        out.update({f"window_{k}": None for k in KPI_KEYS})
+        out["request_availability_frac"] = None
+        return out
+    stop = summary.get("update_ended_at_s")
+    stop = end_s if stop is None else float(stop)
+    w = request_kpis(df, float(start), stop, "window_")
+    out.update(w)
+    n = w["window_requests_arrived"]
+    arr = df["arrived_at_s"].to_numpy()
+    sel = (arr >= float(start)) & (arr <= stop)
+    met = int(df["slo_met"].to_numpy(dtype=bool)[sel].sum())
+    out["request_availability_frac"] = met / n if n else None
+    return out
+
+
+def request_series(df: pd.DataFrame, end_s: float, bin_s: float = 10.0) -> pd.DataFrame:
+    """Per ``bin_s`` window: arrivals, completions and failures (by end time), throughput,
+    goodput, SLO attainment of the requests that ended in it, TTFT/TPOT percentiles of the
+    completions, and requests in flight / queued (not yet in prefill) at the window's end."""
+    nb = max(1, math.ceil(end_s / bin_s))
+    edges = np.arange(nb + 1) * bin_s
+    arr = df["arrived_at_s"].to_numpy()
+    end = df["ended_at_s"].to_numpy()
+    outcome = df["outcome"].to_numpy(dtype=object)
+    done = outcome == "completed"
+    failed = outcome == "failed"
+    met = df["slo_met"].to_numpy(dtype=bool)
+    ai = np.clip((arr // bin_s).astype(np.int64), 0, nb - 1) if len(arr) else arr.astype(int)
+    ended = ~np.isnan(end)
+    ei = np.clip(np.nan_to_num(end // bin_s, nan=0).astype(np.int64), 0, nb - 1)
+    arrived_n = np.bincount(ai, minlength=nb)[:nb]
+    comp_n = np.bincount(ei[done], minlength=nb)[:nb]
+    fail_n = np.bincount(ei[failed], minlength=nb)[:nb]
+    met_n = np.bincount(ei[met], minlength=nb)[:nb]
+    fin = comp_n + fail_n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        att = np.where(fin > 0, met_n / np.maximum(fin, 1), np.nan)
+    t_end = edges[1:]
+    arr_sorted = np.sort(arr)
+    end_sorted = np.sort(np.where(ended, end, np.inf))
+    ps = df["prefill_started_at_s"].to_numpy()
+    leave_q = np.where(np.isnan(ps), np.where(ended, end, np.inf), ps)
+    leave_sorted = np.sort(leave_q)
+    n_arr = np.searchsorted(arr_sorted, t_end, side="right")
+    in_flight = n_arr - np.searchsorted(end_sorted, t_end, side="right")
+    queued = n_arr - np.searchsorted(leave_sorted, t_end, side="right")
+    cols: dict[str, Any] = {
+        "t_s": edges[:-1],
+        "arrived": arrived_n,
+        "completed": comp_n,
+        "failed": fail_n,
+        "throughput_rps": comp_n / bin_s,
+        "goodput_rps": met_n / bin_s,
+        "slo_attainment_frac": att,
+    }
+    comp = pd.DataFrame(
+        {
+            "bin": ei[done],
+            "ttft": df["ttft_s"].to_numpy()[done],
+            "tpot": df["tpot_s"].to_numpy()[done],
+        }
+    )
+    g = comp.groupby("bin")
+    for name, col, q in (
+        ("ttft_p50_s", "ttft", 0.5),
+        ("ttft_p99_s", "ttft", 0.99),
+        ("tpot_p50_s", "tpot", 0.5),
+        ("tpot_p99_s", "tpot", 0.99),
+    ):
+        s = g[col].quantile(q) if len(comp) else pd.Series(dtype=float)
+        v = np.full(nb, np.nan)
+        v[s.index.to_numpy(dtype=np.int64)] = s.to_numpy(dtype=float)
+        cols[name] = v
+    cols["in_flight"] = in_flight
+    cols["queued"] = queued
+    return pd.DataFrame(cols)[list(SERIES_COLUMNS)]
+
+
+def add_request_results(
+    frames: dict[str, pd.DataFrame],
+    summary: dict[str, Any],
+    records: list[Any],
+    slo: Slo,
+    end_s: float,
+    bin_s: float = 10.0,
+) -> None:
+    """Add the ``requests`` and ``request_series`` frames and the request KPIs."""
+    df = requests_frame(records, slo)
+    frames["requests"] = df
+    frames["request_series"] = request_series(df, end_s, bin_s)
+    summary.update(request_summary(df, summary, end_s))

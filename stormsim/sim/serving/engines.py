@@ -1,0 +1,567 @@
+"""Requests, KV pools and the prefill and decode engines of one pod.
+
+Prefill: a FIFO queue; each iteration takes requests up to ``max_num_seqs`` and
+``max_num_batched_tokens`` (a request that does not fit is chunked when ``chunked_prefill``,
+else waits for the next iteration; a prompt larger than the budget runs alone). The prompt's
+KV is reserved when its first chunk starts and held until the KV transfer has finished (P/D).
+One SimPy-level event per iteration.
+
+Decode: continuous batching without per-token work. The engine keeps an iteration counter K,
+the time ``t_ref`` of boundary K, the batch size B and C = Σ (context at join − join
+iteration), so the total context at iteration k is C + B·k. Between membership changes the
+time of n iterations is :meth:`EngineCost.span` (closed form); a member leaves at
+``join + tokens``; a transferred request joins at the first boundary after it is ready. The
+state is advanced lazily (:meth:`DecodeEngine.sync`) by whoever needs it (the router, a KV
+admission wake-up, the end of the run), so a request costs O(log n) decode work in total and
+no events unless requests wait for KV cache. Admission reserves prompt + output tokens (the
+final context), so the cache never overflows and nothing is preempted.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from heapq import heappop, heappush
+from typing import TYPE_CHECKING, Any
+
+from stormsim.sim.serving.latency import EngineCost
+
+if TYPE_CHECKING:
+    from stormsim.sim.serving.plane import ServingPlane
+
+INF = math.inf
+
+# request states
+GATEWAY, PREFILL_Q, PREFILL_RUN, DECODE_WAIT, TRANSFER, DECODE_PENDING, DECODE_RUN, DONE = range(8)
+
+
+class Request:
+    """One request through its life; the requests frame is built from these attributes."""
+
+    __slots__ = (
+        "arrived_at",
+        "ctx0",
+        "de",
+        "decode_pod",
+        "decode_rev",
+        "decode_start",
+        "dkv",
+        "done_tokens",
+        "ended_at",
+        "first_token",
+        "flow",
+        "gw_deadline",
+        "id",
+        "join_k",
+        "leave_k",
+        "local",
+        "mixed",
+        "outcome",
+        "output",
+        "pe",
+        "pkv",
+        "prefill_end",
+        "prefill_pod",
+        "prefill_rev",
+        "prefill_start",
+        "prompt",
+        "reason",
+        "retries",
+        "roleset",
+        "routed_at",
+        "state",
+        "transfer_end",
+        "transfer_start",
+    )
+
+    def __init__(self, rid: int, arrived_at: float, prompt: int, output: int):
+        self.id = rid
+        self.arrived_at = arrived_at
+        self.prompt = prompt
+        self.output = output
+        self.retries = 0
+        self.outcome = "in_flight"
+        self.reason = ""
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the current attempt (before a retry)."""
+        nan = math.nan
+        self.roleset = ""
+        self.prefill_pod = ""
+        self.decode_pod = ""
+        self.prefill_rev = ""
+        self.decode_rev = ""
+        self.mixed = False
+        self.routed_at = nan
+        self.prefill_start = nan
+        self.prefill_end = nan
+        self.transfer_start = nan
+        self.transfer_end = nan
+        self.decode_start = nan
+        self.first_token = nan
+        self.ended_at = nan
+        self.state = GATEWAY
+        self.pe: Any = None
+        self.de: Any = None
+        self.local = False
+        self.done_tokens = 0
+        self.pkv = 0
+        self.dkv = 0
+        self.flow: Any = None
+        self.join_k = 0
+        self.leave_k = 0
+        self.ctx0 = 0
+        self.gw_deadline = INF
+
+
+class KVPool:
+    """KV-cache tokens of one pod: capacity, reserved, peak reserved."""
+
+    __slots__ = ("cap", "peak", "used")
+
+    def __init__(self, cap: int):
+        self.cap = cap
+        self.used = 0
+        self.peak = 0
+
+    def take(self, n: int) -> None:
+        self.used += n
+        if self.used > self.peak:
+            self.peak = self.used
+
+    def free(self, n: int) -> None:
+        self.used -= n
+
+    def frac(self) -> float:
+        return self.used / self.cap if self.cap > 0 else 1.0
+
+
+class PrefillEngine:
+    """The prefill side of a pod (a prefill pod, or the prefill phase of a combined pod)."""
+
+    def __init__(
+        self,
+        plane: ServingPlane,
+        info: Any,
+        cost: EngineCost,
+        max_seqs: int,
+        budget: int,
+        chunked: bool,
+        kv: KVPool,
+        dec: DecodeEngine | None = None,
+    ):
+        self.plane = plane
+        self.info = info
+        self.node = info.node
+        self.cost = cost
+        self.max_seqs = max_seqs
+        self.budget = budget
+        self.chunked = chunked
+        self.kv = kv
+        self.dec = dec  # combined pod: the decode engine sharing the GPU and the KV pool
+        self.group: Any = None
+        self.queue: deque[Request] = deque()
+        self.batch: list[tuple[Request, int]] = []
+        self.busy = False
+        self.outstanding = 0
+        self.holding: set[Request] = set()
+        self.alive = True
+        self.token = 0
+        self.peak_batch_seqs = 0
+        self.peak_batch_tokens = 0
+        self.iterations = 0
+
+    def need(self, r: Request) -> int:
+        return r.prompt + r.output if self.dec is not None else r.prompt
+
+    def submit(self, r: Request) -> None:
+        if self.need(r) > self.kv.cap:
+            self.plane.fail(r, "too_long", retry=False)
+            return
+        r.pe = self
+        r.state = PREFILL_Q
+        self.queue.append(r)
+        self.outstanding += 1
+        if self.group is not None:
+            self.group.dirty = True
+        if not self.busy:
+            self.start()
+
+    def start(self) -> None:
+        """Form and start the next iteration, if anything can run."""
+        if self.busy or not self.alive or not self.queue:
+            if not self.busy and self.dec is not None and self.dec.paused:
+                self.dec.resume(self.plane.env.now)
+            return
+        q = self.queue
+        kv = self.kv
+        budget = self.budget
+        seqs = 0
+        tokens = 0
+        pairs = 0.0
+        ctx_read = 0
+        finishing = 0
+        items: list[tuple[Request, int]] = []
+        combined = self.dec is not None
+        while q and seqs < self.max_seqs and budget > 0:
+            r = q[0]
+            rem = r.prompt - r.done_tokens
+            if rem <= budget:
+                chunk = rem
+            elif self.chunked:
+                chunk = budget
+            elif not items:
+                chunk = rem
+            else:
+                break
+            if r.done_tokens == 0:
+                need = r.prompt + r.output if combined else r.prompt
+                if kv.used + need > kv.cap:
+                    break
+                kv.take(need)
+                r.pkv = need
+                r.state = PREFILL_RUN
+            if chunk == rem:
+                q.popleft()
+                finishing += 1
+            c = r.done_tokens
+            pairs += chunk * (c + chunk / 2.0)
+            ctx_read += c
+            tokens += chunk
+            budget -= chunk
+            seqs += 1
+            items.append((r, chunk))
+        if not items:
+            if self.dec is not None and self.dec.paused:
+                self.dec.resume(self.plane.env.now)
+            return
+        now = self.plane.env.now
+        t0 = self.dec.pause(now) if self.dec is not None else now
+        for r, _ in items:
+            if r.done_tokens == 0:
+                r.prefill_start = t0
+        self.busy = True
+        self.batch = items
+        self.iterations += 1
+        if seqs > self.peak_batch_seqs:
+            self.peak_batch_seqs = seqs
+        if tokens > self.peak_batch_tokens:
+            self.peak_batch_tokens = tokens
+        dt = self.cost.prefill_time(tokens, pairs, finishing, ctx_read)
+        self.plane.at(t0 + dt, self._done, self.token)
+
+    def _done(self, token: int) -> None:
+        if not self.alive or token != self.token:
+            return
+        self.busy = False
+        items = self.batch
+        self.batch = []
+        plane = self.plane
+        if self.group is not None:
+            self.group.dirty = True
+        for r, chunk in items:
+            r.done_tokens += chunk
+            if r.done_tokens >= r.prompt:
+                self.outstanding -= 1
+                plane.prefill_done(r)
+        self.start()
+
+    def die(self) -> list[Request]:
+        """The pod is gone: everything it holds is lost. Returns the affected requests."""
+        self.alive = False
+        self.token += 1
+        lost = [r for r, _ in self.batch] + list(self.queue) + list(self.holding)
+        seen: set[int] = set()
+        out = []
+        for r in lost:
+            if r.id not in seen:
+                seen.add(r.id)
+                out.append(r)
+        self.queue.clear()
+        self.batch = []
+        self.holding.clear()
+        self.outstanding = 0
+        return out
+
+
+class DecodeEngine:
+    """The decode side of a pod (a decode pod, or the decode phase of a combined pod)."""
+
+    def __init__(self, plane: ServingPlane, info: Any, cost: EngineCost, max_seqs: int, kv: KVPool):
+        self.plane = plane
+        self.info = info
+        self.node = info.node
+        self.cost = cost
+        self.max_seqs = max_seqs
+        self.kv = kv
+        self.group: Any = None
+        self.B = 0
+        self.C = 0.0
+        self.K = 0
+        self.t_ref = plane.env.now
+        self.leaves: list[tuple[int, int, Request]] = []
+        self.pending: list[tuple[float, int, Request]] = []
+        self.waiting: deque[Request] = deque()
+        self.awaiting_ft: list[Request] = []
+        self.incoming: set[Request] = set()
+        self.admitted = 0
+        self.outstanding = 0
+        self.paused = False
+        self.next_t = INF
+        self._join_n = 0
+        self._leave_t = -1.0
+        self._is_leave = False
+        self.wake_at = INF
+        self.alive = True
+        self.peak_batch = 0
+        self.completed = 0
+
+    # ------------------------------------------------------------------ lazy state
+    def sync(self, t: float) -> None:
+        """Apply every membership change due at or before ``t``."""
+        while self.next_t <= t:
+            self._step()
+
+    def _recompute(self) -> None:
+        if self.paused:
+            self.next_t = INF
+            return
+        best = INF
+        leave = False
+        B = self.B
+        kl = 0
+        if B > 0:
+            kl = self.leaves[0][0]
+            best = self._leave_t
+            if best < 0:  # invalidated by a membership change or an advance
+                best = self._leave_t = self.t_ref + self.cost.span(
+                    B, self.C + B * self.K, kl - self.K
+                )
+            leave = True
+        if self.pending:
+            tj = self.pending[0][0]
+            if B == 0:
+                tb = tj if tj > self.t_ref else self.t_ref
+                n = 0
+            else:
+                e = tj - self.t_ref
+                if e > 0:
+                    n, sn = self.cost.boundary(B, self.C + B * self.K, e, kl - self.K)
+                    tb = self.t_ref + sn
+                else:
+                    n, tb = 0, self.t_ref
+            if tb < best:
+                best = tb
+                leave = False
+                self._join_n = n
+        self.next_t = best
+        self._is_leave = leave
+        if best < INF:
+            self.plane.push_due(best, self)
+        if self.waiting and best < self.wake_at:
+            self.wake_at = best
+            self.plane.at(best, self._wake, None)
+
+    def _advance(self, n: int, t_new: float = -1.0) -> None:
+        """Move n iterations forward with the current membership (``t_new``: the time of
+        that boundary when already known)."""
+        if n <= 0:
+            return
+        B = self.B
+        S = self.C + B * self.K
+        span = self.cost.span
+        if self.awaiting_ft:
+            keep = []
+            k_to = self.K + n
+            for r in self.awaiting_ft:
+                kf = r.join_k + 1
+                if kf <= k_to:
+                    r.first_token = self.t_ref + span(B, S, kf - self.K)
+                else:
+                    keep.append(r)
+            self.awaiting_ft = keep
+        self.t_ref = t_new if t_new >= 0 else self.t_ref + span(B, S, n)
+        self.K += n
+        self._leave_t = -1.0
+
+    def _step(self) -> None:
+        if self._is_leave:
+            kl = self.leaves[0][0]
+            self._advance(kl - self.K, self.next_t)
+            t = self.t_ref
+            leaves = self.leaves
+            plane = self.plane
+            kv = self.kv
+            self._leave_t = -1.0
+            while leaves and leaves[0][0] == kl:
+                r = heappop(leaves)[2]
+                self.B -= 1
+                self.C -= r.ctx0 - r.join_k
+                kv.free(r.dkv + (r.pkv if r.local else 0))
+                self.admitted -= 1
+                self.outstanding -= 1
+                self.completed += 1
+                plane.complete(r, t)
+            if self.group is not None:
+                self.group.dirty = True
+        else:
+            if self.B > 0:
+                self._advance(self._join_n, self.next_t)
+            else:
+                tj = self.pending[0][0]
+                if tj > self.t_ref:
+                    self.t_ref = tj
+                self._leave_t = -1.0
+            r = heappop(self.pending)[2]
+            self._join(r)
+        self._recompute()
+
+    def _join(self, r: Request) -> None:
+        r.state = DECODE_RUN
+        r.decode_start = self.t_ref
+        r.join_k = self.K
+        if r.local:  # combined pod: prefill produced the first token
+            ntok = r.output - 1
+            r.ctx0 = r.prompt + 1
+        else:
+            ntok = r.output
+            r.ctx0 = r.prompt
+            self.awaiting_ft.append(r)
+        r.leave_k = self.K + ntok
+        self._leave_t = -1.0
+        self.B += 1
+        if self.peak_batch < self.B:
+            self.peak_batch = self.B
+        self.C += r.ctx0 - r.join_k
+        heappush(self.leaves, (r.leave_k, r.id, r))
+
+    # ------------------------------------------------------------------ admission
+    def enqueue(self, r: Request) -> None:
+        """A request whose prefill is done waits here for a batch slot and KV cache."""
+        need = 0 if r.local else r.prompt + r.output
+        if need > self.kv.cap:
+            self.plane.fail(r, "too_long", retry=False)
+            return
+        r.state = DECODE_WAIT
+        self.waiting.append(r)
+        self.try_admit()
+
+    def try_admit(self) -> None:
+        now = self.plane.env.now
+        self.sync(now)
+        q = self.waiting
+        kv = self.kv
+        plane = self.plane
+        changed = False
+        while q and self.admitted < self.max_seqs:
+            r = q[0]
+            need = 0 if r.local else r.prompt + r.output
+            if kv.used + need > kv.cap:
+                break
+            q.popleft()
+            kv.take(need)
+            r.dkv = need
+            self.admitted += 1
+            if r.local:
+                self._add_pending(r, now, recompute=False)
+                changed = True
+            else:
+                self.incoming.add(r)
+                plane.start_transfer(r, self)
+        if changed or q:
+            self._recompute()
+
+    def _wake(self, _arg: Any) -> None:
+        self.wake_at = INF
+        if self.alive:
+            self.try_admit()
+
+    def _add_pending(self, r: Request, ready: float, recompute: bool = True) -> None:
+        r.state = DECODE_PENDING
+        heappush(self.pending, (ready, r.id, r))
+        if recompute:
+            self._recompute()
+
+    def transferred(self, r: Request, ready: float) -> None:
+        """The KV of ``r`` has arrived; it joins the batch at the first boundary >= ready."""
+        self.incoming.discard(r)
+        self.sync(self.plane.env.now)
+        self._add_pending(r, ready)
+
+    # ------------------------------------------------------------------ combined pods
+    def pause(self, now: float) -> float:
+        """Stop after the running iteration (a prefill wants the GPU); returns when."""
+        self.sync(now)
+        if self.paused:
+            return max(now, self.t_ref)
+        if self.B == 0:
+            self.paused = True
+            self._leave_t = -1.0
+            self.t_ref = max(self.t_ref, now)
+            self.next_t = INF
+            return self.t_ref
+        B = self.B
+        S = self.C + B * self.K
+        limit = self.leaves[0][0] - self.K
+        n = self.cost.first_n(B, S, now - self.t_ref, limit)
+        t1 = self.t_ref + self.cost.span(B, S, n)
+        self.sync(t1)
+        if self.t_ref < t1:
+            B = self.B
+            S = self.C + B * self.K
+            n = self.cost.first_n(B, S, t1 - self.t_ref, self.leaves[0][0] - self.K if B else 0)
+            self._advance(n)
+            self.t_ref = t1
+        self._leave_t = -1.0
+        self.paused = True
+        self.next_t = INF
+        return t1
+
+    def resume(self, now: float) -> None:
+        if not self.paused:
+            return
+        self.paused = False
+        if now > self.t_ref:
+            self.t_ref = now
+        self._leave_t = -1.0
+        self._recompute()
+
+    # ------------------------------------------------------------------ end of life
+    def load(self, now: float) -> int:
+        if self.next_t <= now:
+            self.sync(now)
+        return self.outstanding
+
+    def kv_frac(self, now: float) -> float:
+        if self.next_t <= now:
+            self.sync(now)
+        return self.kv.frac()
+
+    def flush(self, end: float) -> None:
+        """Bring the state to ``end`` (first tokens produced by then are recorded)."""
+        self.sync(end)
+        if self.awaiting_ft and self.B > 0 and not self.paused:
+            B = self.B
+            S = self.C + B * self.K
+            for r in self.awaiting_ft:
+                t = self.t_ref + self.cost.span(B, S, r.join_k + 1 - self.K)
+                if t <= end:
+                    r.first_token = t
+
+    def die(self, now: float) -> list[Request]:
+        """The pod is gone: returns every request still on it (the router has stopped
+        sending new ones; requests assigned here but still in prefill fail at hand-off)."""
+        self.sync(now)
+        self.flush(now)
+        self.alive = False
+        lost = [r for _, _, r in self.leaves] + [r for _, _, r in self.pending]
+        lost += list(self.waiting) + list(self.incoming)
+        self.leaves = []
+        self.pending = []
+        self.waiting.clear()
+        self.incoming.clear()
+        self.awaiting_ft = []
+        self.B = 0
+        self.next_t = INF
+        return lost

@@ -1,0 +1,226 @@
+"""The AIBrix gateway's ``pd`` router (spec §10), reduced to what shapes traffic.
+
+Routable engines are grouped by RoleSet. A RoleSet is *eligible* when it has at least one
+routable prefill and one routable decode pod; a request's prefill and decode pods always come
+from the same RoleSet. Pods of roles named neither ``prefill`` nor ``decode`` are colocated
+("combined") engines serving both phases; they are used in RoleSets without a P/D pair.
+
+Policies (ties go to the first candidate in registration order):
+
+* ``random``: a uniformly random eligible RoleSet, then a random prefill and decode pod in it
+  (one draw each, from the ``routing`` stream);
+* ``least_request``: per RoleSet the prefill pod with the fewest outstanding prefills and the
+  decode pod with the fewest outstanding decodes (assigned and not finished, as AIBrix's
+  trackers count pending selections); the RoleSet minimising the sum of both counts, each
+  normalised by its maximum over RoleSets, wins;
+* ``least_kv``: the same with the KV-cache reservation fraction of each pod.
+
+When no RoleSet is eligible the request waits at the gateway (FIFO) until one is, or fails
+with reason ``queue_timeout`` after ``queue_timeout_s``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any
+
+from stormsim.sim.rng import stream
+from stormsim.sim.serving.engines import GATEWAY, DecodeEngine, PrefillEngine, Request
+
+if TYPE_CHECKING:
+    from stormsim.sim.serving.plane import ServingPlane
+
+
+class Group:
+    """The routable engines of one RoleSet."""
+
+    __slots__ = ("cache", "combined", "decode", "dirty", "name", "prefill")
+
+    def __init__(self, name: str):
+        self.name = name
+        self.dirty = True
+        self.cache: tuple[float, float, Any, Any] = (0.0, 0.0, None, None)
+        self.prefill: list[PrefillEngine] = []
+        self.decode: list[DecodeEngine] = []
+        self.combined: list[Any] = []  # CombinedPod
+
+    @property
+    def pd(self) -> bool:
+        return bool(self.prefill) and bool(self.decode)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.prefill or self.decode or self.combined)
+
+
+class Gateway:
+    def __init__(self, plane: ServingPlane, router: str, timeout_s: float, seed: int):
+        self.plane = plane
+        self.router = router
+        self.timeout_s = timeout_s
+        self.groups: dict[str, Group] = {}
+        self.units: list[Group] = []
+        self.queue: deque[Request] = deque()
+        self.max_queue = 0
+        self._timer_at = float("inf")
+        self._rng = stream(seed, "routing")
+        self._u: list[float] = []
+        self._ui = 0
+
+    # ------------------------------------------------------------------ registration
+    def add(self, roleset: str, kind: str, engine: Any) -> None:
+        g = self.groups.get(roleset)
+        if g is None:
+            g = self.groups[roleset] = Group(roleset)
+        getattr(g, kind).append(engine)
+        if kind == "combined":
+            engine.prefill.group = engine.decode.group = g
+        else:
+            engine.group = g
+        g.dirty = True
+        self._rebuild()
+        self.flush()
+
+    def remove(self, roleset: str, kind: str, engine: Any) -> None:
+        g = self.groups.get(roleset)
+        if g is None:
+            return
+        lst = getattr(g, kind)
+        if engine in lst:
+            lst.remove(engine)
+        if kind == "combined":
+            engine.prefill.group = engine.decode.group = None
+        else:
+            engine.group = None
+        g.dirty = True
+        if g.empty:
+            del self.groups[roleset]
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        self.units = [g for g in self.groups.values() if g.pd or g.combined]
+
+    # ------------------------------------------------------------------ requests
+    def submit(self, r: Request) -> None:
+        r.state = GATEWAY
+        if self.units and not self.queue:
+            self._route(r)
+            return
+        r.gw_deadline = self.plane.env.now + self.timeout_s
+        self.queue.append(r)
+        if len(self.queue) > self.max_queue:
+            self.max_queue = len(self.queue)
+        if self.units:
+            self.flush()
+        else:
+            self._arm()
+
+    def flush(self) -> None:
+        q = self.queue
+        while q and self.units:
+            self._route(q.popleft())
+
+    def _arm(self) -> None:
+        if self.queue:
+            t = self.queue[0].gw_deadline
+            if t < self._timer_at or self._timer_at <= self.plane.env.now:
+                self._timer_at = t
+                self.plane.at(t, self._expire, None)
+
+    def _expire(self, _arg: Any) -> None:
+        now = self.plane.env.now
+        self._timer_at = float("inf")
+        q = self.queue
+        while q and q[0].gw_deadline <= now:
+            self.plane.fail(q.popleft(), "queue_timeout", retry=False)
+        self._arm()
+
+    def _rand(self) -> float:
+        if self._ui >= len(self._u):
+            self._u = self._rng.random(4096).tolist()
+            self._ui = 0
+        u = self._u[self._ui]
+        self._ui += 1
+        return u
+
+    def _best(self, g: Group, now: float) -> tuple[float, float, Any, Any]:
+        """(prefill score, decode score, prefill engine, decode engine) of a RoleSet."""
+        if self.router == "least_kv":
+            if g.pd:
+                bp = min(g.prefill, key=_kv_frac)
+                bd = min(g.decode, key=_kv_frac)
+                return bp.kv.frac(), bd.kv.frac(), bp, bd
+            bc = min(g.combined, key=_combined_kv)
+            v = bc.decode.kv.frac()
+            return v, v, bc.prefill, bc.decode
+        if g.pd:
+            bp = min(g.prefill, key=_OUT)
+            bd = min(g.decode, key=_OUT)
+            return float(bp.outstanding), float(bd.outstanding), bp, bd
+        bc = min(g.combined, key=_combined_out)
+        v = float(bc.prefill.outstanding + bc.decode.outstanding)
+        return v, v, bc.prefill, bc.decode
+
+    def _route(self, r: Request) -> None:
+        plane = self.plane
+        now = plane.env.now
+        units = self.units
+        if self.router == "random":
+            g = units[int(self._rand() * len(units))]
+            if g.pd:
+                pe = g.prefill[int(self._rand() * len(g.prefill))]
+                de = g.decode[int(self._rand() * len(g.decode))]
+                plane.dispatch(r, g, pe, de)
+            else:
+                c = g.combined[int(self._rand() * len(g.combined))]
+                plane.dispatch(r, g, c.prefill, c.decode)
+            return
+        plane.sync_due(now)
+        always = self.router == "least_kv"
+        if len(units) == 1:
+            g = units[0]
+            if g.dirty or always:
+                g.cache = self._best(g, now)
+                g.dirty = False
+            c = g.cache
+            plane.dispatch(r, g, c[2], c[3])
+            return
+        maxp = 0.0
+        maxd = 0.0
+        for g in units:
+            if g.dirty or always:
+                g.cache = self._best(g, now)
+                g.dirty = False
+            c = g.cache
+            if c[0] > maxp:
+                maxp = c[0]
+            if c[1] > maxd:
+                maxd = c[1]
+        ip = 1.0 / maxp if maxp > 0 else 0.0
+        idd = 1.0 / maxd if maxd > 0 else 0.0
+        best = units[0]
+        bs = INF
+        for g in units:
+            c = g.cache
+            sc = c[0] * ip + c[1] * idd
+            if sc < bs:
+                best, bs = g, sc
+        c = best.cache
+        plane.dispatch(r, best, c[2], c[3])
+
+
+INF = float("inf")
+_OUT = attrgetter("outstanding")
+
+
+def _kv_frac(e: Any) -> float:
+    return float(e.kv.frac())
+
+
+def _combined_kv(c: Any) -> float:
+    return float(c.decode.kv.frac())
+
+
+def _combined_out(c: Any) -> int:
+    return int(c.prefill.outstanding + c.decode.outstanding)

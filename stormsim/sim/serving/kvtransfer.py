@@ -1,0 +1,111 @@
+"""KV-cache transfers prefill -> decode as flows over the nodes' NICs.
+
+Every node has an egress and an ingress link of ``nic_gbps``. A flow between two nodes crosses
+the source's egress and the destination's ingress; its rate is the smaller of the two fair
+shares (link capacity / flows on the link). Rates are recomputed, and finish times
+rescheduled, for the flows on the links of a flow that starts or ends. A transfer inside one
+node uses NVLink at full rate. ``base_latency_s`` is added after the last byte.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from stormsim.sim.serving.plane import ServingPlane
+
+
+class Link:
+    __slots__ = ("cap", "flows", "name", "peak")
+
+    def __init__(self, name: str, cap: float):
+        self.name = name
+        self.cap = cap
+        self.flows: set[Flow] = set()
+        self.peak = 0
+
+
+class Flow:
+    __slots__ = ("dead", "done", "links", "rate", "remaining", "req", "t_last", "version")
+
+    def __init__(self, req: Any, links: tuple[Link, ...], nbytes: float, now: float, done: Any):
+        self.req = req
+        self.links = links
+        self.remaining = nbytes
+        self.rate = 0.0
+        self.t_last = now
+        self.version = 0
+        self.dead = False
+        self.done = done
+
+
+class Network:
+    def __init__(self, plane: ServingPlane):
+        self.plane = plane
+        self.egress: dict[str, Link] = {}
+        self.ingress: dict[str, Link] = {}
+        self.transfers = 0
+        self.bytes = 0.0
+
+    def _links(self, src: str, dst: str) -> tuple[Link, Link]:
+        eg = self.egress.get(src)
+        if eg is None:
+            eg = self.egress[src] = Link(f"{src}/egress", self.plane.nic_bytes_per_s(src))
+        ig = self.ingress.get(dst)
+        if ig is None:
+            ig = self.ingress[dst] = Link(f"{dst}/ingress", self.plane.nic_bytes_per_s(dst))
+        return eg, ig
+
+    def start(self, req: Any, src: str, dst: str, nbytes: float, done: Any) -> Flow:
+        plane = self.plane
+        now = plane.env.now
+        self.transfers += 1
+        self.bytes += nbytes
+        if src == dst:
+            f = Flow(req, (), nbytes, now, done)
+            f.rate = plane.nvlink_bytes_per_s(src)
+            plane.at(now + nbytes / f.rate, self._finish, (f, 0))
+            return f
+        links = self._links(src, dst)
+        f = Flow(req, links, nbytes, now, done)
+        for lk in links:
+            lk.flows.add(f)
+            if len(lk.flows) > lk.peak:
+                lk.peak = len(lk.flows)
+        self._rerate(links, now)
+        return f
+
+    def _rerate(self, links: tuple[Link, ...], now: float) -> None:
+        at = self.plane.at
+        affected: set[Flow] = set()
+        for lk in links:
+            affected |= lk.flows
+        for f in sorted(affected, key=lambda x: x.req.id):
+            rate = min(lk.cap / len(lk.flows) for lk in f.links)
+            if rate == f.rate:
+                continue
+            f.remaining = max(0.0, f.remaining - f.rate * (now - f.t_last))
+            f.t_last = now
+            f.rate = rate
+            f.version += 1
+            at(now + f.remaining / rate, self._finish, (f, f.version))
+
+    def _finish(self, arg: tuple[Flow, int]) -> None:
+        f, version = arg
+        if f.dead or version != f.version:
+            return
+        f.dead = True
+        if f.links:
+            for lk in f.links:
+                lk.flows.discard(f)
+            self._rerate(f.links, self.plane.env.now)
+        f.done(f.req)
+
+    def abort(self, f: Flow) -> None:
+        if f.dead:
+            return
+        f.dead = True
+        if f.links:
+            for lk in f.links:
+                lk.flows.discard(f)
+            self._rerate(f.links, self.plane.env.now)

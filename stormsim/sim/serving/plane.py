@@ -1,0 +1,530 @@
+"""The serving data plane of one world: request source, gateway, engines, KV network.
+
+The plane keeps its own calendar (a heap of ``(t, seq, fn, arg)``) plus the arrival cursor,
+and drives it from SimPy with one timeout armed for the earliest entry, so every data-plane
+callback runs at its simulated time, interleaved with the controllers and kubelet. Most
+per-request work is plain function calls: an arrival, one prefill iteration (shared by its
+batch), one KV-transfer completion; decode costs no events (see :mod:`.engines`).
+
+Hooks called by the world: :meth:`pod_routable` (router registration done),
+:meth:`pod_deleted` (deregistered at once; in-flight work continues through the grace
+period), :meth:`pod_gone` and :meth:`pod_restarting` (whatever is left fails, or is retried
+by the gateway while ``retries`` allow), and :meth:`finish` at the end of the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass
+from heapq import heappop, heappush
+from typing import TYPE_CHECKING, Any
+
+from stormsim.errors import InputError, Problem
+from stormsim.sim.serving.catalog import Catalog
+from stormsim.sim.serving.engines import (
+    DECODE_WAIT,
+    DONE,
+    TRANSFER,
+    DecodeEngine,
+    KVPool,
+    PrefillEngine,
+    Request,
+)
+from stormsim.sim.serving.gateway import Gateway, Group
+from stormsim.sim.serving.kvtransfer import Network
+from stormsim.sim.serving.latency import EngineCost, kv_bytes_per_token
+from stormsim.sim.serving.workload import RequestSource
+from stormsim.spec.serving import Engine, Serving
+
+if TYPE_CHECKING:
+    from stormsim.control.objects import Pod
+    from stormsim.sim.world import World
+
+INF = math.inf
+
+
+@dataclass
+class PodInfo:
+    name: str
+    seq: int
+    roleset: str
+    role: str
+    revision: str
+    template_hash: str
+    node: str
+    gpu_type: str
+    kind: str
+    kv_tx_bytes: float
+    compat: frozenset[str] = frozenset()
+    compat_version: int = -1
+
+
+class CombinedPod:
+    """A colocated engine: prefill and decode share the GPU (prefill first) and one KV pool."""
+
+    def __init__(self, info: PodInfo, prefill: PrefillEngine, decode: DecodeEngine):
+        self.info = info
+        self.prefill = prefill
+        self.decode = decode
+
+
+@dataclass
+class PodEntry:
+    info: PodInfo
+    prefill: PrefillEngine | None = None
+    decode: DecodeEngine | None = None
+    combined: CombinedPod | None = None
+    registered: bool = True
+
+
+def role_kind(role: str, gpus: int, serving: Serving) -> str:
+    """``prefill``, ``decode``, ``combined`` or ``none`` (pods without GPUs get no traffic)."""
+    over = serving.roles.get(role)
+    if over is not None and over.kind is not None:
+        return over.kind
+    if gpus <= 0:
+        return "none"
+    if role == "prefill":
+        return "prefill"
+    if role == "decode":
+        return "decode"
+    return "combined"
+
+
+class ServingPlane:
+    def __init__(self, world: World):
+        sc = world.scenario
+        assert sc.workload is not None
+        self.world = world
+        self.env = world.env
+        self.cfg: Serving = sc.serving if sc.serving is not None else Serving()
+        self.catalog = Catalog(self.cfg)
+        self.model = self.catalog.model(self.cfg.model)
+        self.records: list[Request] = world.recorder.requests
+        self.retries = self.cfg.retries
+        self.base_latency = self.cfg.kv_transfer.base_latency_s
+        self.net = Network(self)
+        self.gateway = Gateway(self, self.cfg.router, self.cfg.queue_timeout_s, world.seed)
+        self.pods: dict[str, PodEntry] = {}
+        self.all_pods: list[PodEntry] = []  # every engine ever built (tests, statistics)
+        self._costs: dict[tuple[Any, ...], EngineCost] = {}
+        self._revs: dict[str, dict[str, str]] = {}
+        self._rev_version = -1
+        self.heap: list[tuple[float, int, Any, Any]] = []
+        self.due: list[tuple[float, int, DecodeEngine]] = []
+        self._nvlink: dict[str, float] = {}
+        self._seq = 0
+        self._arms: list[float] = []
+        self._draining = False
+        self.n_timeouts = 0
+        self.n_fast = 0
+        self._fast = hasattr(self.env, "_now")
+        self.n_entries = 0
+        self.n_arrived = 0
+        self.source = RequestSource(sc.workload, world.seed)
+        self._bt: list[float] = []
+        self._bp: list[int] = []
+        self._bo: list[int] = []
+        self._bi = 0
+        self.next_arrival = INF
+        self._load_block()
+        for pool in sc.cluster.node_pools:
+            if pool.gpus_per_node > 0:
+                self.catalog.gpu(pool.gpu_type, f"cluster.node_pools[{pool.name}].gpu_type")
+        if self.next_arrival < INF:
+            self._arm(self.next_arrival)
+
+    # ------------------------------------------------------------------ calendar
+    def at(self, t: float, fn: Any, arg: Any) -> None:
+        """Call ``fn(arg)`` at simulated time ``t`` (>= now)."""
+        self._seq += 1
+        self.n_entries += 1
+        heappush(self.heap, (t, self._seq, fn, arg))
+        if not self._draining and (not self._arms or t < self._arms[0]):
+            self._arm(t)
+
+    def push_due(self, t: float, engine: DecodeEngine) -> None:
+        """``engine`` has a membership change due at ``t`` (see :meth:`sync_due`)."""
+        self._seq += 1
+        heappush(self.due, (t, self._seq, engine))
+
+    def sync_due(self, now: float) -> None:
+        """Bring every decode engine with a change due by ``now`` up to date (the router
+        reads their loads)."""
+        due = self.due
+        while due and due[0][0] <= now:
+            t, _, e = heappop(due)
+            if e.alive and e.next_t == t:
+                e.sync(now)
+
+    def _arm(self, t: float) -> None:
+        self.n_timeouts += 1
+        heappush(self._arms, t)
+        self.env.timeout(max(0.0, t - self.env.now)).callbacks.append(self._fire)
+
+    def _fire(self, _ev: Any) -> None:
+        """Run every plane entry that is due, then keep going while the next one comes before
+        any other SimPy event (advancing SimPy's clock directly: the same as a timeout, but
+        without one per entry), and arm a timeout for the first entry after that."""
+        env = self.env
+        arms = self._arms
+        heap = self.heap
+        fast = self._fast
+        self._draining = True
+        try:
+            while True:
+                now = env.now
+                while arms and arms[0] <= now:
+                    heappop(arms)
+                while True:
+                    th = heap[0][0] if heap else INF
+                    ta = self.next_arrival
+                    if th <= ta:
+                        if th > now:
+                            break
+                        _, _, fn, arg = heappop(heap)
+                        fn(arg)
+                    else:
+                        if ta > now:
+                            break
+                        self._arrive()
+                nxt = heap[0][0] if heap else INF
+                if self.next_arrival < nxt:
+                    nxt = self.next_arrival
+                if not fast or nxt == INF or nxt >= env.peek():
+                    break
+                env._now = nxt  # nothing else is due before nxt
+                self.n_fast += 1
+        finally:
+            self._draining = False
+        if nxt < INF and (not arms or nxt < arms[0]):
+            self._arm(nxt)
+
+    def _load_block(self) -> None:
+        blk = self.source.next_block()
+        if blk is None:
+            self.next_arrival = INF
+            self._bt, self._bp, self._bo = [], [], []
+        else:
+            self._bt, self._bp, self._bo = blk
+            self.next_arrival = self._bt[0] if self._bt else INF
+        self._bi = 0
+
+    def _arrive(self) -> None:
+        i = self._bi
+        r = Request(self.n_arrived, self._bt[i], self._bp[i], self._bo[i])
+        self.n_arrived += 1
+        i += 1
+        if i < len(self._bt):
+            self._bi = i
+            self.next_arrival = self._bt[i]
+        else:
+            self._load_block()
+        self.records.append(r)
+        self.gateway.submit(r)
+
+    # ------------------------------------------------------------------ request flow
+    def dispatch(self, r: Request, g: Group, pe: PrefillEngine, de: DecodeEngine) -> None:
+        """The gateway picked RoleSet ``g``, prefill ``pe`` and decode ``de`` for ``r``."""
+        now = self.env.now
+        pi, di = pe.info, de.info
+        r.routed_at = now
+        r.roleset = g.name
+        r.prefill_pod = pi.name
+        r.decode_pod = di.name
+        r.prefill_rev = pi.revision
+        r.decode_rev = di.revision
+        r.local = pe.dec is de
+        if not r.local and pi.revision != di.revision:
+            r.mixed = not (self._compat(pi) & self._compat(di))
+        if pe.need(r) > pe.kv.cap or (not r.local and r.prompt + r.output > de.kv.cap):
+            self.fail(r, "too_long", retry=False)
+            return
+        r.de = de
+        de.outstanding += 1
+        if de.group is not None:
+            de.group.dirty = True
+        pe.submit(r)
+
+    def prefill_done(self, r: Request) -> None:
+        now = self.env.now
+        r.prefill_end = now
+        de = r.de
+        if r.local:
+            r.first_token = now
+            if r.output <= 1:
+                r.pe.kv.free(r.pkv)
+                de.outstanding -= 1
+                if de.group is not None:
+                    de.group.dirty = True
+                self.complete(r, now)
+                return
+            de.enqueue(r)
+            return
+        if not de.alive:
+            self.fail(r, "decode_pod_gone")
+            return
+        r.state = DECODE_WAIT
+        r.pe.holding.add(r)
+        de.enqueue(r)
+
+    def start_transfer(self, r: Request, de: DecodeEngine) -> None:
+        r.state = TRANSFER
+        r.transfer_start = self.env.now
+        pe = r.pe
+        nbytes = r.prompt * pe.info.kv_tx_bytes
+        r.flow = self.net.start(r, pe.node, de.node, nbytes, self._transferred)
+
+    def _transferred(self, r: Request) -> None:
+        now = self.env.now
+        r.transfer_end = now
+        r.flow = None
+        pe = r.pe
+        if pe.alive:
+            pe.kv.free(r.pkv)
+            pe.holding.discard(r)
+        r.pkv = 0
+        r.de.transferred(r, now + self.base_latency)
+        if pe.alive and not pe.busy and pe.queue:
+            pe.start()
+
+    def complete(self, r: Request, t: float) -> None:
+        r.ended_at = t
+        r.outcome = "completed"
+        r.state = DONE
+
+    def fail(self, r: Request, reason: str, retry: bool = True) -> None:
+        """End the current attempt of ``r``: release what it holds, then retry it at the
+        gateway if allowed, else mark it failed."""
+        if r.state == DONE:
+            return
+        self._release(r)
+        if retry and r.retries < self.retries:
+            r.retries += 1
+            r.reset()
+            self.gateway.submit(r)
+            return
+        r.state = DONE
+        r.outcome = "failed"
+        r.reason = reason
+        r.ended_at = self.env.now
+
+    def _release(self, r: Request) -> None:
+        st = r.state
+        pe: PrefillEngine | None = r.pe
+        de: DecodeEngine | None = r.de
+        if st == DECODE_WAIT and de is not None and de.alive:
+            with contextlib.suppress(ValueError):
+                de.waiting.remove(r)
+        if st == TRANSFER:
+            if r.flow is not None:
+                self.net.abort(r.flow)
+                r.flow = None
+            if de is not None and de.alive:
+                de.incoming.discard(r)
+                de.kv.free(r.dkv)
+                de.admitted -= 1
+                de.try_admit()
+        if st in (DECODE_WAIT, TRANSFER) and not r.local and pe is not None and pe.alive and r.pkv:
+            pe.kv.free(r.pkv)
+            pe.holding.discard(r)
+            r.pkv = 0
+            if not pe.busy:
+                pe.start()
+        if de is not None and de.alive:
+            de.outstanding -= 1
+            if de.group is not None:
+                de.group.dirty = True
+
+    # ------------------------------------------------------------------ mixed versions
+    def _compat(self, info: PodInfo) -> frozenset[str]:
+        """Revisions of the service whose template has this pod's role template."""
+        version = len(self.world.recorder.revisions)
+        if version != self._rev_version:
+            for name, rev in self.world.store.revisions.items():
+                if name not in self._revs:
+                    self._revs[name] = dict(rev.role_hashes)
+            self._rev_version = version
+        if info.compat_version != version:
+            info.compat = frozenset(
+                n for n, h in self._revs.items() if h.get(info.role) == info.template_hash
+            )
+            info.compat_version = version
+        return info.compat
+
+    # ------------------------------------------------------------------ pods
+    def _engine_cfg(self, role: str) -> Engine:
+        over = self.cfg.roles.get(role)
+        return over.engine if over is not None and over.engine is not None else self.cfg.engine
+
+    def cost_for(self, role: str, gpu_type: str, gpus: int) -> EngineCost:
+        over = self.cfg.roles.get(role)
+        tp = over.tensor_parallel if over is not None and over.tensor_parallel else max(1, gpus)
+        model_name = over.model if over is not None and over.model else None
+        gpu_name = over.gpu if over is not None and over.gpu else gpu_type
+        ecfg = self._engine_cfg(role)
+        key = (model_name, gpu_name, tp, ecfg)
+        cost = self._costs.get(key)
+        if cost is None:
+            model = (
+                self.catalog.model(model_name, f"serving.roles.{role}.model")
+                if (model_name)
+                else self.model
+            )
+            gpu = self.catalog.gpu(gpu_name)
+            cost = EngineCost.build(
+                model,
+                gpu,
+                tp,
+                ecfg.efficiency,
+                ecfg.gpu_memory_utilization,
+                ecfg.activation_reserve_gb,
+                ecfg.kv_cache_tokens,
+            )
+            if cost.kv_capacity_tokens <= 0:
+                raise InputError(
+                    Problem(
+                        f"serving.roles.{role}",
+                        f"the model does not fit on {tp} x {gpu_name}: weights "
+                        f"{cost.weight_bytes / 1e9:.1f} GB leave no room for KV cache",
+                    )
+                )
+            self._costs[key] = cost
+        return cost
+
+    def nic_bytes_per_s(self, node: str) -> float:
+        n = self.world.scheduler.by_name[node]
+        if self.cfg.kv_transfer.nic_gbps is not None:
+            gbps = self.cfg.kv_transfer.nic_gbps
+        else:
+            gpus = max(1, int(n.capacity.get("nvidia.com/gpu", 1)))
+            gbps = self.catalog.gpu(n.gpu_type).nic_gbps * gpus
+        return gbps * 1e9 / 8.0
+
+    def nvlink_bytes_per_s(self, node: str) -> float:
+        v = self._nvlink.get(node)
+        if v is None:
+            n = self.world.scheduler.by_name[node]
+            g = self.catalog.gpu(n.gpu_type)
+            v = self._nvlink[node] = g.nvlink_gbps * 1e9 * self.cfg.engine.efficiency.nvlink_eff
+        return v
+
+    def pod_routable(self, pod: Pod) -> None:
+        cur = self.world.store.pods.get(pod.name, pod)
+        old = self.pods.get(pod.name)
+        if old is not None:
+            if old.info.seq == cur.seq and old.registered:
+                return
+            self._kill(old, "pod_restarted")
+        if cur.node is None:
+            return
+        kind = role_kind(cur.role, cur.gpus, self.cfg)
+        if kind == "none":
+            return
+        node = self.world.scheduler.by_name[cur.node]
+        cost = self.cost_for(cur.role, node.gpu_type, cur.gpus)
+        over = self.cfg.roles.get(cur.role)
+        model = self.catalog.model(over.model) if over is not None and over.model else self.model
+        info = PodInfo(
+            cur.name,
+            cur.seq,
+            cur.roleset,
+            cur.role,
+            cur.revision,
+            cur.template_hash,
+            cur.node,
+            node.gpu_type,
+            kind,
+            kv_bytes_per_token(model, 1),
+        )
+        e = self._engine_cfg(cur.role)
+        kv = KVPool(cost.kv_capacity_tokens)
+        entry = PodEntry(info)
+        self.all_pods.append(entry)
+        gw = self.gateway
+        if kind == "prefill":
+            entry.prefill = PrefillEngine(
+                self, info, cost, e.max_num_seqs, e.max_num_batched_tokens, e.chunked_prefill, kv
+            )
+            self.pods[cur.name] = entry
+            gw.add(cur.roleset, "prefill", entry.prefill)
+        elif kind == "decode":
+            entry.decode = DecodeEngine(self, info, cost, e.max_num_seqs, kv)
+            self.pods[cur.name] = entry
+            gw.add(cur.roleset, "decode", entry.decode)
+        else:
+            dec = DecodeEngine(self, info, cost, e.max_num_seqs, kv)
+            pre = PrefillEngine(
+                self,
+                info,
+                cost,
+                e.max_num_seqs,
+                e.max_num_batched_tokens,
+                e.chunked_prefill,
+                kv,
+                dec,
+            )
+            entry.combined = CombinedPod(info, pre, dec)
+            entry.prefill, entry.decode = pre, dec
+            self.pods[cur.name] = entry
+            gw.add(cur.roleset, "combined", entry.combined)
+
+    def _deregister(self, entry: PodEntry) -> None:
+        if not entry.registered:
+            return
+        entry.registered = False
+        rs = entry.info.roleset
+        gw = self.gateway
+        if entry.combined is not None:
+            gw.remove(rs, "combined", entry.combined)
+        elif entry.prefill is not None:
+            gw.remove(rs, "prefill", entry.prefill)
+        elif entry.decode is not None:
+            gw.remove(rs, "decode", entry.decode)
+
+    def pod_deleted(self, pod: Pod) -> None:
+        """Deregistered at once; the engines keep serving what they hold."""
+        entry = self.pods.get(pod.name)
+        if entry is not None and entry.info.seq == pod.seq:
+            self._deregister(entry)
+
+    def pod_gone(self, pod: Pod) -> None:
+        entry = self.pods.get(pod.name)
+        if entry is not None and entry.info.seq == pod.seq:
+            self._kill(entry, "pod_gone")
+
+    def pod_restarting(self, pod: Pod) -> None:
+        """An in-place update restarts the pod's containers: its requests fail (or retry)."""
+        entry = self.pods.get(pod.name)
+        if entry is not None:
+            self._kill(entry, "pod_restarted")
+
+    def _kill(self, entry: PodEntry, why: str) -> None:
+        self._deregister(entry)
+        if self.pods.get(entry.info.name) is entry:
+            del self.pods[entry.info.name]
+        now = self.env.now
+        lost: list[Request] = []
+        if entry.prefill is not None and entry.prefill.alive:
+            lost += entry.prefill.die()
+        if entry.decode is not None and entry.decode.alive:
+            lost += entry.decode.die(now)
+        reason = why
+        if entry.info.kind in ("prefill", "decode"):
+            reason = f"{entry.info.kind}_{why}"
+        seen: set[int] = set()
+        for r in sorted(lost, key=lambda x: x.id):
+            if r.id in seen or r.state == DONE:
+                continue
+            seen.add(r.id)
+            self.fail(r, reason)
+
+    def finish(self, end: float) -> None:
+        """Bring every engine to the end of the run."""
+        for entry in self.pods.values():
+            if entry.decode is not None and entry.decode.alive:
+                entry.decode.flush(end)
+
+    def engines(self) -> list[PodEntry]:
+        return list(self.pods.values())

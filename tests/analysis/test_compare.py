@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import small_scenario
 from typer.testing import CliRunner
 
 import stormsim
@@ -14,6 +13,8 @@ import stormsim.analysis.compare as compare_mod
 from stormsim.analysis.compare import COMPARE_COLUMNS, parse_strategy, resolve_strategy
 from stormsim.analysis.study import HEADLINE_KPIS
 from stormsim.cli import app
+
+from .analysis_helpers import small_scenario
 
 STRATEGIES = [
     "baseline",

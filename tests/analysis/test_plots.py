@@ -7,11 +7,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pytest
-from conftest import small_scenario
 
 import stormsim
 from stormsim.report import plot_heatmap, plot_heatmap_facets, plot_pareto, plot_timelines
 from stormsim.report.sweep import value_order
+
+from .analysis_helpers import small_scenario
 
 
 def test_value_order() -> None:

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import small_scenario
 
 import stormsim
+
+from .analysis_helpers import small_scenario
 
 ray = pytest.importorskip("ray")
 

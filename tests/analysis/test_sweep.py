@@ -12,7 +12,6 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from conftest import SURGE, UNAV, small_scenario
 from typer.testing import CliRunner
 
 import stormsim
@@ -22,6 +21,8 @@ from stormsim.analysis.cache import RunCache
 from stormsim.analysis.executors import Task
 from stormsim.analysis.sweep import CELL_COLUMNS, RUN_COLUMNS
 from stormsim.cli import app
+
+from .analysis_helpers import SURGE, UNAV, small_scenario
 
 N_RUNS = 12  # 3 x 2 cells x 2 seeds
 

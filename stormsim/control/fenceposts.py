@@ -84,9 +84,23 @@ def stormservice_budgets(
     return surge, max_unav, replicas - max_unav
 
 
+_role_budget_cache: dict[int, tuple[RoleSpec, tuple[int, int]]] = {}
+
+
 def role_budgets(role: RoleSpec) -> tuple[int, int]:
     """(MaxSurge, MaxUnavailable) of a role, in pods or PodSets (spec §1.5); 0/0 when the role
-    has no replicas."""
+    has no replicas. Memoised per (immutable) role object."""
+    hit = _role_budget_cache.get(id(role))
+    if hit is not None and hit[0] is role:
+        return hit[1]
+    if len(_role_budget_cache) > 4096:
+        _role_budget_cache.clear()
+    out = _role_budgets(role)
+    _role_budget_cache[id(role)] = (role, out)
+    return out
+
+
+def _role_budgets(role: RoleSpec) -> tuple[int, int]:
     r = role.replicas
     if r <= 0:
         return 0, 0

@@ -304,8 +304,8 @@ class World:
         if ss is None:
             return None, False
         sel = ss.spec.selector.model_dump_json()
+        # the store keeps RoleSets in insertion (= creation) order: no sort needed
         rolesets = [r for r in self.store.rolesets.values() if self._selected(ss, sel, r)]
-        rolesets.sort(key=lambda r: (r.created_at, r.seq))
         res = reconcile_stormservice(
             ss,
             list(self.store.revisions.values()),

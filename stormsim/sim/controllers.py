@@ -5,7 +5,8 @@ while its pass runs is processed again afterwards; ``add_after`` keeps only the 
 pending requeue. Each pass waits ``reconcile_latency_s`` (the watch -> reconcile -> API write
 hop) and then reads the store, so it sees everything written up to that instant.
 
-Idle requeues are elided: a requeue timer that fires for a key whose inputs have not changed
+Idle requeues are elided (and world.py does not enqueue keys for watch events that change
+nothing the controller reads): a requeue timer that fires for a key whose inputs have not changed
 since its last pass is dropped, because the pure reconcile would see the same state and do
 nothing (any later change enqueues the key at once). This keeps a 15 s / 1 s polling loop
 from costing work without changing behaviour.

@@ -76,18 +76,23 @@ def aggregate_role_statuses(
 ) -> tuple[RoleStatus, ...]:
     """Per-role sums over all RoleSets; updated counts are the replicas / ready replicas of the
     RoleSets at the update revision (spec §1.7, §8.5). Sorted by role name."""
-    statuses = [(rs.revision == update_revision, rs.status.roles) for rs in rolesets if rs.status]
-    names = sorted({r.name for _, roles in statuses for r in roles})
-    out = []
-    for name in names:
-        mine = [(upd, r) for upd, roles in statuses for r in roles if r.name == name]
-        replicas = sum(r.replicas for _, r in mine)
-        ready = sum(r.ready_replicas for _, r in mine)
-        not_ready = sum(r.not_ready_replicas for _, r in mine)
-        upd_replicas = sum(r.replicas for u, r in mine if u)
-        upd_ready = sum(r.ready_replicas for u, r in mine if u)
-        out.append(RoleStatus(name, replicas, ready, not_ready, upd_replicas, upd_ready))
-    return tuple(out)
+    acc: dict[str, list[int]] = {}
+    for rs in rolesets:
+        st = rs.status
+        if st is None:
+            continue
+        upd = rs.revision == update_revision
+        for r in st.roles:
+            a = acc.get(r.name)
+            if a is None:
+                a = acc[r.name] = [0, 0, 0, 0, 0]
+            a[0] += r.replicas
+            a[1] += r.ready_replicas
+            a[2] += r.not_ready_replicas
+            if upd:
+                a[3] += r.replicas
+                a[4] += r.ready_replicas
+    return tuple(RoleStatus(name, *acc[name]) for name in sorted(acc))
 
 
 @dataclass

@@ -243,6 +243,17 @@ def compare(
         raise typer.Exit(1)
 
 
+JobsOpt = Annotated[
+    int | None, typer.Option("--jobs", "-j", help="Parallel runs (default: every core).", min=1)
+]
+ExecutorOpt = Annotated[
+    Executor, typer.Option("--executor", help="local processes or a Ray cluster.")
+]
+AddressOpt = Annotated[
+    str | None, typer.Option("--address", help="Ray cluster address (default: start one).")
+]
+
+
 @app.command()
 def sweep(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML (its sweep: section).")],
@@ -250,15 +261,9 @@ def sweep(
         Path | None,
         typer.Option("--out", help="Output and cache directory (default: results/NAME-sweep)."),
     ] = None,
-    jobs: Annotated[
-        int | None, typer.Option("--jobs", "-j", help="Parallel runs (default: every core).", min=1)
-    ] = None,
-    executor: Annotated[
-        Executor, typer.Option("--executor", help="local processes or a Ray cluster.")
-    ] = Executor.local,
-    address: Annotated[
-        str | None, typer.Option("--address", help="Ray cluster address (default: start one).")
-    ] = None,
+    jobs: JobsOpt = None,
+    executor: ExecutorOpt = Executor.local,
+    address: AddressOpt = None,
     grid: Annotated[
         list[str] | None,
         typer.Option(
@@ -345,15 +350,9 @@ def plan(
         Path | None,
         typer.Option("--out", help="Output and cache directory [default: results/NAME-plan]"),
     ] = None,
-    jobs: Annotated[
-        int | None, typer.Option("--jobs", "-j", help="Parallel runs [default: every core].", min=1)
-    ] = None,
-    executor: Annotated[
-        Executor, typer.Option("--executor", help="local processes or a Ray cluster.")
-    ] = Executor.local,
-    address: Annotated[
-        str | None, typer.Option("--address", help="Ray cluster address (default: start one).")
-    ] = None,
+    jobs: JobsOpt = None,
+    executor: ExecutorOpt = Executor.local,
+    address: AddressOpt = None,
     fresh: Annotated[bool, typer.Option("--fresh", help="Ignore finished runs in DIR.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No search log.")] = False,
 ) -> None:

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from stormsim.metrics.recorder import (
+    COUNTERS,
     EVENT_FIELDS,
     POD_FIELDS,
     REVISION_FIELDS,
@@ -16,17 +17,7 @@ from stormsim.metrics.recorder import (
 
 TIMESERIES_FIXED = (
     "t_s",
-    "rolesets_total",
-    "rolesets_ready",
-    "rolesets_updated",
-    "rolesets_terminating",
-    "pods_total",
-    "pods_ready",
-    "pods_pending",
-    "pods_terminating",
-    "gpus_allocated",
-    "gpus_capacity",
-    "replicas_desired",
+    *COUNTERS,
     "capacity_frac",
 )
 

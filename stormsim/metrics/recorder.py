@@ -8,6 +8,21 @@ from __future__ import annotations
 
 from typing import Any
 
+COUNTERS = (
+    "rolesets_total",
+    "rolesets_ready",
+    "rolesets_updated",
+    "rolesets_terminating",
+    "pods_total",
+    "pods_ready",
+    "pods_pending",
+    "pods_terminating",
+    "gpus_allocated",
+    "gpus_capacity",
+    "replicas_desired",
+)
+"""The fixed state counters the world keeps (time-series columns, in this order)."""
+
 POD_FIELDS = (
     "pod",
     "roleset",

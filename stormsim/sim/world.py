@@ -43,7 +43,7 @@ from stormsim.control.podset import reconcile_podset
 from stormsim.control.roleset import reconcile_roleset
 from stormsim.control.stormservice import reconcile_stormservice
 from stormsim.errors import InputError, Problem
-from stormsim.metrics.recorder import Recorder
+from stormsim.metrics.recorder import COUNTERS, Recorder
 from stormsim.sim.cluster import Kubelet, Node, Scheduler, build_nodes, pod_requests
 from stormsim.sim.controllers import Controller
 from stormsim.sim.rng import Sampler
@@ -217,17 +217,7 @@ class World:
         self._selector_cache: dict[tuple[str, str, str], bool] = {}
         self._template_canonical = ""
         c = self.stats.c
-        for k in (
-            "rolesets_total",
-            "rolesets_ready",
-            "rolesets_updated",
-            "rolesets_terminating",
-            "pods_total",
-            "pods_ready",
-            "pods_pending",
-            "pods_terminating",
-            "gpus_allocated",
-        ):
+        for k in COUNTERS:
             c[k] = 0.0
         c["gpus_capacity"] = float(sum(n.capacity.get(GPU_RESOURCE, 0) for n in self.nodes))
         c["replicas_desired"] = 0.0

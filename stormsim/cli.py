@@ -23,6 +23,7 @@ import stormsim
 from stormsim.analysis.paths import parse_value
 from stormsim.api import scenario_json_schema
 from stormsim.errors import InputError, Problem, SimulationError
+from stormsim.spec.loader import locate
 
 app = typer.Typer(
     name="stormsim",
@@ -86,8 +87,19 @@ KPI_ROWS = [
     ("full_outage_s", "full outage (s)"),
     ("gpus_allocated_peak", "GPUs allocated peak"),
     ("surge_gpus_peak", "surge GPUs peak"),
+    ("surge_gpus_demand_peak", "surge GPUs requested peak (incl. unplaced)"),
     ("surge_gpu_hours", "surge GPU-hours"),
     ("pods_pending_max_s", "longest pod pending (s)"),
+    ("pods_unscheduled_at_end", "pods unscheduled at end"),
+]
+MULTI_ROLLOUT_ROWS = [("n_rollouts", "rollouts"), ("rollout_time_s", "time rolling (s, sum)")]
+TRAFFIC_ROWS = [
+    ("requests_arrived", "requests arrived"),
+    ("requests_failed", "requests failed"),
+    ("ttft_p90_s", "TTFT p90 (s)"),
+    ("tpot_p90_s", "TPOT p90 (s)"),
+    ("slo_attainment_frac", "SLO attainment"),
+    ("window_slo_attainment_frac", "SLO attainment in update window"),
 ]
 
 
@@ -116,14 +128,22 @@ def run(
         if until is not None and until <= 0:
             raise InputError(Problem("--until", f"must be greater than 0, got {until:g}"))
         sc = stormsim.load_scenario(path)
-        res = stormsim.run(sc, seed=seed, until_s=until)
+        try:
+            res = stormsim.run(sc, seed=seed, until_s=until)
+        except InputError as e:
+            raise locate(e, path) from None
         target = out_dir or Path("results") / sc.name
         return res, res.save(target, format=format.value, plots=plots)
 
     res, saved = _guard(go)
     s = res.summary
     table = Table(title=f"{s['scenario']}  (seed {s['seed']})", show_header=False)
-    for key, label in KPI_ROWS:
+    rows = list(KPI_ROWS)
+    if (s.get("n_rollouts") or 0) > 1:
+        rows += MULTI_ROLLOUT_ROWS
+    if "requests_arrived" in s:
+        rows += TRAFFIC_ROWS
+    for key, label in rows:
         table.add_row(label, _fmt(s.get(key)))
     out.print(table)
     out.print(f"results: {saved}", markup=False)

@@ -45,7 +45,12 @@ class InputError(StormsimError):
         elif isinstance(problems, Problem):
             problems = [problems]
         self.problems: list[Problem] = list(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
+        # args keep the problems themselves, so re-raising ``type(e)(*e.args)`` (as SimPy does
+        # for an exception escaping a process) rebuilds the same error
+        super().__init__(self.problems)
+
+    def __str__(self) -> str:
+        return "\n".join(str(p) for p in self.problems)
 
 
 class SimulationError(StormsimError):

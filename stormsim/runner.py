@@ -26,7 +26,7 @@ import pandas as pd
 
 from stormsim.errors import InputError, Problem, SimulationError
 from stormsim.metrics.frames import build_frames
-from stormsim.metrics.kpis import compute_kpis, rollouts
+from stormsim.metrics.kpis import compute_kpis, rollout_kpis, rollouts
 from stormsim.metrics.requests import add_request_results
 from stormsim.sim.world import World
 from stormsim.spec.loader import load_scenario
@@ -147,6 +147,7 @@ def run(
     rec = world.recorder
     frames = build_frames(rec)
     frames["rollouts"] = rollouts(rec.template_changes, rec.settled_changes, end)
+    frames["rollouts"] = rollout_kpis(frames, end)
     summary: dict[str, Any] = {
         "scenario": scenario.name,
         "seed": seed,

@@ -101,6 +101,63 @@ class Series:
         return float(np.sum(d * vals))
 
 
+def window_kpis(series: dict[str, Series], a: float, b: float, completed: bool) -> dict[str, Any]:
+    """Rollout KPIs over the window ``[a, b]`` (see the README's KPI glossary)."""
+    out: dict[str, Any] = {}
+    gpus = series["gpus_allocated"]
+    base = gpus.at(a, before=True)
+    after = gpus.at(b) if completed else None
+    demand = Series(gpus.t, gpus.v + series["gpus_pending"].v)
+    if b > a:
+        span = b - a
+        cap = series["capacity_frac"]
+        out["rolesets_max"] = int(series["rolesets_total"].max(a, b))
+        out["rolesets_ready_min"] = int(series["rolesets_ready"].min(a, b))
+        out["capacity_availability_frac"] = cap.integral(a, b, lambda v: np.minimum(1.0, v)) / span
+        out["full_outage_s"] = cap.integral(a, b, lambda v: (v <= 0).astype(float))
+        peak = gpus.max(a, b)
+        dpeak = demand.max(a, b)
+        out["surge_gpu_hours"] = gpus.integral(a, b, lambda v: np.maximum(0.0, v - base)) / 3600.0
+    else:  # a window of zero length: the values at a
+        out["rolesets_max"] = int(series["rolesets_total"].at(a))
+        out["rolesets_ready_min"] = int(series["rolesets_ready"].at(a))
+        out["capacity_availability_frac"] = float(min(1.0, series["capacity_frac"].at(a)))
+        out["full_outage_s"] = 0.0
+        peak = gpus.at(a)
+        dpeak = demand.at(a)
+        out["surge_gpu_hours"] = 0.0
+    out["gpus_allocated_peak"] = int(peak)
+    out["gpus_allocated_before_update"] = int(base)
+    out["gpus_allocated_after_update"] = int(after) if after is not None else None
+    out["surge_gpus_peak"] = int(max(0.0, peak - base))
+    steady = max(base, after) if after is not None else base
+    out["rollout_surge_gpus_peak"] = int(max(0.0, peak - steady))
+    out["gpus_demand_peak"] = int(dpeak)
+    out["surge_gpus_demand_peak"] = int(max(0.0, dpeak - base))
+    return out
+
+
+def rollout_kpis(frames: dict[str, pd.DataFrame], end_s: float) -> pd.DataFrame:
+    """The ``rollouts`` frame with each rollout's own window KPIs: its window runs from its
+    start to its end, or (superseded / incomplete) to the next rollout's start / the run end."""
+    ro = frames["rollouts"]
+    if not len(ro):
+        return ro
+    ts = frames["timeseries"]
+    t = ts["t_s"].to_numpy(dtype=float)
+    series = {c: Series(t, ts[c].to_numpy(dtype=float)) for c in ts.columns if c != "t_s"}
+    rows = []
+    starts = [float(x) for x in ro["started_at_s"]]
+    ends = [float(x) for x in ro["ended_at_s"]]
+    outcomes = [str(x) for x in ro["outcome"]]
+    for k in range(len(ro)):
+        completed = outcomes[k] == "completed"
+        stop = ends[k] if completed else (starts[k + 1] if k + 1 < len(ro) else end_s)
+        rows.append(window_kpis(series, starts[k], stop, completed))
+    extra = pd.DataFrame(rows, index=ro.index)
+    return pd.concat([ro, extra], axis=1)
+
+
 def compute_kpis(
     frames: dict[str, pd.DataFrame],
     end_s: float,
@@ -128,37 +185,28 @@ def compute_kpis(
             update_completed=None,
         )
         win = None
-    if win is not None and win[1] > win[0]:
-        a, b = win
-        span = b - a
-        cap = series["capacity_frac"]
-        out["rolesets_max"] = int(series["rolesets_total"].max(a, b))
-        out["rolesets_ready_min"] = int(series["rolesets_ready"].min(a, b))
-        out["capacity_availability_frac"] = cap.integral(a, b, lambda v: np.minimum(1.0, v)) / span
-        out["full_outage_s"] = cap.integral(a, b, lambda v: (v <= 0).astype(float))
-        gpus = series["gpus_allocated"]
-        base = gpus.at(a, before=True)
-        peak = gpus.max(a, b)
-        out["gpus_allocated_peak"] = int(peak)
-        out["gpus_allocated_before_update"] = int(base)
-        out["surge_gpus_peak"] = int(max(0.0, peak - base))
-        out["surge_gpu_hours"] = gpus.integral(a, b, lambda v: np.maximum(0.0, v - base)) / 3600.0
+    if win is not None:
+        out.update(window_kpis(series, win[0], win[1], completed=bool(out["update_completed"])))
     else:
-        if win is not None:  # a window of zero length
-            a = win[0]
-            out["rolesets_max"] = int(series["rolesets_total"].at(a))
-            out["rolesets_ready_min"] = int(series["rolesets_ready"].at(a))
-            out["capacity_availability_frac"] = float(min(1.0, series["capacity_frac"].at(a)))
-            out["full_outage_s"] = 0.0
-        else:
-            out["rolesets_max"] = int(ts["rolesets_total"].max())
-            out["rolesets_ready_min"] = None
-            out["capacity_availability_frac"] = None
-            out["full_outage_s"] = None
-        out["gpus_allocated_peak"] = int(ts["gpus_allocated"].max())
-        out["gpus_allocated_before_update"] = None
-        out["surge_gpus_peak"] = 0 if win is not None else None
-        out["surge_gpu_hours"] = 0.0 if win is not None else None
+        out.update(
+            rolesets_max=int(ts["rolesets_total"].max()),
+            rolesets_ready_min=None,
+            capacity_availability_frac=None,
+            full_outage_s=None,
+            gpus_allocated_peak=int(ts["gpus_allocated"].max()),
+            gpus_allocated_before_update=None,
+            gpus_allocated_after_update=None,
+            surge_gpus_peak=None,
+            surge_gpu_hours=None,
+            rollout_surge_gpus_peak=None,
+            gpus_demand_peak=int((ts["gpus_allocated"] + ts["gpus_pending"]).max()),
+            surge_gpus_demand_peak=None,
+        )
+    if len(ro):
+        done = ro["duration_s"].dropna()
+        out["rollout_time_s"] = float(done.sum()) if len(done) == len(ro) else None
+    else:
+        out["rollout_time_s"] = None
     pods = frames["pods"]
     if len(pods):
         waited_until = pods["scheduled_at_s"].fillna(pods["gone_at_s"]).fillna(end_s)

@@ -168,6 +168,8 @@ class Stats:
             items.append((f"rev.{rev}.pods_starting", 1.0))
             if p.node is None:
                 items.append(("pods_pending", 1.0))
+                if p.gpus:
+                    items.append(("gpus_pending", float(p.gpus)))
         if p.node is not None and p.gpus:
             items.append(("gpus_allocated", float(p.gpus)))
         return items

@@ -497,3 +497,24 @@ def load_scenario(
         if isinstance(manifest, StormService):
             _int_or_percent_warnings(manifest, f"events[{i}].manifest")
     return resolve_trace_path(scenario, base)  # a relative trace path is relative to the file
+
+
+def locate(error: InputError, scenario_file: str | Path) -> InputError:
+    """Fill in the scenario-file line of problems found after loading (e.g. a ``rollback``
+    to a revision that does not exist when the event fires), from their field path."""
+    if not any(p.line is None and p.file is None and p.path for p in error.problems):
+        return error
+    try:
+        docs = load_documents(Path(scenario_file).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, InputError):
+        return error
+    if len(docs) != 1:
+        return error
+    lines = docs[0][1]
+    out = []
+    for p in error.problems:
+        if p.line is None and p.file is None and p.path:
+            path = tuple(int(x) if x.isdigit() else x for x in re.split(r"[.\[\]]+", p.path) if x)
+            p = Problem(p.path, p.message, lines.line_of(path))
+        out.append(p)
+    return InputError(out)

@@ -408,8 +408,32 @@ def plan(
         raise typer.Exit(1)
 
 
+# typer may vendor its own click: find its UsageError through a public exception class
+_USAGE_ERROR: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError"
+)
+
+
 def main() -> None:
-    app()
+    """Entry point: bad command-line arguments give one ``error:`` line and exit 2."""
+    try:
+        rv = app(standalone_mode=False)
+    except _USAGE_ERROR as exc:
+        e = exc
+        ctx = getattr(e, "ctx", None)
+        if type(e).__name__ == "NoArgsIsHelpError" and ctx is not None:
+            err.print(ctx.get_help(), markup=False)
+        else:
+            hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            fmt = getattr(e, "format_message", None)
+            msg = fmt() if callable(fmt) else str(e)
+            msg = msg.replace("Value error, ", "")
+            err.print(f"error: {msg}{hint}", markup=False)
+        raise SystemExit(2) from None
+    except typer.Abort:
+        err.print("aborted", markup=False)
+        raise SystemExit(130) from None
+    raise SystemExit(rv if isinstance(rv, int) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

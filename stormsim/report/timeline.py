@@ -44,7 +44,7 @@ def _stack(ax: Any, ts: pd.DataFrame, what: str, revisions: list[str]) -> None:
             facecolors.append((rgb[0], rgb[1], rgb[2], alpha))
     if ys:
         ax.stackplot(t, *ys, labels=labels, colors=facecolors, step="post")
-        ax.legend(loc="upper left", fontsize=7, ncols=2, frameon=False)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
     ax.set_ylabel(what)
 
 
@@ -53,12 +53,18 @@ def plot_timeline(result: RunResult | dict[str, pd.DataFrame], fig: Figure | Non
     revision and state, GPUs allocated vs capacity. The update window is shaded."""
     frames = result if isinstance(result, dict) else result.frames
     ts = frames["timeseries"]
+    if len(ts) > 1:
+        # hold the final state for a short tail, so the state the run ended in is visible
+        span = float(ts["t_s"].iloc[-1] - ts["t_s"].iloc[0])
+        tail = ts.iloc[[-1]].copy()
+        tail["t_s"] = ts["t_s"].iloc[-1] + max(1.0, 0.04 * span)
+        ts = pd.concat([ts, tail], ignore_index=True)
     revs = frames["revisions"].sort_values("created_at_s")["name"].tolist()
     extra = sorted(
         {c[len("rev.") : c.rindex(".")] for c in ts.columns if c.startswith("rev.")} - set(revs)
     )
     revs += extra
-    fig = fig or plt.figure(figsize=(11, 8))
+    fig = fig or plt.figure(figsize=(13, 8))
     axes = fig.subplots(3, 1, sharex=True)
     _stack(axes[0], ts, "rolesets", revs)
     _stack(axes[1], ts, "pods", revs)
@@ -67,7 +73,8 @@ def plot_timeline(result: RunResult | dict[str, pd.DataFrame], fig: Figure | Non
     axes[2].step(t, ts["gpus_capacity"], where="post", label="GPU capacity", linestyle="--")
     axes[2].set_ylabel("GPUs")
     axes[2].set_xlabel("simulated time (s)")
-    axes[2].legend(loc="upper left", fontsize=8, frameon=False)
+    axes[2].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    axes[2].set_xlim(t[0], t[-1])
     ro = frames.get("rollouts")
     if ro is not None:
         for _, r in ro.iterrows():

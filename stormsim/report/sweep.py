@@ -123,7 +123,9 @@ def plot_heatmap(
     """Heatmap of ``{kpi}_mean`` over two swept parameters (default: the StormService's
     maxSurge on x, maxUnavailable on y). ``where`` fixes other parameters; parameters neither
     plotted nor fixed are averaged over. A ``*`` marks cells where some runs did not complete
-    the update (their duration averages only the runs that did)."""
+    the update; for durations (which average only the runs that completed) such cells are
+    greyed out and labelled with the share of runs that completed, so a setting that stalls
+    never looks like the fastest."""
     params = _params(cells)
     x = x or find_param(params, "maxSurge")
     y = y or find_param(params, "maxUnavailable")
@@ -138,20 +140,26 @@ def plot_heatmap(
     xs, ys = value_order(df[x].tolist()), value_order(df[y].tolist())
     grid = np.full((len(ys), len(xs)), np.nan)
     partial = np.zeros_like(grid, dtype=bool)
+    done = np.ones_like(grid)
+    conditional = kpi in ("update_duration_s", "rollout_time_s")
+    shown = grid.copy()
     for (i, yv), (j, xv) in ((a, b) for a in enumerate(ys) for b in enumerate(xs)):
         sel = df[(df[x].astype(str) == str(xv)) & (df[y].astype(str) == str(yv))]
         vals = sel[col].dropna()
         if len(vals):
-            grid[i, j] = float(vals.mean())
+            grid[i, j] = shown[i, j] = float(vals.mean())
         if "update_completed_mean" in sel and (sel["update_completed_mean"] < 1).any():
             partial[i, j] = True
+            done[i, j] = float(sel["update_completed_mean"].fillna(0).mean())
+            if conditional:
+                shown[i, j] = np.nan  # not comparable: grey
     if ax is None:
         _, ax = plt.subplots(figsize=(1.3 * len(xs) + 2.5, 1.0 * len(ys) + 1.8))
     cmap = plt.get_cmap("viridis" if higher_is_better(kpi) else "viridis_r").with_extremes(
         bad="lightgrey"
     )
     im = ax.imshow(
-        np.ma.masked_invalid(grid), cmap=cmap, aspect="auto", origin="lower", vmin=vmin, vmax=vmax
+        np.ma.masked_invalid(shown), cmap=cmap, aspect="auto", origin="lower", vmin=vmin, vmax=vmax
     )
     ax.set_xticks(range(len(xs)), [str(v) for v in xs])
     ax.set_yticks(range(len(ys)), [str(v) for v in ys])
@@ -167,7 +175,9 @@ def plot_heatmap(
                 text = "n/a" if np.isnan(v) else _num(v)
                 if partial[i, j]:
                     text += "*"
-                dark = not np.isnan(v) and ((v < mid) == higher_is_better(kpi))
+                    if conditional:
+                        text = "stalled" if np.isnan(v) else f"{text}\n{done[i, j]:.0%} done"
+                dark = not np.isnan(shown[i, j]) and ((v < mid) == higher_is_better(kpi))
                 ax.text(
                     j, i, text, ha="center", va="center", fontsize=8,
                     color="white" if dark else "black",

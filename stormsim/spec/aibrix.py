@@ -33,6 +33,7 @@ class K8sModel(BaseModel):
         frozen=True,
         populate_by_name=True,
         alias_generator=to_camel,
+        strict=True,  # like the API server: "4" is not an integer
     )
 
     def dump(self) -> dict[str, Any]:

@@ -10,7 +10,7 @@ Definitions (docs/serving.md has the glossary):
 * KPIs are computed over the requests that *arrived* in the scope (whole run, or the update
   window for the ``window_`` keys), so arrived = completed + failed + in flight;
   percentiles over the completed ones; ``slo_attainment_frac`` = met ÷ (completed + failed);
-  ``goodput_rps`` = met ÷ scope length; ``request_availability_frac`` = met ÷ arrived in the
+  ``goodput_rps`` = met ÷ scope length (whole run: from the first arrival); ``request_availability_frac`` = met ÷ arrived in the
   window.
 """
 
@@ -202,7 +202,10 @@ def request_summary(df: pd.DataFrame, summary: dict[str, Any], end_s: float) -> 
     """The request keys of ``summary.json``: whole run, ``window_`` for the update window
     (start of the first template change to the end of the last rollout, or the run's end),
     and ``request_availability_frac`` (window)."""
-    out = request_kpis(df, 0.0, end_s)
+    # the whole-run scope starts with the traffic (the first arrival), so goodput is not
+    # diluted by the warm-up before the load begins
+    first = float(df["arrived_at_s"].min()) if len(df) else 0.0
+    out = request_kpis(df, first, end_s)
     start = summary.get("update_started_at_s")
     if start is None:
         out.update({f"window_{k}": None for k in KPI_KEYS})

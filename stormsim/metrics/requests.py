@@ -10,8 +10,8 @@ Definitions (docs/serving.md has the glossary):
 * KPIs are computed over the requests that *arrived* in the scope (whole run, or the update
   window for the ``window_`` keys), so arrived = completed + failed + in flight;
   percentiles over the completed ones; ``slo_attainment_frac`` = met ÷ (completed + failed);
-  ``goodput_rps`` = met ÷ scope length (whole run: from the first arrival); ``request_availability_frac`` = met ÷ arrived in the
-  window.
+  ``goodput_rps`` = met ÷ scope length (whole run: from the first arrival);
+  ``request_availability_frac`` = met ÷ arrived in the window.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ def plot_latency(result: RunResult | dict[str, pd.DataFrame], fig: Figure | None
     frames = result if isinstance(result, dict) else result.frames
     se = frames["request_series"]
     t = se["t_s"].to_numpy()
-    fig = fig or plt.figure(figsize=(11, 8))
+    fig = fig or plt.figure(figsize=(13, 8))
     ax = fig.subplots(3, 1, sharex=True)
     ax[0].plot(t, se["ttft_p50_s"], label="TTFT p50", color="C0")
     ax[0].plot(t, se["ttft_p99_s"], label="TTFT p99", color="C0", linestyle="--")
@@ -30,11 +30,25 @@ def plot_latency(result: RunResult | dict[str, pd.DataFrame], fig: Figure | None
     ax[0].plot(t, se["tpot_p99_s"], label="TPOT p99", color="C1", linestyle="--")
     if not isinstance(result, dict) and result.scenario.workload is not None:
         slo = result.scenario.workload.slo
-        ax[0].axhline(slo.ttft_s, color="C0", alpha=0.4, lw=0.8)
-        ax[0].axhline(slo.tpot_s, color="C1", alpha=0.4, lw=0.8)
+        ax[0].axhline(
+            slo.ttft_s,
+            color="C0",
+            alpha=0.6,
+            lw=1.0,
+            linestyle=":",
+            label=f"TTFT SLO {slo.ttft_s:g} s",
+        )
+        ax[0].axhline(
+            slo.tpot_s,
+            color="C1",
+            alpha=0.6,
+            lw=1.0,
+            linestyle=":",
+            label=f"TPOT SLO {slo.tpot_s:g} s",
+        )
     ax[0].set_yscale("log")
     ax[0].set_ylabel("latency (s)")
-    ax[0].legend(loc="upper left", fontsize=7, ncols=4, frameon=False)
+    ax[0].legend(loc="upper left", bbox_to_anchor=(1.08, 1.0), fontsize=7, frameon=False)
     ax[1].plot(t, se["slo_attainment_frac"], label="SLO attainment", color="C2")
     ax[1].set_ylim(-0.02, 1.02)
     ax[1].set_ylabel("attainment")
@@ -42,8 +56,8 @@ def plot_latency(result: RunResult | dict[str, pd.DataFrame], fig: Figure | None
     tw.step(t, se["throughput_rps"], where="post", color="C3", alpha=0.6, label="throughput")
     tw.step(t, se["goodput_rps"], where="post", color="C4", alpha=0.6, label="goodput")
     tw.set_ylabel("req/s")
-    tw.legend(loc="lower left", fontsize=7, frameon=False)
-    ax[1].legend(loc="upper left", fontsize=7, frameon=False)
+    tw.legend(loc="lower left", bbox_to_anchor=(1.08, 0.0), fontsize=7, frameon=False)
+    ax[1].legend(loc="upper left", bbox_to_anchor=(1.08, 1.0), fontsize=7, frameon=False)
     ax[2].step(t, se["in_flight"], where="post", label="in flight")
     ax[2].step(t, se["queued"], where="post", label="queued (before prefill)")
     fail = se["failed"].to_numpy()
@@ -59,7 +73,7 @@ def plot_latency(result: RunResult | dict[str, pd.DataFrame], fig: Figure | None
         )
     ax[2].set_ylabel("requests")
     ax[2].set_xlabel("simulated time (s)")
-    ax[2].legend(loc="upper left", fontsize=7, frameon=False)
+    ax[2].legend(loc="upper left", bbox_to_anchor=(1.08, 1.0), fontsize=7, frameon=False)
     ro = frames.get("rollouts")
     end = float(t[-1]) if len(t) else 0.0
     if ro is not None:

@@ -106,6 +106,7 @@ class _Pass:
     deleted: set[str]
     updated_in_place: dict[str, UpdateRoleSet]
     profile: str = "aibrix-e3e10f9e"
+    _post: list[RoleSet] | None = None
 
     @property
     def spec(self) -> StormServiceSpec:
@@ -243,7 +244,13 @@ class _Pass:
 
     # ------------------------------------------------------------------------- §3.7
     def post_view(self) -> list[RoleSet]:
-        """The RoleSets as the status step sees them after this pass's writes."""
+        """The RoleSets as the status step sees them after this pass's writes (computed once,
+        after scaling and rollout are done)."""
+        if self._post is None:
+            self._post = self._post_view()
+        return self._post
+
+    def _post_view(self) -> list[RoleSet]:
         if not (self.deleted or self.updated_in_place or self.created):
             return self.all
         out = []

@@ -227,6 +227,8 @@ class World:
             c[f"role.{r}.pods_ready"] = 0.0
             c[f"role.{r}.pods_desired"] = 0.0
         self.recorder.sample(0.0, c)
+        self._sample_t = 0.0
+        self._sample_dirty = False
         self.env.process(self._scenario_events())
         # serving data plane (issue 4): traffic through the routable pods
         self.serving = ServingPlane(self) if scenario.workload is not None else None
@@ -240,7 +242,19 @@ class World:
         return self.env.now
 
     # ------------------------------------------------------------------------- watch
+    def _flush_sample(self) -> None:
+        """Record the counters as they stood at the end of the last instant with changes."""
+        if self._sample_dirty:
+            self.recorder.sample(self._sample_t, self.stats.c)
+            self._sample_dirty = False
+
     def _on_change(self, kind: str, old: Any, new: Any) -> None:
+        now = self.env.now
+        if now != self._sample_t:
+            # a new instant: the previous one's final state is complete (one row per instant)
+            self._flush_sample()
+            self._sample_t = now
+        self._sample_dirty = True
         obj = new if new is not None else old
         stats = self.stats
         if kind == POD:
@@ -271,7 +285,6 @@ class World:
             self.ss_ctrl.add(self.ss_name)
         if self._settled_state or kind == SS or self._ss_ready():
             self._check_settled()
-        self.recorder.sample(self.env.now, stats.c)
 
     def _on_ss(self, old: StormServiceObj | None, new: StormServiceObj) -> None:
         c = self.stats.c
@@ -881,8 +894,9 @@ class World:
         capped at the last event + 1 h. Returns the end time (s)."""
         if until_s is not None:
             self.env.run(until=until_s)
-            return float(self.env.now)
-        last = max((e.at_s for e in self.scenario.events), default=0.0)
-        cap = self.env.timeout(last + SETTLE_CAP_S)
-        self.env.run(until=self.env.any_of([self.settled, cap]))
+        else:
+            last = max((e.at_s for e in self.scenario.events), default=0.0)
+            cap = self.env.timeout(last + SETTLE_CAP_S)
+            self.env.run(until=self.env.any_of([self.settled, cap]))
+        self._flush_sample()
         return float(self.env.now)

@@ -1,0 +1,67 @@
+"""Every notebook executes end to end (on a small case, via STORMSIM_NOTEBOOK_SMALL) and is
+committed without outputs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+pytest.importorskip("ipykernel")
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+def _check_tradeoffs(text: str, out: Path) -> None:
+    assert "6 cells x 2 seeds" in text and "0 failed" in text
+    assert (out / "cells.parquet").exists()
+    assert os.listdir(out / "runs")
+
+
+def _check_planning(text: str, out: Path) -> None:
+    assert "recommended:" in text
+    assert "recommendation holds with fresh seeds: True" in text
+    assert "cheaper rejected configuration fails with fresh seeds: True" in text
+    assert (out / "plan.html").is_file()
+
+
+CHECKS: dict[str, Callable[[str, Path], None]] = {
+    "maxsurge_maxunavailable_tradeoffs.ipynb": _check_tradeoffs,
+    "capacity_planning.ipynb": _check_planning,
+}
+
+
+def test_every_notebook_is_checked() -> None:
+    assert sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")) == sorted(CHECKS)
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_notebook_is_committed_without_outputs(name: str) -> None:
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_notebook_executes(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "out"
+    monkeypatch.setenv("STORMSIM_NOTEBOOK_SMALL", "1")
+    monkeypatch.setenv("STORMSIM_NOTEBOOK_OUT", str(out))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    client = nbclient.NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
+    )
+    client.execute()
+    text = "".join(
+        o.get("text", "") + str(o.get("data", {}).get("text/plain", ""))
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+    )
+    CHECKS[name](text, out)

@@ -558,35 +558,25 @@ class World:
                 rec.event(now, source, "event", a.kind, a.name, "", f"{a.reason}: {a.message}")
 
     def _set_finalizer(self, a: SetFinalizer) -> None:
+        """Add or remove an object's finalizer; removing the last one from an object that is
+        being deleted lets it go (Kubernetes semantics)."""
         st = self.store
-        if a.kind == RS:
-            rs = st.rolesets.get(a.name)
-            if rs is None:
-                return
-            if a.present:
-                st.put(RS, replace(rs, finalizer=True))
-            elif rs.deleting:
-                self._roleset_gone(rs)
-            else:
-                st.put(RS, replace(rs, finalizer=False))
-        elif a.kind == PS:
-            ps = st.podsets.get(a.name)
-            if ps is None:
-                return
-            if a.present:
-                st.put(PS, replace(ps, finalizer=True))
-            elif ps.deleting:
-                st.remove(PS, a.name)
-            else:
-                st.put(PS, replace(ps, finalizer=False))
-        elif a.kind == SS:
-            ss = st.stormservices.get(a.name)
-            if ss is None:
-                return
-            if a.present:
-                st.put(SS, replace(ss, finalizer=True))
-            elif ss.deleting:
-                st.remove(SS, a.name)
+        table: dict[str, Any] = {
+            RS: st.rolesets,
+            PS: st.podsets,
+            SS: st.stormservices,
+        }[a.kind]
+        obj = table.get(a.name)
+        if obj is None:
+            return
+        if a.present:
+            st.put(a.kind, replace(obj, finalizer=True))
+        elif not obj.deleting:
+            st.put(a.kind, replace(obj, finalizer=False))
+        elif a.kind == RS:
+            self._roleset_gone(obj)
+        else:
+            st.remove(a.kind, a.name)
 
     def _roleset_gone(self, rs: RoleSet) -> None:
         self.recorder.roleset(rs.name, gone_at_s=self.env.now)

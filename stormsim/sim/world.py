@@ -561,11 +561,12 @@ class World:
         """Add or remove an object's finalizer; removing the last one from an object that is
         being deleted lets it go (Kubernetes semantics)."""
         st = self.store
-        table: dict[str, Any] = {
+        tables: dict[str, dict[str, Any]] = {
             RS: st.rolesets,
             PS: st.podsets,
             SS: st.stormservices,
-        }[a.kind]
+        }
+        table = tables[a.kind]
         obj = table.get(a.name)
         if obj is None:
             return

@@ -392,7 +392,10 @@ class World:
             return None, False
         sel = ss.spec.selector.model_dump_json()
         # the store keeps RoleSets in insertion (= creation) order: no sort needed
-        rolesets = [r for r in self.store.rolesets.values() if self._selected(ss, sel, r)]
+        all_rs = list(self.store.rolesets.values())
+        # labels depend only on (owner, revision): match each distinct pair once
+        ok = {k for k in {(r.owner, r.revision) for r in all_rs} if self._selected(ss, sel, *k)}
+        rolesets = [r for r in all_rs if (r.owner, r.revision) in ok]
         res = reconcile_stormservice(
             ss,
             list(self.store.revisions.values()),
@@ -419,21 +422,23 @@ class World:
                 )
         return res.requeue_after, res.time_sensitive
 
-    def _rs_labels(self, rs: RoleSet) -> dict[str, str]:
+    def _rs_labels(self, owner: str, revision: str) -> dict[str, str]:
         """A RoleSet's labels: its revision's template labels plus the controller's."""
-        rev = self.store.revisions.get(rs.revision)
+        rev = self.store.revisions.get(revision)
         labels = dict(rev.template.labels) if rev is not None else {}
-        labels["storm-service-name"] = rs.owner
-        labels["storm-service-revision"] = rs.revision
+        labels["storm-service-name"] = owner
+        labels["storm-service-revision"] = revision
         return labels
 
-    def _selected(self, ss: StormServiceObj, sel: str, rs: RoleSet) -> bool:
-        """Whether the selector (``sel``: its JSON) matches the RoleSet, cached per selector
-        and revision."""
-        key = (sel, rs.owner, rs.revision)
+    def _selected(self, ss: StormServiceObj, sel: str, owner: str, revision: str) -> bool:
+        """Whether the selector (``sel``: its JSON) matches RoleSets of ``owner`` at
+        ``revision``, cached per selector and revision."""
+        key = (sel, owner, revision)
         hit = self._selector_cache.get(key)
         if hit is None:
-            hit = self._selector_cache[key] = ss.spec.selector.matches(self._rs_labels(rs))
+            hit = self._selector_cache[key] = ss.spec.selector.matches(
+                self._rs_labels(owner, revision)
+            )
         return hit
 
     def _reconcile_rs(self, name: str) -> float | None:

@@ -1,7 +1,10 @@
 """Benchmark: wall time of a large StormService rollout, next to raw SimPy throughput.
 
-Simulates 100 RoleSets x 16 pods (prefill 8 + decode 8, 1 GPU each) deployed at t=0 and rolled
-to a new image at t=600 s (RollingUpdate, maxSurge / maxUnavailable 10% by default), no traffic,
+Simulates a rollout of 100 RoleSets x 16 pods (prefill 8 + decode 8, 1 GPU each) to a new
+image (RollingUpdate, maxSurge / maxUnavailable 10% by default), no traffic. By default the
+fleet starts deployed (``initial_state: ready``) and the image changes at t=60 s, so the run is
+the rollout itself; ``--initial deploy`` first brings the fleet up through the controllers and
+changes the image at t=600 s. Runs
 through the public Python API (``stormsim.load_scenario`` + ``stormsim.run``). In the same
 process it measures how many bare ``env.timeout`` events per second SimPy itself processes, and
 compares: "SimPy-equivalent time" is the number of SimPy events the stormsim run processed
@@ -86,13 +89,15 @@ def build_scenario(args: argparse.Namespace) -> dict[str, Any]:
             },
         },
     }
+    ready = args.initial == "ready"
+    at = 60.0 if ready else 600.0
     return {
         "name": "bench-rollout",
-        "description": f"{args.rolesets} RoleSets x {pods_per_rs} pods, image change at 600 s",
+        "description": f"{args.rolesets} RoleSets x {pods_per_rs} pods, image change at {at:g} s",
         "seed": args.seed,
         "cluster": {"node_pools": [{"name": "gpu", "count": nodes, "gpus_per_node": 8}]},
-        "service": {"manifest": manifest},
-        "events": [{"at_s": 600, "action": "set_image", "image": "vllm/vllm-openai:v0.11.0"}],
+        "service": {"manifest": manifest, "initial_state": args.initial},
+        "events": [{"at_s": at, "action": "set_image", "image": "vllm/vllm-openai:v0.11.0"}],
     }
 
 
@@ -139,6 +144,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-surge", default="10%")
     ap.add_argument("--max-unavailable", default="10%")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument(
+        "--initial",
+        choices=["ready", "deploy"],
+        default="ready",
+        help="ready: the fleet starts deployed and the run is the rollout itself (the target's "
+        "case); deploy: the fleet is first brought up through the controllers",
+    )
     ap.add_argument("--repeat", type=int, default=3, help="timed runs (best and median shown)")
     ap.add_argument("--simpy-events", type=int, default=1_000_000, help="raw SimPy loop size")
     ap.add_argument("--profile", type=int, default=0, metavar="N", help="cProfile, top N rows")

@@ -191,6 +191,15 @@ class Scheduler:
                 best = n
         return best
 
+    def place_now(self, pod: Pod, req: dict[str, float]) -> Node | None:
+        """Reserve a node for ``pod`` at once, without a scheduling delay (a fleet that starts
+        deployed); ``None`` if nothing fits."""
+        node = self._choose(pod, req)
+        if node is not None:
+            self._take(node, req, 1.0)
+            self.requests[pod.name] = req
+        return node
+
     def _take(self, node: Node, req: dict[str, float], sign: float) -> None:
         old = node.free.get(GPU_RESOURCE, 0.0)
         for k, v in req.items():

@@ -14,7 +14,9 @@ from typing import Any
 
 import simpy
 
+from stormsim.control.objects import READY as READY_PHASE
 from stormsim.control.objects import (
+    RUNNING,
     Action,
     CompleteInPlace,
     CreateGroupPod,
@@ -40,7 +42,8 @@ from stormsim.control.objects import (
     WritePodSetStatus,
 )
 from stormsim.control.podset import reconcile_podset
-from stormsim.control.roleset import reconcile_roleset
+from stormsim.control.revisions import compute_role_revisions, sync_revision
+from stormsim.control.roleset import reconcile_roleset, stateful_pod_name
 from stormsim.control.stormservice import reconcile_stormservice
 from stormsim.errors import InputError, Problem
 from stormsim.metrics.recorder import COUNTERS, Recorder
@@ -683,7 +686,10 @@ class World:
         slot: int | None,
         podset: str | None,
         group_index: int | None,
+        ready: bool = False,
     ) -> None:
+        """Create a pod; ``ready``: already bound, running and Ready (a fleet that starts
+        deployed), else Pending and handed to the scheduler."""
         st = self.store
         now = self.env.now
         tmpl = role.template
@@ -724,8 +730,113 @@ class World:
             podset=podset,
         )
         self.recorder.event(now, source, "create", POD, name, revision)
+        req = pod_requests(tmpl, self.scheduler.declared)
+        if not ready:
+            st.put(POD, pod)
+            self.scheduler.submit(pod, req)
+            return
+        node = self.scheduler.place_now(pod, req)
+        if node is None:
+            raise InputError(
+                Problem(
+                    "service.initial_state",
+                    f"the fleet does not fit the cluster: no node for pod {name} "
+                    f"({pod.gpus} GPUs); add nodes or start with initial_state: deploy",
+                )
+            )
+        node.images.update(pod.images)
+        pod = replace(pod, node=node.name, phase=RUNNING, ready=True)
+        self.recorder.pod(
+            name, node=node.name, scheduled_at_s=now, ready_at_s=now, routable_at_s=now
+        )
         st.put(POD, pod)
-        self.scheduler.submit(pod, pod_requests(tmpl, self.scheduler.declared))
+        if self.serving is not None:
+            self.serving.pod_routable(pod)
+
+    def _deploy_ready(self) -> None:
+        """``service.initial_state: ready``: at t = 0 the service is already deployed at its
+        first revision: RoleSets (and PodSets) with finalizers, every pod bound, its images
+        cached on its node, Ready and routable. The controllers then find nothing to do but
+        write statuses."""
+        st = self.store
+        m = self.scenario.service.manifest
+        sync = sync_revision(self.ss_name, m.spec.template, [], "", 0, 0.0)
+        self._apply("scenario", list(sync.actions))
+        rev = st.revisions[sync.update.name]
+        role_revs = compute_role_revisions(None, rev)
+        for i in range(m.spec.replicas):
+            name = st.generate_name(f"{self.ss_name}-roleset-")
+            rs = RoleSet(
+                name,
+                self.ss_name,
+                rev.name,
+                i,
+                rev.template.spec,
+                rev.role_hashes,
+                role_revs,
+                0.0,
+                st.next_seq(),
+                finalizer=True,
+            )
+            self.recorder.roleset(name, revision=rev.name, index=i, created_at_s=0.0)
+            self.recorder.event(0.0, "scenario", "create", RS, name, rev.name, "initial: ready")
+            st.put(RS, rs)
+            for role in rs.spec.roles:
+                h = rev.role_hashes[role.name]
+                revision = role_revs[role.name][1]
+                for slot in range(max(0, role.replicas)):
+                    if role.group_size > 1:
+                        ps_name = stateful_pod_name(rs.name, role.name, h, slot)
+                        size = role.group_size
+                        st.put(
+                            PS,
+                            PodSet(
+                                ps_name,
+                                rs.name,
+                                role.name,
+                                h,
+                                revision,
+                                slot,
+                                size,
+                                0.0,
+                                st.next_seq(),
+                                finalizer=True,
+                                ready_pods=size,
+                                total_pods=size,
+                                phase=READY_PHASE,
+                            ),
+                        )
+                        for k in range(size):
+                            self._new_pod(
+                                "scenario",
+                                rs,
+                                role,
+                                f"{ps_name}-{k}",
+                                h,
+                                revision,
+                                slot,
+                                ps_name,
+                                k,
+                                ready=True,
+                            )
+                    else:
+                        pod_name = (
+                            stateful_pod_name(rs.name, role.name, h, slot)
+                            if role.stateful
+                            else st.generate_name(f"{rs.name}-{role.name}-")
+                        )
+                        self._new_pod(
+                            "scenario",
+                            rs,
+                            role,
+                            pod_name,
+                            h,
+                            revision,
+                            slot if role.stateful else None,
+                            None,
+                            None,
+                            ready=True,
+                        )
 
     def _patch_in_place(self, source: str, a: PatchPodInPlace) -> None:
         pod = self.store.pods.get(a.name)
@@ -821,7 +932,11 @@ class World:
         m = self.scenario.service.manifest
         self._template_canonical = m.spec.template.canonical
         self.recorder.event(0.0, "scenario", "apply", SS, self.ss_name, "", "initial manifest")
-        self.store.put(SS, StormServiceObj(self.ss_name, m.spec, generation=1))
+        if self.scenario.service.initial_state == "ready":
+            self._deploy_ready()
+            self.store.put(SS, StormServiceObj(self.ss_name, m.spec, generation=1, finalizer=True))
+        else:
+            self.store.put(SS, StormServiceObj(self.ss_name, m.spec, generation=1))
         order = sorted(
             range(len(self.scenario.events)), key=lambda i: (self.scenario.events[i].at_s, i)
         )

@@ -133,6 +133,11 @@ class Service(Model):
     manifest: StormService
     name: str | None = None
     manifest_path: str | None = None
+    initial_state: Literal["deploy", "ready"] = "deploy"
+    """``deploy``: the manifest is applied at t = 0 and the fleet comes up through the
+    controllers, scheduler and kubelet. ``ready``: at t = 0 the fleet is already deployed at
+    its first revision (pods bound, images cached, Ready), as if it had been running for a
+    while: a rollout can start at once and the run is shorter."""
 
 
 PROFILES = ("aibrix-e3e10f9e", "aibrix-latest")

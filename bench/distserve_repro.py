@@ -30,7 +30,9 @@ PROMPT = {"kind": "lognormal", "median": 300, "p90": 1100, "max": 1536}
 OUTPUT = {"kind": "lognormal", "median": 180, "p90": 520, "max": 512}
 
 
-def scenario(ttft_s: float, tpot_s: float, seeds: list[int]) -> dict[str, Any]:
+def scenario(
+    ttft_s: float, tpot_s: float, seeds: list[int], ttft_at: str = "first_token"
+) -> dict[str, Any]:
     man = {
         "apiVersion": "orchestration.aibrix.ai/v1alpha1",
         "kind": "StormService",
@@ -105,7 +107,7 @@ def scenario(ttft_s: float, tpot_s: float, seeds: list[int]) -> dict[str, Any]:
         },
         "plan": {
             "load": {"rate_rps": 0.5},
-            "slo": {"ttft_s": ttft_s, "tpot_s": tpot_s, "attainment_frac": 0.9},
+            "slo": {"ttft_s": ttft_s, "tpot_s": tpot_s, "attainment_frac": 0.9, "ttft_at": ttft_at},
             "gpus": [{"type": "A100-80GB", "price_per_hour": 1.0, "gpus_per_node": 8}],
             "prefill_tp": [2],
             "decode_tp": [1],
@@ -129,14 +131,25 @@ def main() -> None:
     ap.add_argument("--tpot", type=float, default=0.1)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument(
+        "--ttft-at",
+        choices=["first_token", "prefill_end"],
+        default="first_token",
+        help="prefill_end: count TTFT when prefill produced the first token, as DistServe does",
+    )
     a = ap.parse_args()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sc = load_scenario(scenario(a.ttft, a.tpot, list(range(1, a.seeds + 1))))
+        sc = load_scenario(scenario(a.ttft, a.tpot, list(range(1, a.seeds + 1)), a.ttft_at))
     assert sc.plan is not None
     pln = Planner(sc, sc.plan, make_executor("local", a.jobs), None)
     base = sc.plan.load.peak_rps
-    out: dict[str, Any] = {"ttft_s": a.ttft, "tpot_s": a.tpot, "seeds": a.seeds}
+    out: dict[str, Any] = {
+        "ttft_s": a.ttft,
+        "tpot_s": a.tpot,
+        "ttft_at": a.ttft_at,
+        "seeds": a.seeds,
+    }
     configs = {
         "disaggregated 1P(TP2)+1D(TP1)": Config(Candidate("pd", "A100-80GB", 2, 1), 1, 1),
         "colocated TP1 (vLLM-like)": Config(Candidate("colocated", "A100-80GB", 1, 0), 1, 0),

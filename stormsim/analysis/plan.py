@@ -309,7 +309,7 @@ def scenario_for(
     wl = dict(base.workload)
     wl.update(
         arrival=arrival,
-        slo={"ttft_s": plan.slo.ttft_s, "tpot_s": plan.slo.tpot_s},
+        slo={"ttft_s": plan.slo.ttft_s, "tpot_s": plan.slo.tpot_s, "ttft_at": plan.slo.ttft_at},
         start_s=start,
         stop_s=stop,
     )

@@ -146,6 +146,8 @@ def requests_frame(records: list[Any], slo: Slo) -> pd.DataFrame:
     df["decode_queue_s"] = np.where(np.isnan(ts), ds - pe, ts - pe)
     df["transfer_s"] = te - ts
     df["decode_s"] = np.where(done, end - ds, np.nan)
+    if slo.ttft_at == "prefill_end":
+        ft = np.where(np.isnan(pe), ft, np.minimum(pe, ft))
     df["ttft_s"] = ft - arr
     with np.errstate(divide="ignore", invalid="ignore"):
         df["tpot_s"] = np.where(done & (out > 1), (end - ft) / np.maximum(out - 1, 1), np.nan)

@@ -64,6 +64,8 @@ class PlanSlo(_M):
     ttft_s: float = Field(gt=0)
     tpot_s: float = Field(gt=0)
     attainment_frac: float = Field(default=0.99, gt=0, le=1)
+    ttft_at: Literal["first_token", "prefill_end"] = "first_token"
+    """Where TTFT ends (see ``workload.slo.ttft_at``)."""
 
 
 class PlanGpu(_M):

@@ -152,6 +152,12 @@ class Slo(_M):
 
     ttft_s: float = Field(default=1.0, gt=0)
     tpot_s: float = Field(default=0.05, gt=0)
+    ttft_at: Literal["first_token", "prefill_end"] = "first_token"
+    """Where the first token is counted. ``first_token`` (default): when the client gets it.
+    With AIBrix's ``pd`` routing that is from the decode pod, after prefill, KV transfer and
+    decode admission. ``prefill_end``: when prefill produced it, as DistServe and vLLM's
+    disaggregated benchmarks count it; the wait for the decode pod then falls into TPOT.
+    Colocated engines are the same under both."""
 
 
 DEFAULT_PROMPT = LognormalLen(kind="lognormal", median=1024, p90=4096)

@@ -39,8 +39,11 @@ class Node:
     images: set[str] = field(default_factory=set)
     pulling: dict[str, simpy.Event] = field(default_factory=dict)
     order: int = 0
+    down: bool = False
 
     def fits(self, req: dict[str, float]) -> bool:
+        if self.down:
+            return False
         free = self.free
         return all(free.get(k, 0.0) >= v for k, v in req.items() if k in free)
 
@@ -191,6 +194,27 @@ class Scheduler:
                 best = n
         return best
 
+    def node_down(self, node: Node) -> None:
+        """Take ``node`` out of scheduling (it was lost)."""
+        if node.down:
+            return
+        node.down = True
+        lst = self.buckets[node.free.get(GPU_RESOURCE, 0.0)]
+        del lst[bisect.bisect_left(lst, (node.order,))]
+        if not lst:
+            del self.buckets[node.free.get(GPU_RESOURCE, 0.0)]
+
+    def node_up(self, node: Node) -> None:
+        """``node`` is back, empty: schedulable again; pending pods are retried."""
+        if not node.down:
+            return
+        node.down = False
+        node.free = dict(node.capacity)
+        bisect.insort(
+            self.buckets.setdefault(node.free.get(GPU_RESOURCE, 0.0), []), (node.order, node)
+        )
+        self.retry()
+
     def place_now(self, pod: Pod, req: dict[str, float]) -> Node | None:
         """Reserve a node for ``pod`` at once, without a scheduling delay (a fleet that starts
         deployed); ``None`` if nothing fits."""
@@ -201,6 +225,8 @@ class Scheduler:
         return node
 
     def _take(self, node: Node, req: dict[str, float], sign: float) -> None:
+        if node.down:
+            return  # a lost node's resources come back whole when it returns
         old = node.free.get(GPU_RESOURCE, 0.0)
         for k, v in req.items():
             if k in node.free:

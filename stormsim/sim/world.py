@@ -49,11 +49,21 @@ from stormsim.errors import InputError, Problem
 from stormsim.metrics.recorder import COUNTERS, Recorder
 from stormsim.sim.cluster import Kubelet, Node, Scheduler, build_nodes, pod_requests
 from stormsim.sim.controllers import Controller
-from stormsim.sim.rng import Sampler
+from stormsim.sim.rng import Sampler, stream
 from stormsim.sim.serving import ServingPlane
 from stormsim.sim.store import CR, POD, PS, RS, SS, Store
 from stormsim.spec.aibrix import GPU_RESOURCE, RoleSetTemplate, RoleSpec, StormServiceSpec
-from stormsim.spec.scenario import Apply, Pause, Resume, Rollback, Scale, Scenario, SetImage
+from stormsim.spec.scenario import (
+    Apply,
+    CrashPod,
+    FailNode,
+    Pause,
+    Resume,
+    Rollback,
+    Scale,
+    Scenario,
+    SetImage,
+)
 
 SETTLE_CAP_S = 3600.0
 """Default run end: this long after the last event if the service never settles."""
@@ -215,6 +225,7 @@ class World:
         self.store = Store()
         self.stats = Stats()
         self.startup = Sampler(seed, "startup")
+        self.fault_rng = stream(seed, "faults")
         self.ctl_rng = Sampler(seed, "controllers")
         self.nodes: list[Node] = build_nodes(scenario.cluster)
         self.scheduler = Scheduler(self, self.nodes)
@@ -948,9 +959,95 @@ class World:
         self.events_done = True
         self._check_settled()
 
+    def _crash_pods(self, ev: CrashPod) -> None:
+        """Fault: ``ev.count`` Ready pods (of ``ev.role``) crash and restart in place."""
+        pods = sorted(
+            (
+                p
+                for p in self.store.pods.values()
+                if p.ready
+                and not p.deleting
+                and p.node is not None
+                and (ev.role is None or p.role == ev.role)
+            ),
+            key=lambda p: p.name,
+        )
+        n = min(ev.count, len(pods))
+        picks = sorted(self.fault_rng.choice(len(pods), size=n, replace=False)) if n else []
+        self.recorder.event(
+            self.env.now,
+            "scenario",
+            "crash_pod",
+            POD,
+            "",
+            "",
+            f"{n} of {len(pods)} ready pods of role {ev.role or '*'}",
+        )
+        for k in picks:
+            pod = pods[int(k)]
+            self.recorder.event(self.env.now, "fault", "crash", POD, pod.name, pod.revision)
+            self.kubelet.restart(pod, self.scheduler.by_name[pod.node])  # type: ignore[index]
+
+    def _fail_node(self, ev: FailNode) -> None:
+        """Fault: a node is lost; its pods are gone at once, its resources leave the cluster
+        (for ``ev.down_s`` seconds, or for good)."""
+        on: dict[str, list[Pod]] = {n.name: [] for n in self.nodes}
+        for p in self.store.pods.values():
+            if p.node is not None:
+                on[p.node].append(p)
+        name = ev.node
+        if name is None:
+            live = [n for n in self.nodes if not n.down]
+            if not live:
+                return
+            name = max(live, key=lambda n: (len(on[n.name]), -n.order)).name
+        node = self.scheduler.by_name[name]
+        if node.down:
+            return
+        now = self.env.now
+        self.recorder.event(
+            now,
+            "scenario",
+            "fail_node",
+            "Node",
+            name,
+            "",
+            f"{len(on[name])} pods lost" + (f", back in {ev.down_s:g} s" if ev.down_s else ""),
+        )
+        self.scheduler.node_down(node)
+        self._flush_sample_now()
+        self.stats.c["gpus_capacity"] -= node.capacity.get(GPU_RESOURCE, 0.0)
+        for p in sorted(on[name], key=lambda p: p.name):
+            self.delete_pod("node-lifecycle", p.name)
+            marked = self.store.pods.get(p.name)
+            if marked is not None:
+                self._pod_gone(marked)
+        if ev.down_s is not None:
+
+            def back(_e: Any) -> None:
+                self.recorder.event(self.env.now, "scenario", "node_up", "Node", name)
+                self._flush_sample_now()
+                self.stats.c["gpus_capacity"] += node.capacity.get(GPU_RESOURCE, 0.0)
+                self.scheduler.node_up(node)
+
+            self.env.timeout(ev.down_s).callbacks.append(back)
+
+    def _flush_sample_now(self) -> None:
+        """Counters changed outside a store write: make sure this instant gets its row."""
+        if self.env.now != self._sample_t:
+            self._flush_sample()
+            self._sample_t = self.env.now
+        self._sample_dirty = True
+
     def apply_event(self, i: int) -> None:
         """Apply scenario event ``i`` to the StormService, as a user with kubectl would."""
         ev = self.scenario.events[i]
+        if isinstance(ev, CrashPod):
+            self._crash_pods(ev)
+            return
+        if isinstance(ev, FailNode):
+            self._fail_node(ev)
+            return
         ss = self.store.stormservices[self.ss_name]
         spec = ss.spec
         detail = ""

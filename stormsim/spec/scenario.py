@@ -202,8 +202,30 @@ class Rollback(EventBase):
     to_revision: int = Field(ge=1)
 
 
+class CrashPod(EventBase):
+    """Fault: the containers of ``count`` Ready pods (of ``role``, default any role) crash and
+    restart in place (restartCount + 1): not Ready until the engine has loaded and initialised
+    again (no image pull). Requests on them fail. Pods are drawn from the ``faults`` stream."""
+
+    action: Literal["crash_pod"]
+    role: str | None = None
+    count: int = Field(default=1, ge=1)
+
+
+class FailNode(EventBase):
+    """Fault: a node is lost. Its pods are gone at once (the controllers replace them
+    elsewhere) and its resources leave the cluster, for ``down_s`` seconds (default: for good),
+    after which it comes back empty. ``node`` is ``<pool>-<i>``; default: the node running the
+    most pods (first in node order)."""
+
+    action: Literal["fail_node"]
+    node: str | None = None
+    down_s: float | None = Field(default=None, gt=0)
+
+
 Event = Annotated[
-    SetImage | Apply | Scale | Pause | Resume | Rollback, Field(discriminator="action")
+    SetImage | Apply | Scale | Pause | Resume | Rollback | CrashPod | FailNode,
+    Field(discriminator="action"),
 ]
 
 
@@ -266,6 +288,12 @@ def event_problems(s: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
                     f"(roles: {', '.join(sorted(roles))})",
                 )
             )
+        if isinstance(ev, FailNode) and ev.node is not None:
+            nodes = {f"{p.name}-{k}" for p in s.cluster.node_pools for k in range(p.count)}
+            if ev.node not in nodes:
+                problems.append(
+                    (("events", i, "node"), f"no node {ev.node!r} (nodes are named <pool>-<i>)")
+                )
         container = getattr(ev, "container", None)
         if container is not None:
             tmpl = s.service.manifest.spec.template.spec

@@ -1133,5 +1133,34 @@ class World:
             last = max((e.at_s for e in self.scenario.events), default=0.0)
             cap = self.env.timeout(last + SETTLE_CAP_S)
             self.env.run(until=self.env.any_of([self.settled, cap]))
+            if self._finite_workload() and not cap.processed:
+                self._run_until_drained()
         self._flush_sample()
         return float(self.env.now)
+
+    def _finite_workload(self) -> bool:
+        wl = self.scenario.workload
+        return (
+            self.serving is not None
+            and wl is not None
+            and (wl.arrival.kind == "trace" or wl.stop_s is not None or wl.max_requests is not None)
+        )
+
+    def _run_until_drained(self) -> None:
+        """A finite workload (a trace, ``stop_s`` or ``max_requests``) runs on after the
+        service settles until every request has arrived and ended, so a replay is complete;
+        capped an hour after its last arrival (when known) or after now."""
+        plane = self.serving
+        assert plane is not None
+        done = self.env.event()
+
+        def poll() -> Generator[simpy.Event, Any, None]:
+            while not plane.drained():
+                yield self.env.timeout(1.0)
+            done.succeed()
+
+        self.env.process(poll())
+        hint = plane.last_arrival_hint_s
+        horizon = max(self.env.now, hint if hint is not None else self.env.now)
+        cap = self.env.timeout(horizon - self.env.now + SETTLE_CAP_S)
+        self.env.run(until=self.env.any_of([done, cap]))

@@ -122,6 +122,8 @@ class ServingPlane:
         self._fast = hasattr(self.env, "_now")
         self.n_entries = 0
         self.n_arrived = 0
+        self.n_done = 0
+        """Requests that ended (completed or failed for good)."""
         self.source = RequestSource(sc.workload, world.seed)
         self._bt: list[float] = []
         self._bp: list[int] = []
@@ -293,6 +295,7 @@ class ServingPlane:
         r.ended_at = t
         r.outcome = "completed"
         r.state = DONE
+        self.n_done += 1
 
     def fail(self, r: Request, reason: str, retry: bool = True) -> None:
         """End the current attempt of ``r``: release what it holds, then retry it at the
@@ -309,6 +312,7 @@ class ServingPlane:
         r.outcome = "failed"
         r.reason = reason
         r.ended_at = self.env.now
+        self.n_done += 1
 
     def _release(self, r: Request) -> None:
         st = r.state
@@ -519,6 +523,22 @@ class ServingPlane:
                 continue
             seen.add(r.id)
             self.fail(r, reason)
+
+    @property
+    def last_arrival_hint_s(self) -> float | None:
+        """The last arrival time when it is already known (a trace, or a ``stop_s``)."""
+        if self.source.done:
+            return float(self._bt[-1]) if len(self._bt) else float(self.env.now)
+        stop = self.world.scenario.workload.stop_s if self.world.scenario.workload else None
+        return float(stop) if stop is not None else None
+
+    def drained(self) -> bool:
+        """Every request of a finite workload has arrived and ended (decode engines whose
+        batch changes are due are brought up to date first: their completions are lazy)."""
+        if self.next_arrival != INF or not self.source.done:
+            return False
+        self.sync_due(self.env.now)
+        return self.n_done == self.n_arrived
 
     def finish(self, end: float) -> None:
         """Bring every engine to the end of the run."""

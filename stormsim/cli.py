@@ -79,6 +79,12 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _positive(value: float | None) -> float | None:
+    if value is not None and value <= 0:
+        raise typer.BadParameter(f"must be greater than 0, got {value:g}")
+    return value
+
+
 KPI_ROWS = [
     ("update_duration_s", "update duration (s)"),
     ("update_completed", "update completed"),
@@ -118,7 +124,8 @@ def run(
     ] = None,
     format: Annotated[Format, typer.Option("--format", help="Frame file format.")] = Format.parquet,
     until: Annotated[
-        float | None, typer.Option("--until", help="End of the simulation (s).", min=0)
+        float | None,
+        typer.Option("--until", help="End of the simulation (s, > 0).", callback=_positive),
     ] = None,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write timeline.png.")] = True,
 ) -> None:
@@ -236,7 +243,8 @@ def compare(
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed shared by every strategy.")] = None,
     until: Annotated[
-        float | None, typer.Option("--until", help="End of the simulation (s).", min=0)
+        float | None,
+        typer.Option("--until", help="End of the simulation (s, > 0).", callback=_positive),
     ] = None,
     out_dir: Annotated[
         Path | None,
@@ -298,7 +306,8 @@ def sweep(
         int | None, typer.Option("--seeds", help="Seeds per parameter combination.", min=1)
     ] = None,
     until: Annotated[
-        float | None, typer.Option("--until", help="End of each simulation (s).", min=0)
+        float | None,
+        typer.Option("--until", help="End of each simulation (s, > 0).", callback=_positive),
     ] = None,
     fresh: Annotated[bool, typer.Option("--fresh", help="Ignore finished runs in DIR.")] = False,
     retry_failed: Annotated[

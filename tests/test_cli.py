@@ -307,7 +307,7 @@ def test_bad_options(setup: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     setup(HEAD)
     res = _invoke(tmp_path, monkeypatch, "run", "scenario.yaml", "--out", "out", "--until", "0")
     assert res.exit_code == 2
-    assert _errors(res.stderr) == ["error: --until: must be greater than 0, got 0"]
+    assert "must be greater than 0, got 0" in res.stderr  # one-line form: test_cli_main.py
     for args in (["--seed", "-1"], ["--format", "xml"]):
         res = _invoke(tmp_path, monkeypatch, "run", "scenario.yaml", "--out", "out", *args)
         assert res.exit_code == 2, args

@@ -57,3 +57,15 @@ def test_rollback_to_missing_revision_names_the_event_line(tmp_path: Path) -> No
         "error: events[0].to_revision (line 5): no ControllerRevision"
     )
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.skipif(not EXE.exists(), reason="stormsim entry point not installed")
+@pytest.mark.parametrize("command", ["run", "compare", "sweep"])
+def test_until_must_be_positive(command: str) -> None:
+    args = [command] if command == "run" else [command, "scenarios/default.yaml"]
+    p = _run(*args, "--until", "0", cwd=Path(__file__).resolve().parents[1])
+    assert p.returncode == 2
+    assert p.stderr.strip().splitlines() == [
+        f"error: Invalid value for '--until': must be greater than 0, got 0 "
+        f"(see `stormsim {command} --help`)"
+    ]

@@ -38,11 +38,17 @@ HEADLINE_KPIS = (
     "pods_pending_max_s",
     "rolesets_max",
     "rolesets_ready_min",
+    "surge_gpus_demand_peak",
+    "rollout_time_s",
 )
 """The rollout KPIs of a comparison, in table order."""
 
 REQUEST_KPI_PREFIXES = ("ttft_", "tpot_", "e2e_", "window_")
-REQUEST_KPI_KEYS = ("slo_attainment_frac", "goodput_rps")
+REQUEST_KPI_KEYS = (
+    "request_availability_frac",  # SLO met / arrived in the window: counts backlog as a miss
+    "slo_attainment_frac",
+    "goodput_rps",
+)
 
 
 def is_request_kpi(key: str) -> bool:

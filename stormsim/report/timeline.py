@@ -54,10 +54,13 @@ def plot_timeline(result: RunResult | dict[str, pd.DataFrame], fig: Figure | Non
     frames = result if isinstance(result, dict) else result.frames
     ts = frames["timeseries"]
     if len(ts) > 1:
-        # hold the final state for a short tail, so the state the run ended in is visible
-        span = float(ts["t_s"].iloc[-1] - ts["t_s"].iloc[0])
+        # hold the final state to the end of the run (and a short tail), so the state the
+        # run ended in is visible and the time axis matches the other plots
+        last = float(ts["t_s"].iloc[-1])
+        span = last - float(ts["t_s"].iloc[0])
+        end = last if isinstance(result, dict) else float(result.summary.get("sim_end_s") or last)
         tail = ts.iloc[[-1]].copy()
-        tail["t_s"] = ts["t_s"].iloc[-1] + max(1.0, 0.04 * span)
+        tail["t_s"] = max(end, last + max(1.0, 0.04 * span))
         ts = pd.concat([ts, tail], ignore_index=True)
     revs = frames["revisions"].sort_values("created_at_s")["name"].tolist()
     extra = sorted(

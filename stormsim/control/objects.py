@@ -214,6 +214,8 @@ class PodSet:
     recovery_policy: str = "ReplaceUnhealthy"
     finalizer: bool = False
     deleting: bool = False
+    template: PodTemplate | None = None
+    """The pod template the PodSet was created with (its pods are created from it)."""
     ready_pods: int = 0
     total_pods: int = 0
     phase: str = PENDING

@@ -106,7 +106,8 @@ def window_kpis(series: dict[str, Series], a: float, b: float, completed: bool) 
     out: dict[str, Any] = {}
     gpus = series["gpus_allocated"]
     base = gpus.at(a, before=True)
-    after = gpus.at(b) if completed else None
+    # after: GPUs of the pods that stay (terminating pods may still hold theirs at b)
+    after = series["gpus_live"].at(b) if completed else None
     demand = Series(gpus.t, gpus.v + series["gpus_pending"].v)
     if b > a:
         span = b - a

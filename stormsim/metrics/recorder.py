@@ -18,6 +18,7 @@ COUNTERS = (
     "pods_pending",
     "pods_terminating",
     "gpus_allocated",
+    "gpus_live",
     "gpus_pending",
     "gpus_capacity",
     "replicas_desired",

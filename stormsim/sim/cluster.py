@@ -167,7 +167,15 @@ class Scheduler:
             del self.buckets[old_free]
         bisect.insort(self.buckets.setdefault(new_free, []), (node.order, node))
 
-    def _choose(self, pod: Pod, req: dict[str, float]) -> Node | None:
+    def _choose(
+        self, pod: Pod, req: dict[str, float], domain: tuple[str, str] | None = None
+    ) -> Node | None:
+        """The node for ``pod``: best fit among the fitting nodes (restricted to the topology
+        ``domain`` (label key, value) when given, and by the pod's topology policy)."""
+        if domain is not None:
+            key, value = domain
+            fits = [n for n in self.nodes if n.labels.get(key) == value and n.fits(req)]
+            return min(fits, key=lambda n: (n.free.get(GPU_RESOURCE, 0), n.order), default=None)
         if pod.affinity is None:
             # best fit: the fitting node with the fewest free GPUs, ties in node order
             need = req.get(GPU_RESOURCE, 0.0)
@@ -258,24 +266,51 @@ class Scheduler:
             for p in store.pods.values()
             if p.gang == group and p.node is not None and not p.deleting
         )
+        placed = self._place(members, need - bound)
+        if placed is None:
+            # a Required topology policy and nothing of its scope placed yet: the greedy pass
+            # may have picked a domain too small for the group; try each domain in turn, the
+            # one with the most free GPUs first (kube-scheduler would retry the group with
+            # other choices after its timeout)
+            aff = members[0].affinity
+            if aff is not None and aff[0] == "Required" and not self._peer_values(members[0]):
+                key = aff[1]
+                free: dict[str, float] = {}
+                for n in self.nodes:
+                    v = n.labels.get(key)
+                    if v is not None and not n.down:
+                        free[v] = free.get(v, 0.0) + n.free.get(GPU_RESOURCE, 0.0)
+                for v in sorted(free, key=lambda v: (-free[v], v)):
+                    placed = self._place(members, need - bound, (key, v))
+                    if placed is not None:
+                        break
+        if placed is None:
+            return False
+        for p, node in placed:
+            self.pending.pop(p.name, None)
+            self.world.bind(p, node)
+        return True
+
+    def _place(
+        self, members: list[Pod], need: int, domain: tuple[str, str] | None = None
+    ) -> list[tuple[Pod, Node]] | None:
+        """Reserve nodes for as many ``members`` as fit; keep the reservations if at least
+        ``need`` (and at least one) were placed, else undo them and return ``None``."""
         placed: list[tuple[Pod, Node]] = []
         for p in members:
             req = self.requests.get(p.name, {})
-            node = self._choose(p, req)
+            node = self._choose(p, req, domain)
             if node is None:
                 continue
             self._take(node, req, 1.0)
             self._tentative[p.name] = node
             placed.append((p, node))
         self._tentative.clear()
-        if not placed or bound + len(placed) < need:
+        if not placed or len(placed) < need:
             for p, node in placed:
                 self._take(node, self.requests.get(p.name, {}), -1.0)
-            return False
-        for p, node in placed:
-            self.pending.pop(p.name, None)
-            self.world.bind(p, node)
-        return True
+            return None
+        return placed
 
     def release(self, pod: Pod) -> None:
         """Free what ``pod`` held on its node and retry pending pods in order."""
@@ -316,7 +351,9 @@ class Kubelet:
 
     def start(self, pod: Pod, node: Node) -> None:
         run = self.runs[pod.name] = self.runs.get(pod.name, 0) + 1
-        self.world.env.process(self._run(pod.name, pod.seq, node, run, None))
+        # a pod patched in place before it was bound starts with the new images: its update
+        # completes when it is Ready (it had no old imageIDs to change, spec §4.8)
+        self.world.env.process(self._run(pod.name, pod.seq, node, run, pod.in_place_target))
 
     def restart(self, pod: Pod, node: Node) -> None:
         """Containers restart with new images (in-place update): not Ready until the new

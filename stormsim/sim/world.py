@@ -52,7 +52,13 @@ from stormsim.sim.controllers import Controller
 from stormsim.sim.rng import Sampler, stream
 from stormsim.sim.serving import ServingPlane
 from stormsim.sim.store import CR, POD, PS, RS, SS, Store
-from stormsim.spec.aibrix import GPU_RESOURCE, RoleSetTemplate, RoleSpec, StormServiceSpec
+from stormsim.spec.aibrix import (
+    GPU_RESOURCE,
+    PodTemplate,
+    RoleSetTemplate,
+    RoleSpec,
+    StormServiceSpec,
+)
 from stormsim.spec.scenario import (
     Apply,
     CrashPod,
@@ -211,6 +217,8 @@ class Stats:
                     items.append(("gpus_pending", float(p.gpus)))
         if p.node is not None and p.gpus:
             items.append(("gpus_allocated", float(p.gpus)))
+            if not p.deleting:
+                items.append(("gpus_live", float(p.gpus)))
         return items
 
 
@@ -659,6 +667,7 @@ class World:
             role.group_size,
             now,
             st.next_seq(),
+            template=role.template,
         )
         self.recorder.event(now, source, "create", PS, a.name, a.revision)
         st.put(PS, ps)
@@ -672,7 +681,16 @@ class World:
         if ps is None or rs is None or role is None or name in st.pods:
             return
         self._new_pod(
-            source, rs, role, name, ps.template_hash, ps.revision, ps.slot, ps.name, a.index
+            source,
+            rs,
+            role,
+            name,
+            ps.template_hash,
+            ps.revision,
+            ps.slot,
+            ps.name,
+            a.index,
+            template=ps.template,
         )
 
     def _gang(self, rs: RoleSet, role: RoleSpec, podset: str | None) -> tuple[str | None, int]:
@@ -698,12 +716,13 @@ class World:
         podset: str | None,
         group_index: int | None,
         ready: bool = False,
+        template: PodTemplate | None = None,
     ) -> None:
         """Create a pod; ``ready``: already bound, running and Ready (a fleet that starts
         deployed), else Pending and handed to the scheduler."""
         st = self.store
         now = self.env.now
-        tmpl = role.template
+        tmpl = template or role.template
         affinity = None
         tp = rs.spec.topology_policy
         if tp is not None:
@@ -815,6 +834,7 @@ class World:
                                 ready_pods=size,
                                 total_pods=size,
                                 phase=READY_PHASE,
+                                template=role.template,
                             ),
                         )
                         for k in range(size):

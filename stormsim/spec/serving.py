@@ -273,8 +273,9 @@ class RoleServing(_M):
 
 class KvTransfer(_M):
     """KV-cache transfer prefill -> decode: each node's NIC (Gbit/s; default the catalog's
-    per-GPU NIC times the node's GPUs) is shared fairly by the transfers crossing it; a
-    transfer inside one node uses NVLink. ``base_latency_s`` is added to every transfer."""
+    per-GPU NIC times the node's GPUs) is shared fairly by the transfers crossing it, and a
+    pod uses only its GPUs' share of it (one NIC per GPU); a transfer inside one node uses
+    NVLink. ``base_latency_s`` is added to every transfer."""
 
     nic_gbps: float | None = Field(default=None, gt=0)
     base_latency_s: float = Field(default=0.0005, ge=0)

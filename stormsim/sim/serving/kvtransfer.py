@@ -1,10 +1,11 @@
 """KV-cache transfers prefill -> decode as flows over the nodes' NICs.
 
-Every node has an egress and an ingress link of ``nic_gbps``. A flow between two nodes crosses
-the source's egress and the destination's ingress; its rate is the smaller of the two fair
-shares (link capacity / flows on the link). Rates are recomputed, and finish times
-rescheduled, for the flows on the links of a flow that starts or ends. A transfer inside one
-node uses NVLink at full rate. ``base_latency_s`` is added after the last byte.
+Every node has an egress and an ingress link of ``nic_gbps``, and every pod its own share of
+them (its GPUs' NICs: node capacity x pod GPUs / node GPUs). A flow between two nodes crosses
+the source pod's and node's egress and the destination node's and pod's ingress; its rate is
+the smallest of the fair shares (link capacity / flows on the link). Rates are recomputed,
+and finish times rescheduled, for the flows on the links of a flow that starts or ends. A
+transfer inside one node uses NVLink at full rate. ``base_latency_s`` is added after the last byte.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ class Network:
         self.plane = plane
         self.egress: dict[str, Link] = {}
         self.ingress: dict[str, Link] = {}
+        self.pod_egress: dict[str, Link] = {}
+        self.pod_ingress: dict[str, Link] = {}
         self.transfers = 0
         self.bytes = 0.0
 
@@ -56,7 +59,28 @@ class Network:
             ig = self.ingress[dst] = Link(f"{dst}/ingress", self.plane.nic_bytes_per_s(dst))
         return eg, ig
 
-    def start(self, req: Any, src: str, dst: str, nbytes: float, done: Any) -> Flow:
+    def _pod_link(self, table: dict[str, Link], node: str, pod: tuple[str, int], d: str) -> Link:
+        name, gpus = pod
+        lk = table.get(name)
+        if lk is None:
+            lk = table[name] = Link(f"{name}/{d}", self.plane.pod_nic_bytes_per_s(node, gpus))
+        return lk
+
+    def forget_pod(self, name: str) -> None:
+        """Drop the links of a pod that is gone (its flows have ended or been aborted)."""
+        self.pod_egress.pop(name, None)
+        self.pod_ingress.pop(name, None)
+
+    def start(
+        self,
+        req: Any,
+        src: str,
+        dst: str,
+        nbytes: float,
+        done: Any,
+        src_pod: tuple[str, int] | None = None,
+        dst_pod: tuple[str, int] | None = None,
+    ) -> Flow:
         plane = self.plane
         now = plane.env.now
         self.transfers += 1
@@ -66,7 +90,11 @@ class Network:
             f.rate = plane.nvlink_bytes_per_s(src)
             plane.at(now + nbytes / f.rate, self._finish, (f, 0))
             return f
-        links = self._links(src, dst)
+        links: tuple[Link, ...] = self._links(src, dst)
+        if src_pod is not None:
+            links = (self._pod_link(self.pod_egress, src, src_pod, "egress"), *links)
+        if dst_pod is not None:
+            links = (*links, self._pod_link(self.pod_ingress, dst, dst_pod, "ingress"))
         f = Flow(req, links, nbytes, now, done)
         for lk in links:
             lk.flows.add(f)

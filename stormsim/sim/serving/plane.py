@@ -56,6 +56,7 @@ class PodInfo:
     gpu_type: str
     kind: str
     kv_tx_bytes: float
+    gpus: int = 1
     compat: frozenset[str] = frozenset()
     compat_version: int = -1
 
@@ -276,7 +277,15 @@ class ServingPlane:
         r.transfer_start = self.env.now
         pe = r.pe
         nbytes = r.prompt * pe.info.kv_tx_bytes
-        r.flow = self.net.start(r, pe.node, de.node, nbytes, self._transferred)
+        r.flow = self.net.start(
+            r,
+            pe.node,
+            de.node,
+            nbytes,
+            self._transferred,
+            (pe.info.name, pe.info.gpus),
+            (de.info.name, de.info.gpus),
+        )
 
     def _transferred(self, r: Request) -> None:
         now = self.env.now
@@ -406,6 +415,13 @@ class ServingPlane:
             gbps = self.catalog.gpu(n.gpu_type).nic_gbps * gpus
         return gbps * 1e9 / 8.0
 
+    def pod_nic_bytes_per_s(self, node: str, gpus: int) -> float:
+        """A pod's share of its node's NICs: GPUDirect RDMA pairs each GPU with its own NIC,
+        so a pod with ``gpus`` GPUs moves KV over ``gpus`` of the node's NICs."""
+        n = self.world.scheduler.by_name[node]
+        node_gpus = max(1, int(n.capacity.get("nvidia.com/gpu", 1)))
+        return self.nic_bytes_per_s(node) * min(1.0, gpus / node_gpus)
+
     def nvlink_bytes_per_s(self, node: str) -> float:
         v = self._nvlink.get(node)
         if v is None:
@@ -441,6 +457,7 @@ class ServingPlane:
             node.gpu_type,
             kind,
             kv_bytes_per_token(model, 1),
+            max(1, cur.gpus),
         )
         e = self._engine_cfg(cur.role)
         kv = KVPool(cost.kv_capacity_tokens)
@@ -497,6 +514,7 @@ class ServingPlane:
         entry = self.pods.get(pod.name)
         if entry is not None and entry.info.seq == pod.seq:
             self._kill(entry, "pod_gone")
+        self.net.forget_pod(pod.name)
 
     def pod_restarting(self, pod: Pod) -> None:
         """An in-place update restarts the pod's containers: its requests fail (or retry)."""

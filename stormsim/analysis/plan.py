@@ -944,7 +944,8 @@ class Planner:
         self.say(
             f"  [{ev.phase}] {cfg.label} @ {row['rate_rps']:.3g} req/s"
             + (f" rollout {row['rollout']}" if ev.rollout is not None else "")
-            + f": attainment {m:.3f} -> {'pass' if row['pass'] else 'fail'}"
+            + f": attainment mean {m:.3f} min {row['attainment_min']:.3f}"
+            + f" ({ev.criterion} vs target {ev.target:g}) -> {'pass' if row['pass'] else 'fail'}"
         )
 
     # ------------------------------------------------------------------ candidates

@@ -362,27 +362,31 @@ def sync_pods(rs: RoleSet, pods: Sequence[Pod], podsets: Sequence[PodSet] = ()) 
     switch), which counts as scaling (spec §4.4).
     """
     by_role: dict[str, list[Any]] = {r.name: [] for r in rs.spec.roles}
-    orphans: list[Action] = []
+    orphans: dict[str, list[Action]] = {r.name: [] for r in rs.spec.roles}
     group_roles = {r.name for r in rs.spec.roles if r.group_size > 1}
     for p in pods:
         if p.role in group_roles:
             if not p.deleting:
-                orphans.append(DeletePod(p.name))
+                orphans[p.role].append(DeletePod(p.name))
         elif p.role in by_role:
             by_role[p.role].append(p)
     for ps in podsets:
         if ps.role in by_role and ps.role not in group_roles:
             if not ps.deleting:
-                orphans.append(DeletePodSet(ps.name))
+                orphans[ps.role].append(DeletePodSet(ps.name))
         elif ps.role in by_role:
             by_role[ps.role].append(ps)
-    if orphans:
-        return orphans
     ctxs = {r.name: RoleCtx(rs, r, by_role[r.name]) for r in rs.spec.roles}
     actions: list[Action] = []
     changed = False
     for r in rs.spec.roles:
         c = ctxs[r.name]
+        if orphans[r.name]:
+            # the role's Scale deletes the other syncer's objects first: that is its scaling
+            # for this pass (nothing is created in it); other roles scale as usual
+            c.actions.extend(orphans[r.name])
+            changed = True
+            continue
         changed |= syncer_for(r).scale(c)
     if not changed:
         strategy = rs.spec.strategy

@@ -135,3 +135,21 @@ def test_gang_with_required_topology_tries_other_domains() -> None:
     zones = pods.assign(zone=pods["node"].str[0]).groupby("roleset")["zone"].nunique()
     assert (zones == 1).all()  # each RoleSet in one zone
     assert res.frames["status"]["condition"].iloc[-1] == "Ready"
+
+
+def test_sequential_moves_on_in_the_pass_that_completes_an_in_place_update() -> None:
+    ip = {"type": "InPlaceIfPossible", "maxUnavailable": 1}
+    m = _manifest(
+        [_role("a", 1, 1, updateStrategy=ip, upgradeOrder=1), _role("b", 1, 1, updateStrategy=ip)],
+        updateStrategy={"type": "InPlaceUpdate"},
+    )
+    m["spec"]["template"]["spec"]["updateStrategy"] = "Sequential"
+    sc = _scenario(
+        m,
+        [{"name": "p", "count": 1, "gpus_per_node": 8}],
+        events=[{"at_s": 50, "action": "set_image", "image": "img:v2"}],
+    )
+    ev = stormsim.run(sc).frames["events"]
+    done_a = ev[(ev["verb"] == "update") & ev["name"].str.contains("-a-")]["t_s"].min()
+    patch_b = ev[(ev["verb"] == "patch") & ev["name"].str.contains("-b-")]["t_s"].min()
+    assert patch_b == done_a  # same RoleSet pass: AllReady(a) sees the promoted pod

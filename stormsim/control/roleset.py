@@ -17,6 +17,7 @@ from stormsim.control.inplace import IN_PLACE, all_eligible, in_place_step
 from stormsim.control.objects import (
     READY,
     Action,
+    CompleteInPlace,
     Condition,
     CreatePod,
     CreatePodSet,
@@ -405,7 +406,27 @@ def sync_pods(rs: RoleSet, pods: Sequence[Pod], podsets: Sequence[PodSet] = ()) 
         else:  # Sequential (also empty / unknown)
             for r in sort_roles_by_upgrade_order(rs.spec.roles):
                 sy = syncer_for(r)
-                if sy.rollout(ctxs[r.name]) or not sy.all_ready(ctxs[r.name]):
+                c = ctxs[r.name]
+                n0 = len(c.actions)
+                sy.rollout(c)
+                new = c.actions[n0:]
+                if new and not all(isinstance(a, CompleteInPlace) for a in new):
+                    break
+                if new:
+                    # only in-place completions: AllReady sees the promoted pods (consistent
+                    # view), so the next role may start in this same pass
+                    done = {a.name for a in new if isinstance(a, CompleteInPlace)}
+                    c = RoleCtx(
+                        rs,
+                        r,
+                        [
+                            replace(p, template_hash=c.h, in_place_target=None)
+                            if p.name in done
+                            else p
+                            for p in c.pods
+                        ],
+                    )
+                if not sy.all_ready(c):
                     break
     for r in rs.spec.roles:
         actions.extend(ctxs[r.name].actions)

@@ -12,6 +12,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
+from stormsim.report.timeline import shade_rollouts
+
 if TYPE_CHECKING:
     from stormsim.runner import RunResult
 
@@ -74,13 +76,7 @@ def plot_latency(result: RunResult | dict[str, pd.DataFrame], fig: Figure | None
     ax[2].set_ylabel("requests")
     ax[2].set_xlabel("simulated time (s)")
     ax[2].legend(loc="upper left", bbox_to_anchor=(1.08, 1.0), fontsize=7, frameon=False)
-    ro = frames.get("rollouts")
-    end = float(t[-1]) if len(t) else 0.0
-    if ro is not None:
-        for _, r in ro.iterrows():
-            stop = r["ended_at_s"] if pd.notna(r["ended_at_s"]) else end
-            for a in ax:
-                a.axvspan(r["started_at_s"], stop, color="grey", alpha=0.12, lw=0)
+    shade_rollouts(ax, frames.get("rollouts"), float(t[-1]) if len(t) else 0.0)
     name = "" if isinstance(result, dict) else result.scenario.name
     fig.suptitle(f"stormsim requests {name}".strip())
     fig.tight_layout()

@@ -18,6 +18,16 @@ if TYPE_CHECKING:
 STATE_STYLE = {"ready": 1.0, "starting": 0.45, "terminating": 0.2}
 
 
+def shade_rollouts(axes: Any, rollouts: pd.DataFrame | None, end_s: float) -> None:
+    """Shade every rollout window (to its end, or ``end_s`` if it did not complete)."""
+    if rollouts is None:
+        return
+    for _, r in rollouts.iterrows():
+        stop = r["ended_at_s"] if pd.notna(r["ended_at_s"]) else end_s
+        for ax in axes:
+            ax.axvspan(r["started_at_s"], stop, color="grey", alpha=0.12, lw=0)
+
+
 def _revision_columns(ts: pd.DataFrame, what: str) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
     for c in ts.columns:
@@ -78,12 +88,7 @@ def plot_timeline(result: RunResult | dict[str, pd.DataFrame], fig: Figure | Non
     axes[2].set_xlabel("simulated time (s)")
     axes[2].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     axes[2].set_xlim(t[0], t[-1])
-    ro = frames.get("rollouts")
-    if ro is not None:
-        for _, r in ro.iterrows():
-            end = r["ended_at_s"] if pd.notna(r["ended_at_s"]) else t[-1]
-            for ax in axes:
-                ax.axvspan(r["started_at_s"], end, color="grey", alpha=0.12, lw=0)
+    shade_rollouts(axes, frames.get("rollouts"), float(t[-1]))
     name = "" if isinstance(result, dict) else result.scenario.name
     fig.suptitle(f"stormsim timeline {name}".strip())
     fig.tight_layout()

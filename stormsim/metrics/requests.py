@@ -129,6 +129,7 @@ def requests_frame(records: list[Any], slo: Slo) -> pd.DataFrame:
         else:
             cols[col] = np.asarray(vals, dtype=dtype) if vals else np.zeros(0, dtype=dtype)
     df = pd.DataFrame(cols)
+    df["fail_reason"] = df["fail_reason"].mask(df["outcome"] != "failed")  # null unless failed
     done = (df["outcome"] == "completed").to_numpy(dtype=bool)
     arr = df["arrived_at_s"].to_numpy()
     routed = df["routed_at_s"].to_numpy()

@@ -226,6 +226,12 @@ def plot_rollout_timeline(res: PlanResult) -> Figure:
             ax.text(0.5, 0.5, "no rollout simulated", ha="center", va="center")
         return fig
     ts = tl.frames["timeseries"]
+    end = float(tl.summary.get("sim_end_s") or ts["t_s"].iloc[-1])
+    if len(ts) and end > float(ts["t_s"].iloc[-1]):
+        # hold the last state to the end of the run, like the request panel
+        tail = ts.iloc[[-1]].copy()
+        tail["t_s"] = end
+        ts = pd.concat([ts, tail], ignore_index=True)
     t = ts["t_s"].to_numpy(dtype=float)
     revs = [c for c in ts.columns if c.startswith("rev.") and c.endswith(".pods_ready")]
     for i, c in enumerate(revs):
@@ -302,7 +308,8 @@ body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px auto;
 color:#222;background:#fff;padding:0 16px}
 h1{border-bottom:3px solid #2b6cb0;padding-bottom:6px}
 h2{color:#2b6cb0;margin-top:32px;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;font-size:12px;margin:8px 0}
+table{border-collapse:collapse;font-size:12px;margin:8px 0;display:block;overflow-x:auto;
+max-width:100%}
 th,td{border:1px solid #ccc;padding:3px 6px;text-align:right}
 th{background:#edf2f7} tr.rec td{background:#e6fffa;font-weight:600}
 td:first-child,th:first-child{text-align:left}

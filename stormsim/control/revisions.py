@@ -9,7 +9,7 @@ JSON of the template with the same algorithm family (FNV-1 32-bit) and the same 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from stormsim.control.objects import (
@@ -158,7 +158,3 @@ def truncate_history(revisions: Sequence[Revision], live: set[str], limit: int) 
     non_live = [r for r in sort_revisions(revisions) if r.name not in live]
     excess = len(non_live) - limit
     return [DeleteRevision(r.name) for r in non_live[: max(0, excess)]]
-
-
-def role_revision_map(revisions: Mapping[str, Revision]) -> dict[str, int]:
-    return {name: r.revision for name, r in revisions.items()}

@@ -140,9 +140,6 @@ class Service(Model):
     while: a rollout can start at once and the run is shorter."""
 
 
-PROFILES = ("aibrix-e3e10f9e", "aibrix-latest")
-
-
 class Controller(Model):
     """Which AIBrix behaviour to simulate.
 

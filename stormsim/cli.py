@@ -117,7 +117,7 @@ def run(
         typer.Argument(help="Scenario YAML. Omit to run the embedded default scenario."),
     ] = None,
     out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Results directory [default: results/NAME]")
+        Path | None, typer.Option("--out", help="Results directory (default: results/NAME).")
     ] = None,
     seed: Annotated[
         int | None, typer.Option(help="Root seed (overrides the scenario's).", min=0)
@@ -127,7 +127,12 @@ def run(
         float | None,
         typer.Option("--until", help="End of the simulation (s, > 0).", callback=_positive),
     ] = None,
-    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write timeline.png.")] = True,
+    plots: Annotated[
+        bool,
+        typer.Option(
+            "--plots/--no-plots", help="Write timeline.png (and latency.png with traffic)."
+        ),
+    ] = True,
 ) -> None:
     """Simulate a scenario and write its results (summary.json, frames, timeline.png)."""
     path = scenario or stormsim.default_scenario_path()
@@ -378,7 +383,7 @@ def plan(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML with a plan: section.")],
     out_dir: Annotated[
         Path | None,
-        typer.Option("--out", help="Output and cache directory [default: results/NAME-plan]"),
+        typer.Option("--out", help="Output and cache directory (default: results/NAME-plan)."),
     ] = None,
     jobs: JobsOpt = None,
     executor: ExecutorOpt = Executor.local,

@@ -417,7 +417,7 @@ class Kubelet:
         pod = self._alive(name, seq, run)
         if pod is None:
             return
-        w.set_ready(pod, True, in_place_running=target)
+        w.set_ready(pod, True, in_place_running=target, restarted=run > 1)
         yield w.env.timeout(w.duration(pod.role, "router_registration_s"))
         pod = self._alive(name, seq, run)
         if pod is None:

@@ -926,20 +926,21 @@ class World:
         self.store.put(POD, bound)
         self.kubelet.start(bound, node)
 
-    def set_ready(self, pod: Pod, ready: bool, in_place_running: str | None = None) -> None:
+    def set_ready(
+        self,
+        pod: Pod,
+        ready: bool,
+        in_place_running: str | None = None,
+        restarted: bool = False,
+    ) -> None:
         if ready:
             rec = self.recorder.pods.get(pod.name)
             if rec is not None and rec["ready_at_s"] is None:
                 rec["ready_at_s"] = self.env.now
-            if in_place_running is not None:
+            if restarted:
+                detail = "ready with new images" if in_place_running else "ready again"
                 self.recorder.event(
-                    self.env.now,
-                    "kubelet",
-                    "restarted",
-                    POD,
-                    pod.name,
-                    pod.revision,
-                    "ready with new images",
+                    self.env.now, "kubelet", "restarted", POD, pod.name, pod.revision, detail
                 )
         new = replace(pod, ready=ready)
         if in_place_running is not None:

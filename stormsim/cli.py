@@ -7,6 +7,7 @@ Exit codes: 0 ok, 2 invalid input (one line per problem, no traceback), 1 simula
 from __future__ import annotations
 
 import json
+import os
 import sys
 import warnings
 from collections.abc import Callable
@@ -448,6 +449,15 @@ def main() -> None:
     except typer.Abort:
         err.print("aborted", markup=False)
         raise SystemExit(130) from None
+    except Exception as e:  # a bug: say so in one line; the traceback on request
+        if os.environ.get("STORMSIM_TRACEBACK"):
+            raise
+        err.print(
+            f"internal error: {type(e).__name__}: {e} "
+            "(a bug in stormsim; set STORMSIM_TRACEBACK=1 for the traceback)",
+            markup=False,
+        )
+        raise SystemExit(1) from None
     raise SystemExit(rv if isinstance(rv, int) else 0)
 
 

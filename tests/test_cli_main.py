@@ -69,3 +69,19 @@ def test_until_must_be_positive(command: str) -> None:
         f"error: Invalid value for '--until': must be greater than 0, got 0 "
         f"(see `stormsim {command} --help`)"
     ]
+
+
+def test_internal_errors_are_one_line_exit_1(monkeypatch, capsys) -> None:
+    from stormsim import cli
+
+    def boom(*_a: object, **_k: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(stormsim, "run", boom)
+    monkeypatch.delenv("STORMSIM_TRACEBACK", raising=False)
+    monkeypatch.setattr("sys.argv", ["stormsim", "run", "--no-plots"])
+    with pytest.raises(SystemExit) as e:
+        cli.main()
+    assert e.value.code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("internal error: RuntimeError: boom")

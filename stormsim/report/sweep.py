@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 
 from stormsim.analysis.paths import short_labels
 from stormsim.analysis.study import atomic_write
+from stormsim.report.timeline import shade_rollouts
 from stormsim.runner import RunResult
 
 if TYPE_CHECKING:
@@ -299,18 +300,28 @@ def plot_timelines(
     axes: Any = None,
 ) -> np.ndarray:
     """Strategies side by side (one column each, shared axes): serving capacity (fraction of
-    desired, with RoleSets ready / total) on top, GPUs allocated vs capacity below; the update
-    window shaded. ``axes``: a 2 × N array of Axes, or None for a new figure. Returns it."""
+    desired, with RoleSets ready / total) on top, GPUs allocated vs capacity below and, when the
+    runs had traffic, TTFT p99 and SLO attainment per 10 s bin in a third row; the update
+    window shaded. ``axes``: a 2 × N (or 3 × N) array of Axes, or None for a new figure.
+    Returns it."""
     items = [(k, v) for k, v in results.items() if v is not None]
     n = max(1, len(items))
+    traffic = any(len(_frames(v).get("request_series", ())) for _, v in items)
     if axes is None:
+        rows = 3 if traffic else 2
         _, axes = plt.subplots(
-            2, n, figsize=(3.6 * n + 1, 5.2), sharex=True, sharey="row", squeeze=False
+            rows, n, figsize=(3.6 * n + 1, 2.6 * rows), sharex=True, sharey="row", squeeze=False
         )
-    axes = np.asarray(axes).reshape(2, -1)
+    axes = np.asarray(axes)
+    axes = axes.reshape(axes.shape[0] if axes.ndim == 2 else 2, -1)
     for j, (name, res) in enumerate(items):
         fr = _frames(res)
         ts = fr["timeseries"]
+        end = getattr(res, "summary", {}).get("sim_end_s")
+        if end is not None and len(ts) and float(end) > float(ts["t_s"].iloc[-1]):
+            tail = ts.iloc[[-1]].copy()  # hold the last state to the end of the run
+            tail["t_s"] = float(end)
+            ts = pd.concat([ts, tail], ignore_index=True)
         t = ts["t_s"].to_numpy()
         top, bottom = axes[0, j], axes[1, j]
         if "capacity_frac" in ts:
@@ -328,15 +339,34 @@ def plot_timelines(
         bottom.step(t, ts["gpus_allocated"], where="post", label="GPUs allocated")
         bottom.step(t, ts["gpus_capacity"], where="post", ls="--", color="k", lw=0.8,
                     label="capacity")  # fmt: skip
-        ro = fr.get("rollouts")
-        if ro is not None:
-            for _, r in ro.iterrows():
-                end = r["ended_at_s"] if pd.notna(r["ended_at_s"]) else t[-1]
-                for ax in (top, bottom):
-                    ax.axvspan(r["started_at_s"], end, color="grey", alpha=0.12, lw=0)
-        bottom.set_xlabel("simulated time (s)")
+        column = [top, bottom]
+        rs = fr.get("request_series")
+        if axes.shape[0] > 2:
+            third = axes[2, j]
+            column.append(third)
+            if rs is not None and len(rs):
+                bt = rs["t_s"].to_numpy()
+                third.plot(bt, rs["slo_attainment_frac"], color="tab:green", label="attainment")
+                third.set_ylim(-0.02, 1.05)
+                lat = third.twinx()
+                lat.plot(bt, rs["ttft_p99_s"], color="tab:red", lw=0.9, label="TTFT p99")
+                lat.set_yscale("log")
+                if j == n - 1:
+                    lat.set_ylabel("TTFT p99 (s)", fontsize=8)
+                if j == 0:
+                    h1, l1 = third.get_legend_handles_labels()
+                    h2, l2 = lat.get_legend_handles_labels()
+                    third.legend(h1 + h2, l1 + l2, loc="lower left", fontsize=7, frameon=False)
+        if j == 0:
+            h1, l1 = top.get_legend_handles_labels()
+            h2, l2 = tw.get_legend_handles_labels()
+            top.legend(h1 + h2, l1 + l2, loc="lower left", fontsize=7, frameon=False)
+        shade_rollouts(column, fr.get("rollouts"), float(t[-1]))
+        column[-1].set_xlabel("simulated time (s)")
     axes[0, 0].set_ylabel("serving capacity (frac)")
     axes[1, 0].set_ylabel("GPUs")
+    if axes.shape[0] > 2:
+        axes[2, 0].set_ylabel("SLO attainment")
     if items:
         axes[1, 0].legend(loc="lower left", fontsize=7, frameon=False)
     return axes

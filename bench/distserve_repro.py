@@ -31,7 +31,11 @@ OUTPUT = {"kind": "lognormal", "median": 180, "p90": 520, "max": 512}
 
 
 def scenario(
-    ttft_s: float, tpot_s: float, seeds: list[int], ttft_at: str = "first_token"
+    ttft_s: float,
+    tpot_s: float,
+    seeds: list[int],
+    ttft_at: str = "first_token",
+    efficiency: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     man = {
         "apiVersion": "orchestration.aibrix.ai/v1alpha1",
@@ -64,7 +68,8 @@ def scenario(
             },
         },
     }
-    dist_engine = {"max_num_seqs": 1024, "max_num_batched_tokens": 8192}
+    eff = {"efficiency": efficiency} if efficiency else {}
+    dist_engine = {"max_num_seqs": 1024, "max_num_batched_tokens": 8192, **eff}
     return {
         "name": "distserve-opt13b-chatbot",
         "cluster": {
@@ -92,8 +97,10 @@ def scenario(
             "engine": dist_engine,
             "roles": {
                 # prefill: DistServe's max batch 128 / 8192 tokens; decode 1024 sequences
-                "prefill": {"engine": {"max_num_seqs": 128, "max_num_batched_tokens": 8192}},
-                "decode": {"engine": {"max_num_seqs": 1024, "max_num_batched_tokens": 65536}},
+                "prefill": {"engine": {"max_num_seqs": 128, "max_num_batched_tokens": 8192, **eff}},
+                "decode": {
+                    "engine": {"max_num_seqs": 1024, "max_num_batched_tokens": 65536, **eff}
+                },
                 # vLLM baseline of the paper: 16384 batched tokens, 1024 sequences, and (v0.2)
                 # no chunked prefill: a prefill batch pauses the running decodes
                 "engine": {
@@ -101,6 +108,7 @@ def scenario(
                         "max_num_seqs": 1024,
                         "max_num_batched_tokens": 16384,
                         "chunked_prefill": False,
+                        **eff,
                     }
                 },
             },
@@ -137,10 +145,18 @@ def main() -> None:
         default="first_token",
         help="prefill_end: count TTFT when prefill produced the first token, as DistServe does",
     )
+    ap.add_argument(
+        "--efficiency",
+        type=json.loads,
+        default=None,
+        help="engine efficiency for every engine, JSON, e.g. '{\"iteration_overhead_s\": 0.015}'",
+    )
     a = ap.parse_args()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sc = load_scenario(scenario(a.ttft, a.tpot, list(range(1, a.seeds + 1)), a.ttft_at))
+        sc = load_scenario(
+            scenario(a.ttft, a.tpot, list(range(1, a.seeds + 1)), a.ttft_at, a.efficiency)
+        )
     assert sc.plan is not None
     pln = Planner(sc, sc.plan, make_executor("local", a.jobs), None)
     base = sc.plan.load.peak_rps

@@ -21,6 +21,7 @@ import stormsim.report  # noqa: F401  (registers the timeline artifact writer)
 from stormsim.analysis.compare import CompareResult, compare
 from stormsim.analysis.plan import PlanResult, plan
 from stormsim.analysis.sweep import SweepResult, sweep
+from stormsim.analysis.variants import override
 from stormsim.errors import InputError, SimulationError, StormsimError
 from stormsim.report import plan_report as _plan_report  # noqa: F401  (plan report writer)
 from stormsim.runner import RunResult, __version__, run
@@ -52,6 +53,7 @@ __all__ = [
     "default_scenario",
     "default_scenario_path",
     "load_scenario",
+    "override",
     "plan",
     "run",
     "sweep",

@@ -80,6 +80,17 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _overrides(items: list[str]) -> dict[str, Any]:
+    """``PATH=VALUE`` strings -> {path: parsed value}; a malformed one is an input error."""
+    out: dict[str, Any] = {}
+    for item in items:
+        path, sep, value = item.partition("=")
+        if not sep or not path.strip():
+            raise InputError(Problem("--set", f"expected PATH=VALUE, got {item!r}"))
+        out[path.strip()] = parse_value(value)
+    return out
+
+
 def _positive(value: float | None) -> float | None:
     if value is not None and value <= 0:
         raise typer.BadParameter(f"must be greater than 0, got {value:g}")
@@ -134,6 +145,14 @@ def run(
             "--plots/--no-plots", help="Write timeline.png (and latency.png with traffic)."
         ),
     ] = True,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="PATH=VALUE: override a scenario field by dotted path (manifest fields too, "
+            "e.g. service.manifest.spec.updateStrategy.maxSurge=2). Repeatable.",
+        ),
+    ] = None,
 ) -> None:
     """Simulate a scenario and write its results (summary.json, frames, timeline.png)."""
     path = scenario or stormsim.default_scenario_path()
@@ -142,6 +161,8 @@ def run(
         if until is not None and until <= 0:
             raise InputError(Problem("--until", f"must be greater than 0, got {until:g}"))
         sc = stormsim.load_scenario(path)
+        if set_:
+            sc = stormsim.override(sc, _overrides(set_))
         try:
             res = stormsim.run(sc, seed=seed, until_s=until)
         except InputError as e:

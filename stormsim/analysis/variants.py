@@ -87,3 +87,15 @@ def make_variants(
     for msg, (first, cat) in messages.items():
         warnings.warn(f"{msg} (first with {first})" if first != "no overrides" else msg, cat, 2)
     return out
+
+
+def override(
+    scenario: Scenario | str | Path | dict[str, Any], overrides: Mapping[str, Any]
+) -> Scenario:
+    """The scenario with some fields replaced, by dotted path (as in sweeps, manifest fields
+    included: ``service.manifest.spec.updateStrategy.maxSurge``), validated again. Bad paths or
+    values raise :class:`InputError` naming them."""
+    sc = as_scenario(scenario)
+    if not overrides:
+        return sc
+    return make_variants(sc, [dict(overrides)])[0]

@@ -32,22 +32,15 @@ def plot_latency(result: RunResult | dict[str, pd.DataFrame], fig: Figure | None
     ax[0].plot(t, se["tpot_p99_s"], label="TPOT p99", color="C1", linestyle="--")
     if not isinstance(result, dict) and result.scenario.workload is not None:
         slo = result.scenario.workload.slo
-        ax[0].axhline(
-            slo.ttft_s,
-            color="C0",
-            alpha=0.6,
-            lw=1.0,
-            linestyle=":",
-            label=f"TTFT SLO {slo.ttft_s:g} s",
-        )
-        ax[0].axhline(
-            slo.tpot_s,
-            color="C1",
-            alpha=0.6,
-            lw=1.0,
-            linestyle=":",
-            label=f"TPOT SLO {slo.tpot_s:g} s",
-        )
+        for value, color, what in ((slo.ttft_s, "C0", "TTFT"), (slo.tpot_s, "C1", "TPOT")):
+            ax[0].axhline(
+                value,
+                color=color,
+                alpha=0.6,
+                lw=1.0,
+                linestyle=":",
+                label=f"{what} SLO {value:g} s",
+            )
     ax[0].set_yscale("log")
     ax[0].set_ylabel("latency (s)")
     ax[0].legend(loc="upper left", bbox_to_anchor=(1.08, 1.0), fontsize=7, frameon=False)

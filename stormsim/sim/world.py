@@ -297,12 +297,7 @@ class World:
             self._sample_dirty = False
 
     def _on_change(self, kind: str, old: Any, new: Any) -> None:
-        now = self.env.now
-        if now != self._sample_t:
-            # a new instant: the previous one's final state is complete (one row per instant)
-            self._flush_sample()
-            self._sample_t = now
-        self._sample_dirty = True
+        self._counters_changing()
         obj = new if new is not None else old
         stats = self.stats
         if kind == POD:
@@ -1036,7 +1031,7 @@ class World:
             f"{len(on[name])} pods lost" + (f", back in {ev.down_s:g} s" if ev.down_s else ""),
         )
         self.scheduler.node_down(node)
-        self._flush_sample_now()
+        self._counters_changing()
         self.stats.c["gpus_capacity"] -= node.capacity.get(GPU_RESOURCE, 0.0)
         for p in sorted(on[name], key=lambda p: p.name):
             self.delete_pod("node-lifecycle", p.name)
@@ -1047,14 +1042,15 @@ class World:
 
             def back(_e: Any) -> None:
                 self.recorder.event(self.env.now, "scenario", "node_up", "Node", name)
-                self._flush_sample_now()
+                self._counters_changing()
                 self.stats.c["gpus_capacity"] += node.capacity.get(GPU_RESOURCE, 0.0)
                 self.scheduler.node_up(node)
 
             self.env.timeout(ev.down_s).callbacks.append(back)
 
-    def _flush_sample_now(self) -> None:
-        """Counters changed outside a store write: make sure this instant gets its row."""
+    def _counters_changing(self) -> None:
+        """The state counters are about to change: if time moved on, the previous instant's
+        final state is complete and gets its row (one row per instant)."""
         if self.env.now != self._sample_t:
             self._flush_sample()
             self._sample_t = self.env.now

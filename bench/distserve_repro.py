@@ -21,7 +21,7 @@ from typing import Any
 
 from stormsim.analysis.executors import make_executor
 from stormsim.analysis.plan import Candidate, Config, Planner
-from stormsim.spec.loader import load_scenario
+from stormsim.schema.loader import load_scenario
 
 # ShareGPT-like lengths clipped to OPT's 2048-token context: lognormal prompt (median 300,
 # p90 1100) and output (median 180, p90 520) tokens. DistServe's ShareGPT sample averages

@@ -138,8 +138,8 @@ def fleet_scenario(n: int = 1_000_000) -> dict[str, Any]:
 
 def _child(which: str, n: int) -> dict[str, Any]:
     import stormsim
+    from stormsim.schema.loader import load_scenario
     from stormsim.sim.world import World
-    from stormsim.spec.loader import load_scenario
 
     data = distserve_scenario(n) if which == "distserve" else fleet_scenario(n)
     sc = load_scenario(data)

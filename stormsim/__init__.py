@@ -25,8 +25,8 @@ from stormsim.analysis.variants import override
 from stormsim.errors import InputError, SimulationError, StormsimError
 from stormsim.report import plan_report as _plan_report  # noqa: F401  (plan report writer)
 from stormsim.runner import RunResult, __version__, run
-from stormsim.spec.loader import StormsimWarning, load_scenario
-from stormsim.spec.scenario import Scenario
+from stormsim.schema.loader import StormsimWarning, load_scenario
+from stormsim.schema.scenario import Scenario
 
 
 def default_scenario_path() -> Path:

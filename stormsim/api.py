@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from stormsim.spec.aibrix import StormService
-from stormsim.spec.scenario import Scenario
+from stormsim.schema.aibrix import StormService
+from stormsim.schema.scenario import Scenario
 
 
 def scenario_json_schema() -> dict[str, Any]:

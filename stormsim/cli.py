@@ -24,7 +24,7 @@ import stormsim
 from stormsim.analysis.paths import parse_value
 from stormsim.api import scenario_json_schema
 from stormsim.errors import InputError, Problem, SimulationError
-from stormsim.spec.loader import locate
+from stormsim.schema.loader import locate
 
 app = typer.Typer(
     name="stormsim",

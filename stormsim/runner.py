@@ -28,10 +28,10 @@ from stormsim.errors import InputError, Problem, SimulationError
 from stormsim.metrics.frames import build_frames
 from stormsim.metrics.kpis import compute_kpis, rollout_kpis, rollouts
 from stormsim.metrics.requests import add_request_results
+from stormsim.schema.loader import load_scenario
+from stormsim.schema.scenario import Scenario, scenario_dump
+from stormsim.schema.yamlio import dump_yaml
 from stormsim.sim.world import World
-from stormsim.spec.loader import load_scenario
-from stormsim.spec.scenario import Scenario, scenario_dump
-from stormsim.spec.yamlio import dump_yaml
 
 __version__ = "0.1.0"
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from stormsim.spec.yamlio import dump_yaml
+from stormsim.schema.yamlio import dump_yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

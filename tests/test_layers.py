@@ -2,7 +2,7 @@
 
 Layers, low to high::
 
-    units, errors < spec < control < sim < metrics < runner < analysis < report < cli/api/__init__
+    units, errors < schema < control < sim < metrics < runner < analysis < report < cli/api/__init__
 
 plus these rules:
 
@@ -34,7 +34,7 @@ ROOT = PKG_DIR.parent
 RANK = {
     "units": 0,
     "errors": 0,
-    "spec": 1,
+    "schema": 1,
     "control": 2,
     "sim": 3,
     "metrics": 4,
@@ -161,11 +161,11 @@ def test_module_respects_the_layers(module: str, path: Path, is_package: bool) -
         ("stormsim.sim.x", "import stormsim.metrics", "only through"),
         ("stormsim.sim.x", "from ..metrics import kpis", "only through"),
         ("stormsim.metrics.x", "from stormsim.sim.world import World", "metrics may not import"),
-        ("stormsim.spec.x", "from stormsim.control import objects", "spec (layer 1) may not"),
-        ("stormsim.spec.x", "from stormsim import load_scenario", "may not import __init__"),
+        ("stormsim.schema.x", "from stormsim.control import objects", "schema (layer 1) may not"),
+        ("stormsim.schema.x", "from stormsim import load_scenario", "may not import __init__"),
         ("stormsim.control.x", "def f():\n    from stormsim.runner import run", "runner"),
         ("stormsim.runner", "from stormsim.report.timeline import plot", "runner (layer 5)"),
-        ("stormsim.units", "from stormsim.spec import aibrix", "units (layer 0)"),
+        ("stormsim.units", "from stormsim.schema import aibrix", "units (layer 0)"),
         ("stormsim.sim.x", "from .. import cli", "may not import cli"),
         ("stormsim.newthing", "import os", "in no layer"),
     ],
@@ -183,7 +183,7 @@ def test_checker_catches_violations(module: str, source: str, expected: str) -> 
         ("stormsim.sim.x", "import simpy\nfrom stormsim.control.objects import Pod"),
         ("stormsim.metrics.frames", "import pandas as pd\nfrom .recorder import Recorder"),
         ("stormsim.report.timeline", "from stormsim.runner import RunResult"),
-        ("stormsim.spec.loader", "from stormsim.errors import InputError\nimport stormsim.units"),
+        ("stormsim.schema.loader", "from stormsim.errors import InputError\nimport stormsim.units"),
         ("stormsim.errors", "from stormsim.units import parse_quantity"),
         ("stormsim", "from stormsim.cli import app\nimport stormsim.report"),
     ],

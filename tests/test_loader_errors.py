@@ -14,7 +14,7 @@ import pytest
 
 import stormsim
 from stormsim.errors import InputError, Problem
-from stormsim.spec.loader import StormsimWarning, load_manifest
+from stormsim.schema.loader import StormsimWarning, load_manifest
 
 
 def _problems(source: Path | dict[str, Any], base_dir: Path | None = None) -> list[str]:

@@ -13,7 +13,7 @@ import pytest
 
 import stormsim
 from stormsim.errors import InputError
-from stormsim.spec.loader import StormsimWarning
+from stormsim.schema.loader import StormsimWarning
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "aibrix-samples"
 """The samples in the ``shared`` folder beside the repository (CI copies it there)."""

@@ -35,7 +35,7 @@ from stormsim.analysis.study import (
 from stormsim.analysis.variants import as_scenario, make_variants
 from stormsim.errors import InputError, Problem
 from stormsim.runner import RunResult, run
-from stormsim.spec.scenario import Scenario
+from stormsim.schema.scenario import Scenario
 
 SS = "service.manifest.spec"
 SHORTHANDS = {

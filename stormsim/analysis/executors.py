@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 from stormsim.errors import InputError, Problem
 from stormsim.runner import __version__, run
-from stormsim.spec.scenario import Scenario
+from stormsim.schema.scenario import Scenario
 
 Record = dict[str, Any]
 TaskFn = Callable[["Task"], Record]

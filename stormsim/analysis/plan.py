@@ -56,13 +56,13 @@ from stormsim.analysis.stats import mean_ci95
 from stormsim.analysis.study import atomic_write
 from stormsim.errors import InputError, Problem, SimulationError
 from stormsim.runner import RunResult, __version__, run, scenario_hash
+from stormsim.schema.loader import load_scenario
+from stormsim.schema.plan import Plan
+from stormsim.schema.scenario import Scenario, scenario_dump
+from stormsim.schema.serving import Serving, TraceArrival, Workload
 from stormsim.sim.serving.catalog import Catalog
 from stormsim.sim.serving.latency import EngineCost
 from stormsim.sim.serving.workload import draw_lengths
-from stormsim.spec.loader import load_scenario
-from stormsim.spec.plan import Plan
-from stormsim.spec.scenario import Scenario, scenario_dump
-from stormsim.spec.serving import Serving, TraceArrival, Workload
 
 Arch = Literal["pd", "colocated"]
 Phase = Literal["steady", "goodput", "sensitivity", "rollout"]

@@ -40,8 +40,8 @@ from stormsim.analysis.study import (
 from stormsim.analysis.variants import as_scenario, make_variants
 from stormsim.errors import InputError, Problem
 from stormsim.runner import RunResult, __version__, run, scenario_hash
-from stormsim.spec.scenario import Scenario
-from stormsim.spec.study import RangeSpec, SamplesSpec, SweepSpec
+from stormsim.schema.scenario import Scenario
+from stormsim.schema.study import RangeSpec, SamplesSpec, SweepSpec
 
 RUN_COLUMNS = ("seed", "cell", "key", "status", "error", "wall_s")
 """Columns of ``runs`` between the parameter columns and the KPI columns."""

@@ -16,8 +16,8 @@ from typing import Any
 
 from stormsim.analysis.paths import STUDY_SECTIONS, set_path
 from stormsim.errors import InputError, Problem
-from stormsim.spec.loader import load_scenario
-from stormsim.spec.scenario import Scenario, scenario_dump
+from stormsim.schema.loader import load_scenario
+from stormsim.schema.scenario import Scenario, scenario_dump
 
 
 def as_scenario(source: Scenario | str | Path | dict[str, Any]) -> Scenario:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from stormsim.spec.aibrix import IntOrPercent, RoleSpec, StormServiceSpec
+from stormsim.schema.aibrix import IntOrPercent, RoleSpec, StormServiceSpec
 
 
 def _scaled(value: IntOrPercent | None, desired: int, round_up: bool) -> int:

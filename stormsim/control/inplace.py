@@ -20,7 +20,7 @@ from stormsim.control.objects import (
     Pod,
     RecordEvent,
 )
-from stormsim.spec.aibrix import PodTemplate
+from stormsim.schema.aibrix import PodTemplate
 
 IN_PLACE = "InPlaceIfPossible"
 

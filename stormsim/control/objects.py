@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from stormsim.spec.aibrix import PodTemplate, RoleSetSpec, RoleSetTemplate, StormServiceSpec
+from stormsim.schema.aibrix import PodTemplate, RoleSetSpec, RoleSetTemplate, StormServiceSpec
 
 # Condition types and pod phases, as AIBrix / Kubernetes spell them.
 READY = "Ready"

@@ -19,7 +19,7 @@ from stormsim.control.objects import (
     Revision,
     SetRevisionNumber,
 )
-from stormsim.spec.aibrix import PodTemplate, RoleSetTemplate
+from stormsim.schema.aibrix import PodTemplate, RoleSetTemplate
 
 SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 DEFAULT_REVISION_HISTORY_LIMIT = 10

@@ -32,7 +32,7 @@ from stormsim.control.objects import (
     RoleStatus,
     SetFinalizer,
 )
-from stormsim.spec.aibrix import PodTemplate, RoleSpec
+from stormsim.schema.aibrix import PodTemplate, RoleSpec
 
 REQUEUE_RETRY_S = 1.0
 """``DefaultRetryDelay``: requeue of a RoleSet that is not Ready."""

@@ -38,7 +38,7 @@ from stormsim.control.objects import (
     UpdateRoleSet,
 )
 from stormsim.control.revisions import compute_role_revisions, sync_revision, truncate_history
-from stormsim.spec.aibrix import StormServiceSpec
+from stormsim.schema.aibrix import StormServiceSpec
 from stormsim.units import round_half_away
 
 REQUEUE_NOT_READY_S = 15.0

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stormsim.spec.serving import Slo
+from stormsim.schema.serving import Slo
 
 REQUEST_COLUMNS = (
     "request",

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from stormsim.control.objects import RUNNING, Pod
+from stormsim.schema.aibrix import GPU_RESOURCE, PodTemplate
+from stormsim.schema.scenario import Cluster
 from stormsim.sim.store import POD
-from stormsim.spec.aibrix import GPU_RESOURCE, PodTemplate
-from stormsim.spec.scenario import Cluster
 
 if TYPE_CHECKING:
     from stormsim.sim.world import World

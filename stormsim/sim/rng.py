@@ -11,7 +11,7 @@ import zlib
 
 import numpy as np
 
-from stormsim.spec.scenario import Duration, Exponential, Lognormal, Uniform
+from stormsim.schema.scenario import Duration, Exponential, Lognormal, Uniform
 
 Z90 = 1.2815515655446004  # standard normal 90th percentile
 

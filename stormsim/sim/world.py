@@ -47,19 +47,14 @@ from stormsim.control.roleset import reconcile_roleset, stateful_pod_name
 from stormsim.control.stormservice import reconcile_stormservice
 from stormsim.errors import InputError, Problem
 from stormsim.metrics.recorder import COUNTERS, Recorder
-from stormsim.sim.cluster import Kubelet, Node, Scheduler, build_nodes, pod_requests
-from stormsim.sim.controllers import Controller
-from stormsim.sim.rng import Sampler, stream
-from stormsim.sim.serving import ServingPlane
-from stormsim.sim.store import CR, POD, PS, RS, SS, Store
-from stormsim.spec.aibrix import (
+from stormsim.schema.aibrix import (
     GPU_RESOURCE,
     PodTemplate,
     RoleSetTemplate,
     RoleSpec,
     StormServiceSpec,
 )
-from stormsim.spec.scenario import (
+from stormsim.schema.scenario import (
     Apply,
     CrashPod,
     FailNode,
@@ -70,6 +65,11 @@ from stormsim.spec.scenario import (
     Scenario,
     SetImage,
 )
+from stormsim.sim.cluster import Kubelet, Node, Scheduler, build_nodes, pod_requests
+from stormsim.sim.controllers import Controller
+from stormsim.sim.rng import Sampler, stream
+from stormsim.sim.serving import ServingPlane
+from stormsim.sim.store import CR, POD, PS, RS, SS, Store
 
 SETTLE_CAP_S = 3600.0
 """Default run end: this long after the last event if the service never settles."""

@@ -18,7 +18,7 @@ def scenario() -> stormsim.Scenario:
 
 @pytest.fixture
 def scenario_file(tmp_path: Path) -> Path:
-    from stormsim.spec.yamlio import dump_yaml
+    from stormsim.schema.yamlio import dump_yaml
 
     p = tmp_path / "small.yaml"
     p.write_text(dump_yaml(small_scenario()))

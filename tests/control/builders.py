@@ -25,7 +25,7 @@ from stormsim.control.objects import (
 )
 from stormsim.control.revisions import role_hashes
 from stormsim.control.roleset import RoleCtx
-from stormsim.spec.aibrix import (
+from stormsim.schema.aibrix import (
     IntOrPercent,
     RoleSetSpec,
     RoleSetTemplate,

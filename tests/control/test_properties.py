@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 import stormsim
 from stormsim.control.fenceposts import stormservice_budgets
 from stormsim.control.revisions import role_hashes
-from stormsim.spec.aibrix import StormService
+from stormsim.schema.aibrix import StormService
 
 T = 50.0
 

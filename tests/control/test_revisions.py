@@ -21,7 +21,7 @@ from stormsim.control.revisions import (
     sync_revision,
     truncate_history,
 )
-from stormsim.spec.aibrix import RoleSetSpec, RoleSetTemplate
+from stormsim.schema.aibrix import RoleSetSpec, RoleSetTemplate
 
 from .builders import revision, role, ss_spec, template
 

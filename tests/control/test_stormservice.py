@@ -29,7 +29,7 @@ from stormsim.control.stormservice import (
     reconcile_stormservice,
     sort_rolesets_for_deletion,
 )
-from stormsim.spec.aibrix import RoleSetSpec
+from stormsim.schema.aibrix import RoleSetSpec
 
 from .builders import revision, role, roleset, rs_spec, rstat, ss_obj, ss_spec, template
 

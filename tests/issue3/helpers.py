@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 import stormsim
-from stormsim.spec.scenario import Scenario
+from stormsim.schema.scenario import Scenario
 
 IMAGE_V1 = "vllm/vllm-openai:v1"
 IMAGE_V2 = "vllm/vllm-openai:v2"

@@ -11,7 +11,7 @@ import yaml
 
 import stormsim
 from stormsim.control.revisions import role_hashes
-from stormsim.spec.loader import StormsimWarning
+from stormsim.schema.loader import StormsimWarning
 
 from .helpers import (
     GRACE,

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 import stormsim
-from stormsim.spec.yamlio import dump_yaml
+from stormsim.schema.yamlio import dump_yaml
 
 REPO = Path(__file__).resolve().parents[2]
 PLAN_SCENARIO = REPO / "scenarios" / "plan-small.yaml"

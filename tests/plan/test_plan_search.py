@@ -10,7 +10,7 @@ import pytest
 import stormsim
 from stormsim.analysis.plan import min_count
 from stormsim.errors import InputError
-from stormsim.spec.plan import Plan
+from stormsim.schema.plan import Plan
 
 FRESH_SEEDS = (4242, 4343)
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import simpy  # noqa: F401  (the world needs it; imported here to fail early if missing)
 
+from stormsim.schema.loader import load_scenario
+from stormsim.schema.scenario import Scenario
 from stormsim.sim.world import World
-from stormsim.spec.loader import load_scenario
-from stormsim.spec.scenario import Scenario
 
 TRACES = Path(__file__).resolve().parents[3] / "shared" / "traces"
 

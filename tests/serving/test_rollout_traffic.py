@@ -9,8 +9,8 @@ import pytest
 from serving_helpers import TRACES, scenario
 
 import stormsim
+from stormsim.schema.serving import TraceArrival
 from stormsim.sim.serving.workload import load_trace
-from stormsim.spec.serving import TraceArrival
 
 REPO = Path(__file__).resolve().parents[2]
 

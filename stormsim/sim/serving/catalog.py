@@ -9,7 +9,7 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from stormsim.errors import InputError, Problem
-from stormsim.spec.serving import GpuSpec, ModelArch, Serving
+from stormsim.schema.serving import GpuSpec, ModelArch, Serving
 
 GPU_ALIASES = {"a100": "a100-80gb", "h100": "h100-80gb", "h200-141gb": "h200", "b200-180gb": "b200"}
 

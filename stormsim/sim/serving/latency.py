@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from stormsim.spec.serving import Efficiency, GpuSpec, ModelArch
+from stormsim.schema.serving import Efficiency, GpuSpec, ModelArch
 
 DTYPE_BYTES = {"bf16": 2, "fp16": 2, "fp8": 1}
 

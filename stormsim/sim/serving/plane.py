@@ -21,6 +21,7 @@ from heapq import heappop, heappush
 from typing import TYPE_CHECKING, Any
 
 from stormsim.errors import InputError, Problem
+from stormsim.schema.serving import Engine, Serving
 from stormsim.sim.serving.catalog import Catalog
 from stormsim.sim.serving.engines import (
     DECODE_WAIT,
@@ -35,7 +36,6 @@ from stormsim.sim.serving.gateway import Gateway, Group
 from stormsim.sim.serving.kvtransfer import Network
 from stormsim.sim.serving.latency import EngineCost, kv_bytes_per_token
 from stormsim.sim.serving.workload import RequestSource
-from stormsim.spec.serving import Engine, Serving
 
 if TYPE_CHECKING:
     from stormsim.control.objects import Pod

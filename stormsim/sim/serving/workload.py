@@ -18,8 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from stormsim.errors import InputError, Problem
-from stormsim.sim.rng import Z90, stream
-from stormsim.spec.serving import (
+from stormsim.schema.serving import (
     ConstantLen,
     DiurnalArrival,
     EmpiricalLen,
@@ -32,6 +31,7 @@ from stormsim.spec.serving import (
     UniformLen,
     Workload,
 )
+from stormsim.sim.rng import Z90, stream
 
 BLOCK = 4096
 

@@ -12,10 +12,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from stormsim.spec.aibrix import StormService
-from stormsim.spec.plan import Plan
-from stormsim.spec.serving import Serving, Workload
-from stormsim.spec.study import CompareSpec, SweepSpec
+from stormsim.schema.aibrix import StormService
+from stormsim.schema.plan import Plan
+from stormsim.schema.serving import Serving, Workload
+from stormsim.schema.study import CompareSpec, SweepSpec
 
 
 class Model(BaseModel):

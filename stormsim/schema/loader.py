@@ -19,10 +19,10 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from stormsim.errors import InputError, Problem
-from stormsim.spec.aibrix import StormService
-from stormsim.spec.scenario import Scenario, event_problems
-from stormsim.spec.serving import resolve_trace_path
-from stormsim.spec.yamlio import LineMap, PathT, format_path, load_documents
+from stormsim.schema.aibrix import StormService
+from stormsim.schema.scenario import Scenario, event_problems
+from stormsim.schema.serving import resolve_trace_path
+from stormsim.schema.yamlio import LineMap, PathT, format_path, load_documents
 
 
 class StormsimWarning(UserWarning):

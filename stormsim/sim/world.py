@@ -46,7 +46,6 @@ from stormsim.control.revisions import compute_role_revisions, sync_revision
 from stormsim.control.roleset import reconcile_roleset, stateful_pod_name
 from stormsim.control.stormservice import reconcile_stormservice
 from stormsim.errors import InputError, Problem
-from stormsim.metrics.recorder import COUNTERS, Recorder
 from stormsim.schema.aibrix import (
     GPU_RESOURCE,
     PodTemplate,
@@ -67,6 +66,7 @@ from stormsim.schema.scenario import (
 )
 from stormsim.sim.cluster import Kubelet, Node, Scheduler, build_nodes, pod_requests
 from stormsim.sim.controllers import Controller
+from stormsim.sim.recorder import COUNTERS, Recorder
 from stormsim.sim.rng import Sampler, stream
 from stormsim.sim.serving import ServingPlane
 from stormsim.sim.store import CR, POD, PS, RS, SS, Store

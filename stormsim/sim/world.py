@@ -64,6 +64,7 @@ from stormsim.schema.scenario import (
     Scenario,
     SetImage,
 )
+from stormsim.sim.clock import Clock
 from stormsim.sim.cluster import Kubelet, Node, Scheduler, build_nodes, pod_requests
 from stormsim.sim.controllers import Controller
 from stormsim.sim.recorder import COUNTERS, Recorder
@@ -228,7 +229,7 @@ class World:
     def __init__(self, scenario: Scenario, seed: int, recorder: Recorder | None = None):
         self.scenario = scenario
         self.seed = seed
-        self.env = simpy.Environment()
+        self.env = Clock()
         self.recorder = recorder or Recorder()
         self.store = Store()
         self.stats = Stats()
@@ -279,7 +280,19 @@ class World:
         self._sample_dirty = False
         self.env.process(self._scenario_events())
         # serving data plane (issue 4): traffic through the routable pods
-        self.serving = ServingPlane(self) if scenario.workload is not None else None
+        self.serving = (
+            ServingPlane(
+                self.env,
+                scenario,
+                seed,
+                self.recorder.requests,
+                self.store.pods,
+                self.scheduler.by_name,
+                self.store,
+            )
+            if scenario.workload is not None
+            else None
+        )
 
     # ------------------------------------------------------------------------- helpers
     def duration(self, role: str, key: str) -> float:

@@ -65,10 +65,11 @@ from stormsim.schema.scenario import (
     SetImage,
 )
 from stormsim.sim.clock import Clock
-from stormsim.sim.cluster import Kubelet, Node, Scheduler, build_nodes, pod_requests
+from stormsim.sim.cluster import Node, Scheduler, build_nodes, pod_requests
 from stormsim.sim.controllers import Controller
+from stormsim.sim.kubelet import Kubelet
 from stormsim.sim.recorder import COUNTERS, Recorder
-from stormsim.sim.rng import Sampler, stream
+from stormsim.sim.rng import Durations, Sampler, stream
 from stormsim.sim.serving import ServingPlane
 from stormsim.sim.store import CR, POD, PS, RS, SS, Store
 
@@ -233,12 +234,14 @@ class World:
         self.recorder = recorder or Recorder()
         self.store = Store()
         self.stats = Stats()
-        self.startup = Sampler(seed, "startup")
+        self.duration = Durations(scenario.timing, seed)
         self.fault_rng = stream(seed, "faults")
         self.ctl_rng = Sampler(seed, "controllers")
         self.nodes: list[Node] = build_nodes(scenario.cluster)
-        self.scheduler = Scheduler(self, self.nodes)
-        self.kubelet = Kubelet(self, self.scheduler)
+        self.scheduler = Scheduler(
+            self.env, self.nodes, self.store.pods, self.duration, self.recorder.event, self.bind
+        )
+        self.kubelet = Kubelet(self.env, self.store.pods, self.duration, self.recorder.event, self)
         self.ss_name = scenario.service.manifest.name
         self.role_names = scenario.all_role_names()
         latency = scenario.timing.reconcile_latency_s
@@ -295,9 +298,6 @@ class World:
         )
 
     # ------------------------------------------------------------------------- helpers
-    def duration(self, role: str, key: str) -> float:
-        return self.startup.draw(self.scenario.timing.for_role(role, key), f"{key}/{role}")
-
     @property
     def now(self) -> float:
         return self.env.now
@@ -933,6 +933,9 @@ class World:
         bound = replace(pod, node=node.name)
         self.store.put(POD, bound)
         self.kubelet.start(bound, node)
+
+    def set_running(self, pod: Pod) -> None:
+        self.store.put(POD, replace(pod, phase=RUNNING))
 
     def set_ready(
         self,

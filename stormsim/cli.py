@@ -2,6 +2,11 @@
 call of the Python API (``stormsim.run``, ``stormsim.load_scenario``, ...).
 
 Exit codes: 0 ok, 2 invalid input (one line per problem, no traceback), 1 simulation failure.
+
+Start-up is kept short (``bench/startup_bench.py``): this module imports only typer, rich and
+the light parts of stormsim; each verb imports what it needs (pydantic for scenarios, pandas for
+frames, matplotlib for plots) when it runs. :func:`main` makes matplotlib's backend ``Agg`` for
+the CLI's own process (it only writes image files); the library itself never picks a backend.
 """
 
 from __future__ import annotations
@@ -15,16 +20,13 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
 
 import stormsim
 from stormsim.analysis.paths import parse_value
-from stormsim.api import scenario_json_schema
 from stormsim.errors import InputError, Problem, SimulationError
-from stormsim.schema.loader import locate
 
 app = typer.Typer(
     name="stormsim",
@@ -38,6 +40,27 @@ out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty()
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 T = TypeVar("T")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(f"stormsim {stormsim.__version__}", markup=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the version and exit.",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    """Simulate AIBrix StormService rollouts of P/D LLM inference fleets in virtual time."""
 
 
 class Format(StrEnum):
@@ -166,6 +189,8 @@ def run(
         try:
             res = stormsim.run(sc, seed=seed, until_s=until)
         except InputError as e:
+            from stormsim.schema.loader import locate
+
             raise locate(e, path) from None
         target = out_dir or Path("results") / sc.name
         return res, res.save(target, format=format.value, plots=plots)
@@ -200,6 +225,8 @@ def validate(scenario: Annotated[Path, typer.Argument(help="Scenario YAML.")]) -
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of scenario files."""
+    from stormsim.api import scenario_json_schema
+
     sys.stdout.write(json.dumps(scenario_json_schema(), indent=2) + "\n")
 
 
@@ -215,6 +242,8 @@ def rollout_history_cmd(
     ] = False,
 ) -> None:
     """List the ControllerRevisions of a run, like `kubectl rollout history`."""
+    import pandas as pd
+
     from stormsim.report.history import rollout_history
 
     df = _guard(lambda: rollout_history(results_dir, include_deleted=all_revisions))
@@ -236,6 +265,8 @@ class Executor(StrEnum):
 
 
 def _study_table(title: str, columns: list[str], rows: list[tuple[str, list[Any]]]) -> Table:
+    import pandas as pd
+
     table = Table(title=title)
     table.add_column("", no_wrap=True)
     for c in columns:
@@ -452,7 +483,12 @@ _USAGE_ERROR: type[Exception] = next(
 
 
 def main() -> None:
-    """Entry point: bad command-line arguments give one ``error:`` line and exit 2."""
+    """Entry point: bad command-line arguments give one ``error:`` line and exit 2.
+
+    The process draws with matplotlib's non-interactive ``Agg`` backend (it only writes PNG
+    files, and must not need a display); this is set here, for this process and the worker
+    processes it starts, never on import."""
+    os.environ["MPLBACKEND"] = "Agg"
     try:
         rv = app(standalone_mode=False)
     except _USAGE_ERROR as exc:

@@ -55,6 +55,7 @@ from stormsim.analysis.executors import Executor, Task, make_executor
 from stormsim.analysis.stats import mean_ci95
 from stormsim.analysis.study import atomic_write
 from stormsim.errors import InputError, Problem, SimulationError
+from stormsim.plugins import PLAN_ARTIFACT_WRITERS
 from stormsim.runner import RunResult, __version__, run, scenario_hash
 from stormsim.schema.loader import load_scenario
 from stormsim.schema.plan import Plan
@@ -66,10 +67,6 @@ from stormsim.sim.serving.workload import draw_lengths
 
 Arch = Literal["pd", "colocated"]
 Phase = Literal["steady", "goodput", "sensitivity", "rollout"]
-
-PLAN_ARTIFACT_WRITERS: list[Callable[[PlanResult, Path], None]] = []
-"""Called by :meth:`PlanResult.save` with the result and the output directory (the report
-layer registers the HTML / Markdown writer)."""
 
 SAFE_UTIL_PREFILL = 0.7
 SAFE_UTIL_DECODE = 0.85

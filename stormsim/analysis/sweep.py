@@ -39,6 +39,7 @@ from stormsim.analysis.study import (
 )
 from stormsim.analysis.variants import as_scenario, make_variants
 from stormsim.errors import InputError, Problem
+from stormsim.plugins import SWEEP_ARTIFACT_WRITERS
 from stormsim.runner import RunResult, __version__, run, scenario_hash
 from stormsim.schema.scenario import Scenario
 from stormsim.schema.study import RangeSpec, SamplesSpec, SweepSpec
@@ -51,10 +52,6 @@ CELL_COLUMNS = ("cell", "cell_label", "n_runs", "n_ok", "n_failed", "pareto")
 
 PARETO_MINIMIZE = ("update_duration_s", "surge_gpu_hours")
 PARETO_MAXIMIZE = ("capacity_availability_frac",)
-
-SweepWriter = Callable[["SweepResult", Path], None]
-SWEEP_ARTIFACT_WRITERS: list[SweepWriter] = []
-"""Called by :meth:`SweepResult.save` (the report layer adds the plots)."""
 
 
 @dataclass

@@ -2,8 +2,8 @@
 
 Layers, low to high::
 
-    units, errors, _version, plugins < schema < control < sim < metrics < runner < analysis
-        < report < cli/api/__init__
+    units, errors, _version, plugins < schema < perf < control < sim < metrics < runner
+        < analysis < report < cli/api/__init__
 
 plus these rules:
 
@@ -12,7 +12,10 @@ plus these rules:
   records through the recorder interface);
 * nothing in ``sim`` or ``control`` imports pandas, and so neither does ``metrics.recorder``,
   which ``sim`` imports;
-* ``control`` does not import simpy;
+* ``control`` and ``perf`` do not import simpy, and ``perf`` (the latency models, the GPU and
+  model catalog, the length distributions) does not import pandas either;
+* ``analysis`` does not import ``sim``: it runs simulations through the runner, and the
+  planner's performance arithmetic comes from ``perf`` (so do the tests' and benchmarks');
 * late binding (importing a module named by a string: ``importlib.import_module``,
   ``importlib.util``, ``__import__``) happens in ``stormsim.plugins`` only. That is how the
   runner and the studies reach the report layer's artifact writers without importing it, and
@@ -43,6 +46,7 @@ RANK = {
     "_version": 0,
     "plugins": 0,
     "schema": 1,
+    "perf": 1.5,
     "control": 2,
     "sim": 3,
     "metrics": 4,
@@ -54,8 +58,8 @@ RANK = {
     "__init__": 8,
 }
 RECORDER = "stormsim.metrics.recorder"
-NO_PANDAS = ("sim", "control")
-NO_SIMPY = ("control",)
+NO_PANDAS = ("sim", "control", "perf")
+NO_SIMPY = ("control", "perf")
 LATE_BINDING = "stormsim.plugins"
 
 
@@ -134,6 +138,8 @@ def check_module(module: str, source: str, is_package: bool = False) -> list[str
                 why = f"{target} is in no layer"
             elif src == "metrics" and dst == "sim":
                 why = "metrics may not import sim"
+            elif src == "analysis" and dst == "sim":
+                why = "analysis may not import sim (use the runner, and perf for latency)"
             elif src == "sim" and dst == "metrics":
                 if target != RECORDER and not target.startswith(RECORDER + "."):
                     why = f"sim may import metrics only through {RECORDER}"
@@ -195,6 +201,12 @@ def test_module_respects_the_layers(module: str, path: Path, is_package: bool) -
         ("stormsim.units", "from stormsim.schema import aibrix", "units (layer 0)"),
         ("stormsim.sim.x", "from .. import cli", "may not import cli"),
         ("stormsim.newthing", "import os", "in no layer"),
+        ("stormsim.perf.x", "import simpy", "perf may not import simpy"),
+        ("stormsim.perf.x", "import pandas as pd", "nothing in perf may import pandas"),
+        ("stormsim.perf.x", "from stormsim.sim.rng import stream", "perf (layer 1.5) may not"),
+        ("stormsim.perf.x", "from stormsim.control import objects", "perf (layer 1.5) may not"),
+        ("stormsim.schema.x", "from stormsim.perf import latency", "schema (layer 1) may not"),
+        ("stormsim.analysis.x", "from stormsim.sim.serving.workload import draw_lengths", "sim"),
         ("stormsim.runner", "import importlib", "only stormsim.plugins"),
         ("stormsim.runner", "from importlib import import_module", "only stormsim.plugins"),
         ("stormsim.sim.x", "import importlib.util", "only stormsim.plugins"),
@@ -218,6 +230,10 @@ def test_checker_catches_violations(module: str, source: str, expected: str) -> 
         ("stormsim.errors", "from stormsim.units import parse_quantity"),
         ("stormsim", "from stormsim.cli import app\nimport stormsim.report"),
         ("stormsim.runner", "from importlib import metadata"),
+        ("stormsim.perf.x", "import numpy as np\nfrom stormsim.schema.serving import Engine"),
+        ("stormsim.sim.x", "from stormsim.perf.registry import LatencyModel"),
+        ("stormsim.control.x", "from stormsim.perf.latency import EngineCost"),
+        ("stormsim.analysis.x", "from stormsim.perf.lengths import draw_lengths"),
         (LATE_BINDING, "import importlib\nimport importlib.util"),
     ],
 )
@@ -259,3 +275,24 @@ def test_lazy_public_names_resolve(package: str) -> None:
         assert pkg.__all__ == sorted(pkg._LAZY)
     with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
         _ = pkg.no_such_name
+
+
+PERF_NAMES = ("draw_lengths", "EngineCost", "Catalog", "builtin", "kv_bytes_per_token")
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted([*(ROOT / "tests").rglob("*.py"), *(ROOT / "bench").glob("*.py")]),
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_tests_and_benchmarks_use_the_perf_layer(path: Path) -> None:
+    """The latency model, the catalog and the length draws are imported from ``stormsim.perf``,
+    never through ``stormsim.sim``."""
+    bad = [
+        f"{node.lineno}: from {node.module} import {alias.name}"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("stormsim.sim")
+        for alias in node.names
+        if alias.name in PERF_NAMES
+    ]
+    assert not bad, f"{path.relative_to(ROOT)}: import these from stormsim.perf: {bad}"

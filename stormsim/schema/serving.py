@@ -286,6 +286,8 @@ class Serving(_M):
     engines, and user-defined GPU / model catalog entries."""
 
     model: str | ModelArch = "llama-3.1-8b"
+    latency_model: Literal["roofline"] | None = None
+    """The engines' latency model by name (``stormsim.perf.registry``); unset: ``roofline``."""
     router: Literal["random", "least_request", "least_kv"] = "least_request"
     queue_timeout_s: float = Field(default=30.0, ge=0)
     retries: int = Field(default=0, ge=0)

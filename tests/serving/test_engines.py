@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from serving_helpers import role, run_world, scenario
 
 import stormsim
+from stormsim.perf.catalog import builtin
+from stormsim.perf.latency import EngineCost, kv_bytes_per_token
 from stormsim.schema.serving import Efficiency
-from stormsim.sim.serving.catalog import builtin
-from stormsim.sim.serving.latency import EngineCost, kv_bytes_per_token
 
 GPUS, MODELS = builtin()
 H100 = GPUS["H100-80GB"]

@@ -9,7 +9,7 @@ One SimPy-level event per iteration.
 Decode: continuous batching without per-token work. The engine keeps an iteration counter K,
 the time ``t_ref`` of boundary K, the batch size B and C = Σ (context at join − join
 iteration), so the total context at iteration k is C + B·k. Between membership changes the
-time of n iterations is :meth:`EngineCost.span` (closed form); a member leaves at
+time of n iterations is ``LatencyModel.span`` (closed form); a member leaves at
 ``join + tokens``; a transferred request joins at the first boundary after it is ready. The
 state is advanced lazily (:meth:`DecodeEngine.sync`) by whoever needs it (the router, a KV
 admission wake-up, the end of the run), so a request costs O(log n) decode work in total and
@@ -24,7 +24,7 @@ from collections import deque
 from heapq import heappop, heappush
 from typing import TYPE_CHECKING, Any
 
-from stormsim.sim.serving.latency import EngineCost
+from stormsim.perf.registry import LatencyModel
 
 if TYPE_CHECKING:
     from stormsim.sim.serving.plane import ServingPlane
@@ -144,7 +144,7 @@ class PrefillEngine:
         self,
         plane: ServingPlane,
         info: Any,
-        cost: EngineCost,
+        cost: LatencyModel,
         max_seqs: int,
         budget: int,
         chunked: bool,
@@ -288,7 +288,9 @@ class PrefillEngine:
 class DecodeEngine:
     """The decode side of a pod (a decode pod, or the decode phase of a combined pod)."""
 
-    def __init__(self, plane: ServingPlane, info: Any, cost: EngineCost, max_seqs: int, kv: KVPool):
+    def __init__(
+        self, plane: ServingPlane, info: Any, cost: LatencyModel, max_seqs: int, kv: KVPool
+    ):
         self.plane = plane
         self.info = info
         self.node = info.node

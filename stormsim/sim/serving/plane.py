@@ -21,8 +21,10 @@ from heapq import heappop, heappush
 from typing import TYPE_CHECKING, Any
 
 from stormsim.errors import InputError, Problem
+from stormsim.perf.catalog import Catalog
+from stormsim.perf.latency import kv_bytes_per_token
+from stormsim.perf.registry import LatencyModel, build_latency_model
 from stormsim.schema.serving import Engine, Serving
-from stormsim.sim.serving.catalog import Catalog
 from stormsim.sim.serving.engines import (
     DECODE_WAIT,
     DONE,
@@ -34,7 +36,6 @@ from stormsim.sim.serving.engines import (
 )
 from stormsim.sim.serving.gateway import Gateway, Group
 from stormsim.sim.serving.kvtransfer import Network
-from stormsim.sim.serving.latency import EngineCost, kv_bytes_per_token
 from stormsim.sim.serving.workload import RequestSource
 
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ class ServingPlane:
         self.gateway = Gateway(self, self.cfg.router, self.cfg.queue_timeout_s, world.seed)
         self.pods: dict[str, PodEntry] = {}
         self.all_pods: list[PodEntry] = []  # every engine ever built (tests, statistics)
-        self._costs: dict[tuple[Any, ...], EngineCost] = {}
+        self._costs: dict[tuple[Any, ...], LatencyModel] = {}
         self._revs: dict[str, dict[str, str]] = {}
         self._rev_version = -1
         self.heap: list[tuple[float, int, Any, Any]] = []
@@ -371,7 +372,7 @@ class ServingPlane:
         over = self.cfg.roles.get(role)
         return over.engine if over is not None and over.engine is not None else self.cfg.engine
 
-    def cost_for(self, role: str, gpu_type: str, gpus: int) -> EngineCost:
+    def cost_for(self, role: str, gpu_type: str, gpus: int) -> LatencyModel:
         over = self.cfg.roles.get(role)
         tp = over.tensor_parallel if over is not None and over.tensor_parallel else max(1, gpus)
         model_name = over.model if over is not None and over.model else None
@@ -386,15 +387,7 @@ class ServingPlane:
                 else self.model
             )
             gpu = self.catalog.gpu(gpu_name)
-            cost = EngineCost.build(
-                model,
-                gpu,
-                tp,
-                ecfg.efficiency,
-                ecfg.gpu_memory_utilization,
-                ecfg.activation_reserve_gb,
-                ecfg.kv_cache_tokens,
-            )
+            cost = build_latency_model(self.cfg.latency_model, model, gpu, tp, ecfg)
             if cost.kv_capacity_tokens <= 0:
                 raise InputError(
                     Problem(

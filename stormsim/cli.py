@@ -485,10 +485,21 @@ _USAGE_ERROR: type[Exception] = next(
 def main() -> None:
     """Entry point: bad command-line arguments give one ``error:`` line and exit 2.
 
-    The process draws with matplotlib's non-interactive ``Agg`` backend (it only writes PNG
-    files, and must not need a display); this is set here, for this process and the worker
-    processes it starts, never on import."""
+    The command draws with matplotlib's non-interactive ``Agg`` backend (it only writes PNG
+    files, and must not need a display): ``MPLBACKEND`` is set while it runs, for this process
+    and the worker processes it starts, and restored afterwards; never on import."""
+    previous = os.environ.get("MPLBACKEND")
     os.environ["MPLBACKEND"] = "Agg"
+    try:
+        _main()
+    finally:
+        if previous is None:
+            os.environ.pop("MPLBACKEND", None)
+        else:
+            os.environ["MPLBACKEND"] = previous
+
+
+def _main() -> None:
     try:
         rv = app(standalone_mode=False)
     except _USAGE_ERROR as exc:

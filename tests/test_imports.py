@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -27,9 +28,11 @@ HEAVY = ("pandas", "pyarrow", "matplotlib")
 
 def _python(code: str) -> str:
     """Run ``code`` in a fresh interpreter (from the repository root); its stdout."""
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
     proc = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
         cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
         timeout=120,
@@ -140,3 +143,27 @@ def test_version() -> None:
     from stormsim.runner import __version__
 
     assert __version__ == stormsim.__version__
+
+
+@pytest.mark.parametrize("before", [None, "svg"])
+def test_the_cli_uses_agg_while_it_runs_and_restores_the_environment(
+    before: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stormsim import cli
+
+    seen: list[str | None] = []
+
+    def fake_app(**_: object) -> int:
+        seen.append(os.environ.get("MPLBACKEND"))
+        return 0
+
+    if before is None:
+        monkeypatch.delenv("MPLBACKEND", raising=False)
+    else:
+        monkeypatch.setenv("MPLBACKEND", before)
+    monkeypatch.setattr(cli, "app", fake_app)
+    with pytest.raises(SystemExit) as e:
+        cli.main()
+    assert e.value.code == 0
+    assert seen == ["Agg"]
+    assert os.environ.get("MPLBACKEND") == before

@@ -23,7 +23,7 @@ def test_stalled_surge_reports_the_gpus_it_requested(make_manifest, make_scenari
         make_scenario,
         manifest={"replicas": 3, "max_surge": 1, "max_unavailable": 0},
         gpus_per_node=6,
-        events=[{"at_s": 50, "action": "set_image", "image": "v2"}],
+        events=[{"at_s": 50, "kind": "set_image", "image": "v2"}],
         until_s=300,
     )
     s = res.summary
@@ -41,8 +41,8 @@ def test_rollouts_frame_has_each_rollouts_kpis(make_manifest, make_scenario) -> 
         manifest={"replicas": 2, "max_surge": 1, "max_unavailable": 0},
         nodes=2,
         events=[
-            {"at_s": 50, "action": "set_image", "image": "v2"},
-            {"at_s": 500, "action": "set_image", "image": "v3"},
+            {"at_s": 50, "kind": "set_image", "image": "v2"},
+            {"at_s": 500, "kind": "set_image", "image": "v3"},
         ],
     )
     ro = res.frames["rollouts"]
@@ -71,7 +71,7 @@ def test_role_scale_up_is_not_rollout_surge(make_manifest, make_scenario) -> Non
             "max_surge": None,
             "max_unavailable": None,
         },
-        events=[{"at_s": 50, "action": "scale", "role": "decode", "replicas": 2}],
+        events=[{"at_s": 50, "kind": "scale", "role": "decode", "replicas": 2}],
     )
     s = res.summary
     assert s["update_completed"] is True

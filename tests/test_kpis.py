@@ -54,9 +54,9 @@ def test_rollouts_frame_has_each_rollouts_kpis(make_manifest, make_scenario) -> 
     assert list(ro["surge_gpus_peak"]) == [2, 2]
     assert list(ro["rolesets_max"]) == [3, 3]
     # the summary's window spans both rollouts and the quiet time between them
-    assert s["rollout_time_s"] == pytest.approx(ro["duration_s"].sum())
+    assert s["update_rolling_time_s"] == pytest.approx(ro["duration_s"].sum())
     assert s["update_duration_s"] == pytest.approx(ro["ended_at_s"].iloc[-1] - 50.0)
-    assert s["rollout_time_s"] < s["update_duration_s"]
+    assert s["update_rolling_time_s"] < s["update_duration_s"]
 
 
 def test_role_scale_up_is_not_rollout_surge(make_manifest, make_scenario) -> None:
@@ -78,4 +78,4 @@ def test_role_scale_up_is_not_rollout_surge(make_manifest, make_scenario) -> Non
     assert s["gpus_allocated_before_update"] == 2
     assert s["gpus_allocated_after_update"] == 3
     assert s["surge_gpus_peak"] == 1  # DESIGN's definition: peak - before
-    assert s["rollout_surge_gpus_peak"] == 0  # beyond both steady states
+    assert s["update_transient_surge_gpus_peak"] == 0  # beyond both steady states

@@ -112,7 +112,7 @@ def test_rollout_surge_ignores_pods_still_terminating_at_settle() -> None:
     assert s["gpus_allocated_before_update"] == 8
     assert s["gpus_allocated_after_update"] == 8
     assert s["surge_gpus_peak"] == 8
-    assert s["rollout_surge_gpus_peak"] == 8
+    assert s["update_transient_surge_gpus_peak"] == 8
 
 
 def test_gang_with_required_topology_tries_other_domains() -> None:

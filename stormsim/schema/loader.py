@@ -391,7 +391,7 @@ def _int_or_percent_warnings(m: StormService, origin: str) -> None:
             if isinstance(v, str) and not _PERCENT.match(v):
                 warnings.warn(
                     f"{origin}: {where} value {v!r} is not an int or 'N%'; AIBrix silently "
-                    "treats both maxSurge and maxUnavailable as 0 (spec §1.3), which can stall "
+                    "treats both maxSurge and maxUnavailable as 0, which can stall "
                     "a rollout",
                     StormsimWarning,
                     stacklevel=3,

@@ -146,7 +146,7 @@ class Controller(Model):
     """Which AIBrix behaviour to simulate.
 
     ``aibrix-e3e10f9e`` (default): the controllers at commit e3e10f9e, quirks included.
-    ``aibrix-latest``: adds the post-snapshot upstream changes (spec §9.2): ``spec.mode``
+    ``aibrix-latest``: adds the post-snapshot upstream changes: ``spec.mode``
     (Replica | Pooled; undeclared: Replica when replicas > 1, else Pooled) where Pooled rolls
     out in place whatever the update type and has no surge, and ``progressDeadlineSeconds``
     (default 600 s) reporting ``Progressing=False`` reason ``ProgressDeadlineExceeded``.
@@ -179,7 +179,7 @@ class Apply(EventBase):
 
 class Scale(EventBase):
     """Without ``role``: the /scale subresource (``spec.replicas``). With ``role``: that role's
-    ``replicas`` in the template (a template change, so a new revision, spec §3.2)."""
+    ``replicas`` in the template (a template change, so a new revision)."""
 
     kind: Literal["scale"]
     replicas: int = Field(ge=0)

@@ -139,3 +139,33 @@ def test_catalogue_is_plain_data() -> None:
         elif isinstance(node, ast.ImportFrom):
             imported.add(node.module)
     assert imported <= {"__future__", "dataclasses", "typing"}
+
+
+def test_cli_run_prints_the_catalogue_rows(tmp_path: Path) -> None:
+    """Through the real interface: the rows ``stormsim run`` prints are the catalogue's ``run``
+    table, in order, with the summary's values."""
+    import json
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).with_name("stormsim")
+    if not exe.exists():
+        pytest.skip(f"console script not installed at {exe}")
+    out = tmp_path / "r"
+    res = subprocess.run(
+        [str(exe), "run", "--out", str(out), "--no-plots", "--format", "csv"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+    )
+    assert res.returncode == 0, res.stderr
+    rows = [
+        [c.strip() for c in line.strip("│").split("│")]
+        for line in res.stdout.splitlines()
+        if line.startswith("│")
+    ]
+    assert [label for label, _ in rows] == [BY_NAME[n].label for n in names("run")]
+    summary = json.loads((out / "summary.json").read_text())
+    assert list(summary) == [k.name for k in (*IDENTITY, *ROLLOUT)]
+    assert rows[0][1] == f"{summary['update_duration_s']:.4g}"

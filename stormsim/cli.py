@@ -27,6 +27,7 @@ from rich.table import Table
 import stormsim
 from stormsim.analysis.paths import parse_value
 from stormsim.errors import InputError, Problem, SimulationError
+from stormsim.metrics import catalogue
 
 app = typer.Typer(
     name="stormsim",
@@ -120,29 +121,9 @@ def _positive(value: float | None) -> float | None:
     return value
 
 
-KPI_ROWS = [
-    ("update_duration_s", "update duration (s)"),
-    ("update_completed", "update completed"),
-    ("rolesets_max", "RoleSets max (incl. terminating)"),
-    ("rolesets_ready_min", "RoleSets ready min"),
-    ("capacity_availability_frac", "capacity availability"),
-    ("full_outage_s", "full outage (s)"),
-    ("gpus_allocated_peak", "GPUs allocated peak"),
-    ("surge_gpus_peak", "surge GPUs peak"),
-    ("surge_gpus_demand_peak", "surge GPUs requested peak (incl. unplaced)"),
-    ("surge_gpu_hours", "surge GPU-hours"),
-    ("pods_pending_max_s", "longest pod pending (s)"),
-    ("pods_unscheduled_at_end", "pods unscheduled at end"),
-]
-MULTI_ROLLOUT_ROWS = [("n_rollouts", "rollouts"), ("rollout_time_s", "time rolling (s, sum)")]
-TRAFFIC_ROWS = [
-    ("requests_arrived", "requests arrived"),
-    ("requests_failed", "requests failed"),
-    ("ttft_p90_s", "TTFT p90 (s)"),
-    ("tpot_p90_s", "TPOT p90 (s)"),
-    ("slo_attainment_frac", "SLO attainment"),
-    ("window_slo_attainment_frac", "SLO attainment in update window"),
-]
+KPI_ROWS = catalogue.labels("run")
+MULTI_ROLLOUT_ROWS = catalogue.labels("run-multi")
+TRAFFIC_ROWS = catalogue.labels("run-traffic")
 
 
 @app.command()
@@ -411,11 +392,7 @@ def sweep(
     )
     front = res.cells[res.cells["pareto"]].head(12) if "pareto" in res.cells else res.cells[:0]
     if len(front):
-        kpis = [
-            k
-            for k in ("update_duration_s", "capacity_availability_frac", "surge_gpu_hours")
-            if f"{k}_mean" in front
-        ]
+        kpis = [k for k in catalogue.names("pareto") if f"{k}_mean" in front]
         table = Table(title="Pareto-optimal cells (means over seeds)")
         table.add_column("cell")
         for k in kpis:

@@ -302,7 +302,7 @@ def scenario_for(
         assert plan.rollout is not None
         at = start + plan.settle_s
         stop = at + plan.rollout.timeout_s
-        events = [{"at_s": at, "action": "set_image", "image": plan.rollout.image}]
+        events = [{"at_s": at, "kind": "set_image", "image": plan.rollout.image}]
     wl = dict(base.workload)
     wl.update(
         arrival=arrival,

@@ -1,4 +1,4 @@
-"""Pod in-place updates (role ``updateStrategy.type: InPlaceIfPossible``, spec §4.8).
+"""Pod in-place updates (role ``updateStrategy.type: InPlaceIfPossible``; docs/aibrix/inplace.md).
 
 An outdated pod is eligible when its template differs from the desired one only in the
 images of regular containers (at least one differs; init-container images must not). Eligible

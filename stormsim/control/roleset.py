@@ -1,5 +1,6 @@
-"""The RoleSet controller as a pure function (spec §4): rolling managers (Sequential,
-Parallel, Interleave), the stateless and stateful role syncers, and RoleSet status.
+"""The RoleSet controller as a pure function: rolling managers (Sequential,
+Parallel, Interleave), the stateless and stateful role syncers, and RoleSet status
+(docs/aibrix/roleset.md).
 
 ``reconcile_roleset(rs, pods)`` performs one pass over a RoleSet and the pods labelled with
 its name. Pods of a role are considered in creation order (creation time, then sequence);
@@ -57,14 +58,14 @@ def stateful_pod_name(roleset: str, role: str, template_hash: str, slot: int) ->
 
 
 def sort_roles_by_upgrade_order(roles: Sequence[RoleSpec]) -> list[RoleSpec]:
-    """Ascending ``upgradeOrder``, nil last, ties in list order (spec §4.3, §8.9)."""
+    """Ascending ``upgradeOrder``, nil last, ties in list order."""
     return sorted(roles, key=lambda r: (r.upgrade_order is None, r.upgrade_order or 0))
 
 
 @dataclass
 class RoleCtx:
     """One role of one RoleSet during a pass. ``pods`` are the role's units: its pods, or its
-    PodSets when ``podGroupSize > 1`` (the syncers treat both alike, spec §4.7)."""
+    PodSets when ``podGroupSize > 1`` (the syncers treat both alike)."""
 
     rs: RoleSet
     role: RoleSpec
@@ -119,7 +120,7 @@ def _newest_first(pods: Sequence[Pod]) -> list[Pod]:
     return sorted(pods, key=lambda p: (p.created_at, p.seq), reverse=True)
 
 
-# ------------------------------------------------------------------------- stateless (§4.5)
+# ------------------------------------------------------------------------- stateless
 
 
 class StatelessSyncer:
@@ -216,7 +217,7 @@ class StatelessSyncer:
         return (no_inactive and no_not_ready and no_ready_outdated and u >= c.R), step
 
 
-# ------------------------------------------------------------------------- stateful (§4.6)
+# ------------------------------------------------------------------------- stateful
 
 
 class StatefulSyncer:
@@ -345,14 +346,14 @@ STATEFUL = StatefulSyncer()
 
 
 def syncer_for(role: RoleSpec) -> StatelessSyncer | StatefulSyncer:
-    """Stateful syncer for ``stateful: true`` roles, else stateless (spec §4.4). PodSet roles
+    """Stateful syncer for ``stateful: true`` roles, else stateless. PodSet roles
     (``podGroupSize > 1``) use the stateful slot rules over PodSets."""
     if role.stateful or role.group_size > 1:
         return STATEFUL
     return STATELESS
 
 
-# ------------------------------------------------------------------------- managers (§4.3)
+# ------------------------------------------------------------------------- managers
 
 
 def sync_pods(rs: RoleSet, pods: Sequence[Pod], podsets: Sequence[PodSet] = ()) -> list[Action]:
@@ -360,7 +361,7 @@ def sync_pods(rs: RoleSet, pods: Sequence[Pod], podsets: Sequence[PodSet] = ()) 
 
     ``pods`` are the RoleSet's direct pods (PodSet members excluded), ``podsets`` its PodSets.
     A role first deletes the objects of the other kind (orphans after a ``podGroupSize``
-    switch), which counts as scaling (spec §4.4).
+    switch), which counts as scaling.
     """
     by_role: dict[str, list[Any]] = {r.name: [] for r in rs.spec.roles}
     orphans: dict[str, list[Action]] = {r.name: [] for r in rs.spec.roles}
@@ -433,7 +434,7 @@ def sync_pods(rs: RoleSet, pods: Sequence[Pod], podsets: Sequence[PodSet] = ()) 
     return actions
 
 
-# ------------------------------------------------------------------------- status (§4.2)
+# ------------------------------------------------------------------------- status
 
 
 def roleset_status(
@@ -512,7 +513,7 @@ def _post_view(
 
 
 def _same_status(a: RoleSetStatus | None, b: RoleSetStatus) -> bool:
-    """Condition writes are skipped when only the message changed (spec §4.2, §9.1 item 15)."""
+    """Condition writes are skipped when only the message changed."""
     if a is None:
         return False
     strip = lambda s: tuple(replace(c, message="") for c in s.conditions)  # noqa: E731
@@ -520,7 +521,7 @@ def _same_status(a: RoleSetStatus | None, b: RoleSetStatus) -> bool:
 
 
 def reconcile_roleset(rs: RoleSet, pods: Sequence[Pod], podsets: Sequence[PodSet] = ()) -> Result:
-    """One RoleSet pass (spec §4.1). ``pods`` are the RoleSet's direct pods (not PodSet
+    """One RoleSet pass. ``pods`` are the RoleSet's direct pods (not PodSet
     members), ``podsets`` its PodSets."""
     res = Result()
     if rs.deleting:

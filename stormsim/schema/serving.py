@@ -261,10 +261,11 @@ class Engine(_M):
 
 class RoleServing(_M):
     """Per-role overrides: the engine kind (default from the role name: ``prefill``,
-    ``decode``, anything else ``combined``), an explicit tensor-parallel degree (default:
-    the pod's GPU count), the model or GPU type, and engine settings."""
+    ``decode``, anything else ``colocated``: one engine serving both phases), an explicit
+    tensor-parallel degree (default: the pod's GPU count), the model or GPU type, and engine
+    settings."""
 
-    kind: Literal["prefill", "decode", "combined", "none"] | None = None
+    kind: Literal["prefill", "decode", "colocated", "none"] | None = None
     tensor_parallel: int | None = Field(default=None, ge=1)
     model: str | None = None
     gpu: str | None = None

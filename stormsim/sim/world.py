@@ -1131,13 +1131,13 @@ class World:
             spec = spec.model_copy(update={"template": target.template})
             detail = f"to revision {ev.to_revision} ({target.name})"
         spec = StormServiceSpec.model_validate(spec.model_dump(by_alias=True))
-        self.recorder.event(self.env.now, "scenario", ev.action, SS, self.ss_name, "", detail)
+        self.recorder.event(self.env.now, "scenario", ev.kind, SS, self.ss_name, "", detail)
         if spec == ss.spec:
             return
         canonical = spec.template.canonical
         if canonical != self._template_canonical:
             self._template_canonical = canonical
-            self.recorder.template_change(self.env.now, i, ev.action)
+            self.recorder.template_change(self.env.now, i, ev.kind)
         self.store.put(SS, replace(ss, spec=spec, generation=ss.generation + 1))
 
     # ------------------------------------------------------------------------- run

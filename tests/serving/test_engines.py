@@ -161,7 +161,7 @@ def test_conservation_and_capacity(
                 "chunked_prefill": chunked,
             },
         },
-        events=[{"at_s": 60, "action": "set_image", "image": "vllm/vllm-openai:v2"}],
+        events=[{"at_s": 60, "kind": "set_image", "image": "vllm/vllm-openai:v2"}],
         until_s=140,
         seed=seed,
     )

@@ -62,7 +62,7 @@ class PodInfo:
     compat_version: int = -1
 
 
-class CombinedPod:
+class ColocatedPod:
     """A colocated engine: prefill and decode share the GPU (prefill first) and one KV pool."""
 
     def __init__(self, info: PodInfo, prefill: PrefillEngine, decode: DecodeEngine):
@@ -76,12 +76,12 @@ class PodEntry:
     info: PodInfo
     prefill: PrefillEngine | None = None
     decode: DecodeEngine | None = None
-    combined: CombinedPod | None = None
+    colocated: ColocatedPod | None = None
     registered: bool = True
 
 
 def role_kind(role: str, gpus: int, serving: Serving) -> str:
-    """``prefill``, ``decode``, ``combined`` or ``none`` (pods without GPUs get no traffic)."""
+    """``prefill``, ``decode``, ``colocated`` or ``none`` (pods without GPUs get no traffic)."""
     over = serving.roles.get(role)
     if over is not None and over.kind is not None:
         return over.kind
@@ -91,7 +91,7 @@ def role_kind(role: str, gpus: int, serving: Serving) -> str:
         return "prefill"
     if role == "decode":
         return "decode"
-    return "combined"
+    return "colocated"
 
 
 class ServingPlane:
@@ -479,10 +479,10 @@ class ServingPlane:
                 kv,
                 dec,
             )
-            entry.combined = CombinedPod(info, pre, dec)
+            entry.colocated = ColocatedPod(info, pre, dec)
             entry.prefill, entry.decode = pre, dec
             self.pods[cur.name] = entry
-            gw.add(cur.roleset, "combined", entry.combined)
+            gw.add(cur.roleset, "colocated", entry.colocated)
 
     def _deregister(self, entry: PodEntry) -> None:
         if not entry.registered:
@@ -490,8 +490,8 @@ class ServingPlane:
         entry.registered = False
         rs = entry.info.roleset
         gw = self.gateway
-        if entry.combined is not None:
-            gw.remove(rs, "combined", entry.combined)
+        if entry.colocated is not None:
+            gw.remove(rs, "colocated", entry.colocated)
         elif entry.prefill is not None:
             gw.remove(rs, "prefill", entry.prefill)
         elif entry.decode is not None:

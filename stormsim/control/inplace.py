@@ -42,7 +42,18 @@ def _without_images(t: PodTemplate) -> str:
 
 
 def eligible(pod: Pod, desired: PodTemplate) -> bool:
-    """Only regular container images differ, and at least one does."""
+    """Only regular container images differ, and at least one does.
+
+    A pod still mid in-place update (``in_place_target`` set) is never eligible: it carries
+    the in-place update state and pending-reason annotations, which the comparison does not
+    strip (it strips only the target-hash annotation), so it differs from the pod the
+    controller would render now (``canInPlaceUpdatePod`` / ``normalizePodForInPlaceComparison``
+    in ``pkg/controller/roleset/inplace_update.go``). Callers skip pods whose target is the
+    current hash (those are simply in progress), so this bites when the template changes
+    again while a patch is still running: the role falls back to Recreate for that pass.
+    """
+    if pod.in_place_target is not None:
+        return False
     current = pod.template
     if current is None:
         return False
@@ -60,12 +71,17 @@ def all_eligible(c: InPlaceCtx, pods: Sequence[Pod]) -> bool:
     ``InPlaceFallback`` event is recorded (the caller then recreates)."""
     bad = [p for p in pods if p.in_place_target != c.h and not eligible(p, c.template)]
     if bad:
+        why = (
+            "in-place update annotations of an unfinished update"
+            if bad[0].in_place_target is not None
+            else "non-image pod fields changed"
+        )
         c.actions.append(
             RecordEvent(
                 "Pod",
                 bad[0].name,
                 "InPlaceFallback",
-                "non-image pod fields changed; falling back to Recreate",
+                f"{why}; falling back to Recreate",
             )
         )
         return False

@@ -1,0 +1,74 @@
+"""In-place pod updates in the pure control layer (``InPlaceIfPossible``, spec §4.8).
+
+Go sources: ``pkg/controller/roleset/inplace_update.go`` (``canInPlaceUpdatePod``,
+``normalizePodForInPlaceComparison``) and the syncers' in-place paths in
+``pkg/controller/roleset/rolesyncer.go``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from stormsim.control.inplace import IN_PLACE, all_eligible, eligible
+from stormsim.control.objects import DeletePod, PatchPodInPlace, Pod, RecordEvent
+from stormsim.control.roleset import STATELESS, RoleCtx
+from stormsim.schema.aibrix import RoleSpec
+
+from .builders import NEW, pod, role, roleset, rs_spec
+
+
+def _ip_role(replicas: int, image: str, *, stateful: bool = False, unav: int = 1) -> RoleSpec:
+    data = role("r", replicas, stateful=stateful, image=image).dump()
+    data["updateStrategy"] = {"type": IN_PLACE, "maxUnavailable": unav}
+    return RoleSpec.model_validate(data)
+
+
+def _with_template(p: Pod, r: RoleSpec, **kw: object) -> Pod:
+    return replace(p, template=r.template, images=r.template.images(), **kw)
+
+
+def _ctx(r: RoleSpec, pods: list[Pod]) -> RoleCtx:
+    return RoleCtx(roleset("rs", spec=rs_spec(r), hashes={"r": NEW}), r, pods)
+
+
+def test_image_only_change_is_eligible() -> None:
+    old, new = _ip_role(1, "img:v1"), _ip_role(1, "img:v2")
+    assert eligible(_with_template(pod(), old), new.template)
+
+
+def test_no_image_change_is_not_eligible() -> None:
+    r = _ip_role(1, "img:v1")
+    assert not eligible(_with_template(pod(), r), r.template)
+
+
+def test_pod_mid_in_place_update_is_not_eligible() -> None:
+    """A pod patched to an earlier target still carries the in-place state and pending-reason
+    annotations, which ``normalizePodForInPlaceComparison`` does not strip: not eligible,
+    even though only the image differs from the newest template."""
+    v2, v3 = _ip_role(1, "img:v2"), _ip_role(1, "img:v3")
+    mid = _with_template(pod(ready=False), v2, in_place_target="hash-v2")
+    assert not eligible(mid, v3.template)
+
+
+def test_all_eligible_skips_pods_patched_to_the_current_hash() -> None:
+    v1, v2 = _ip_role(2, "img:v1"), _ip_role(2, "img:v2")
+    c = _ctx(v2, [])
+    in_progress = _with_template(pod(ready=False), v2, in_place_target=NEW)
+    waiting = _with_template(pod(), v1)
+    assert all_eligible(c, [in_progress, waiting])
+    assert c.actions == []
+
+
+def test_template_change_mid_update_falls_back_to_recreate() -> None:
+    """Stateless Rollout (``StatelessRoleSyncer.Rollout``): the mid-update pod (not Ready,
+    patched to v2) makes the in-place path ineligible for v3, so the role recreates: the
+    not-ready outdated pod is deleted unconditionally; the ready ones stay (delete budget
+    ready 2 − R 3 + unav 1 = 0) and nothing is patched or created in this pass."""
+    v1, v2, v3 = _ip_role(3, "img:v1"), _ip_role(3, "img:v2"), _ip_role(3, "img:v3")
+    mid = _with_template(pod(ready=False), v2, in_place_target="hash-v2")
+    others = [_with_template(pod(), v1) for _ in range(2)]
+    c = _ctx(v3, [mid, *others])
+    STATELESS.rollout(c)
+    assert [type(a) for a in c.actions] == [RecordEvent, DeletePod]
+    assert c.actions[1] == DeletePod(mid.name)
+    assert not any(isinstance(a, PatchPodInPlace) for a in c.actions)

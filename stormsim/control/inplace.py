@@ -88,10 +88,30 @@ def all_eligible(c: InPlaceCtx, pods: Sequence[Pod]) -> bool:
     return True
 
 
+def step_candidates(h: str, pods: Sequence[Pod], max_new: int) -> list[Pod]:
+    """The pods an Interleave step of a slot-based role hands to the in-place step: every pod
+    already being patched to ``h`` plus the first ``max_new`` other candidates of ``pods``
+    **in the given (slot) order**, selected before any sorting. AIBrix's
+    ``StatefulRoleSyncer.RolloutByStep`` (``pkg/controller/roleset/rolesyncer.go``) builds
+    the outdated list slot by slot and truncates it this way, so slots update 0, 1, 2, ...;
+    the Parallel/Sequential path instead sorts the whole list (newest first)."""
+    out: list[Pod] = []
+    new = 0
+    for p in pods:
+        if p.in_place_target == h:
+            out.append(p)
+        elif new < max_new:
+            out.append(p)
+            new += 1
+    return out
+
+
 def in_place_step(
     c: InPlaceCtx, pods: Sequence[Pod], budget: int, max_new: int | None = None
 ) -> None:
-    """Settle patched pods, then patch new candidates within ``budget`` (and ``max_new``)."""
+    """Settle patched pods, then patch new candidates within ``budget`` (and ``max_new``,
+    applied after sorting: the stateless step; slot-based steps pre-select with
+    :func:`step_candidates` instead). Candidates are taken not-ready first, newest first."""
     ordered = sorted(pods, key=lambda p: (p.created_at, p.seq), reverse=True)
     ordered.sort(key=lambda p: p.ready)
     for p in ordered:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from stormsim.control.fenceposts import role_budgets
-from stormsim.control.inplace import IN_PLACE, all_eligible, in_place_step
+from stormsim.control.inplace import IN_PLACE, all_eligible, in_place_step, step_candidates
 from stormsim.control.objects import (
     READY,
     Action,
@@ -278,10 +278,12 @@ class StatefulSyncer:
             delete_budget = min(delete_budget, outdated_slots - c.R + target)
         single_outdated = [s[0] for s in slots if len(s) == 1 and not c.updated(s[0])]
         if c.in_place and all_eligible(c, single_outdated):
-            max_new = None
+            candidates = single_outdated
             if target is not None:
-                max_new = max(0, target - updated_slots)
-            in_place_step(c, single_outdated, delete_budget, max_new)
+                # Interleave: in-progress pods plus the first target − updated candidates in
+                # slot order, chosen before the in-place step sorts them
+                candidates = step_candidates(c.h, single_outdated, max(0, target - updated_slots))
+            in_place_step(c, candidates, delete_budget)
             return len(c.actions) > n0
         if c.podsets and c.role.strategy.type == IN_PLACE and single_outdated:
             c.actions.append(

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from stormsim.control.inplace import IN_PLACE, all_eligible, eligible
+from stormsim.control.inplace import IN_PLACE, all_eligible, eligible, step_candidates
 from stormsim.control.objects import DeletePod, PatchPodInPlace, Pod, RecordEvent
-from stormsim.control.roleset import STATELESS, RoleCtx
+from stormsim.control.roleset import STATEFUL, STATELESS, RoleCtx
 from stormsim.schema.aibrix import RoleSpec
 
 from .builders import NEW, pod, role, roleset, rs_spec
@@ -72,3 +72,36 @@ def test_template_change_mid_update_falls_back_to_recreate() -> None:
     assert [type(a) for a in c.actions] == [RecordEvent, DeletePod]
     assert c.actions[1] == DeletePod(mid.name)
     assert not any(isinstance(a, PatchPodInPlace) for a in c.actions)
+
+
+def test_step_candidates_keep_in_progress_and_first_in_order() -> None:
+    a, b, c, d = pod(), pod(), pod(), pod()
+    b = replace(b, in_place_target="h")
+    assert step_candidates("h", [a, b, c, d], 1) == [a, b]
+    assert step_candidates("h", [a, b, c, d], 0) == [b]
+    assert step_candidates("h", [a, c], 5) == [a, c]
+
+
+def _stateful_pods(r_old: RoleSpec, n: int) -> list[Pod]:
+    # created together (same time): newest first = highest sequence = highest slot
+    return [_with_template(pod(slot=i, created_at=0.0), r_old) for i in range(n)]
+
+
+def test_stateful_interleave_step_patches_the_lowest_slot() -> None:
+    """``StatefulRoleSyncer.RolloutByStep``: the outdated list is in slot order and is cut
+    to ``target − updated`` before sorting, so step 1 patches slot 0."""
+    v1, v2 = _ip_role(3, "img:v1", stateful=True), _ip_role(3, "img:v2", stateful=True)
+    ps = _stateful_pods(v1, 3)
+    c = _ctx(v2, ps)
+    STATEFUL.rollout_by_step(c, 1)
+    assert c.actions == [PatchPodInPlace(ps[0].name, NEW, v2.template.images(), v2.template)]
+
+
+def test_stateful_parallel_rollout_sorts_newest_first() -> None:
+    """``StatefulRoleSyncer.Rollout`` (Parallel/Sequential) sorts the whole list: the newest
+    pod (here the highest slot) is patched first, under the delete budget 3 − 3 + 1 = 1."""
+    v1, v2 = _ip_role(3, "img:v1", stateful=True), _ip_role(3, "img:v2", stateful=True)
+    ps = _stateful_pods(v1, 3)
+    c = _ctx(v2, ps)
+    STATEFUL.rollout(c)
+    assert c.actions == [PatchPodInPlace(ps[2].name, NEW, v2.template.images(), v2.template)]

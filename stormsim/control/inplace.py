@@ -19,13 +19,16 @@ from stormsim.control.objects import (
     PatchPodInPlace,
     Pod,
     RecordEvent,
+    RoleSet,
 )
-from stormsim.schema.aibrix import PodTemplate
+from stormsim.schema.aibrix import PodTemplate, RoleSpec
 
 IN_PLACE = "InPlaceIfPossible"
 
 
 class InPlaceCtx(Protocol):
+    rs: RoleSet
+    role: RoleSpec
     h: str
     revision: str
     actions: list[Action]
@@ -68,7 +71,9 @@ def eligible(pod: Pod, desired: PodTemplate) -> bool:
 
 def all_eligible(c: InPlaceCtx, pods: Sequence[Pod]) -> bool:
     """Every pod not already being patched to the current hash is eligible; otherwise an
-    ``InPlaceFallback`` event is recorded (the caller then recreates)."""
+    ``InPlaceFallback`` event is recorded on the **RoleSet** (the involved object of the
+    event AIBrix's syncers emit in ``pkg/controller/roleset/rolesyncer.go``, as for PodSet
+    roles) naming the role and the first ineligible pod; the caller then recreates."""
     bad = [p for p in pods if p.in_place_target != c.h and not eligible(p, c.template)]
     if bad:
         why = (
@@ -78,10 +83,10 @@ def all_eligible(c: InPlaceCtx, pods: Sequence[Pod]) -> bool:
         )
         c.actions.append(
             RecordEvent(
-                "Pod",
-                bad[0].name,
+                "RoleSet",
+                c.rs.name,
                 "InPlaceFallback",
-                f"{why}; falling back to Recreate",
+                f"role {c.role.name}, pod {bad[0].name}: {why}; falling back to Recreate",
             )
         )
         return False

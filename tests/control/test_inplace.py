@@ -105,3 +105,19 @@ def test_stateful_parallel_rollout_sorts_newest_first() -> None:
     c = _ctx(v2, ps)
     STATEFUL.rollout(c)
     assert c.actions == [PatchPodInPlace(ps[2].name, NEW, v2.template.images(), v2.template)]
+
+
+def test_fallback_event_is_recorded_on_the_roleset() -> None:
+    """The ``InPlaceFallback`` event's involved object is the RoleSet (as for PodSet roles),
+    its message names the role and the first ineligible pod."""
+    v1 = _ip_role(1, "img:v1")
+    data = v1.dump()
+    data["template"]["spec"]["containers"][0]["args"] = ["--changed"]
+    changed = RoleSpec.model_validate(data)
+    p = _with_template(pod(), v1)
+    c = _ctx(changed, [p])
+    assert not all_eligible(c, [p])
+    (ev,) = c.actions
+    assert isinstance(ev, RecordEvent)
+    assert (ev.kind, ev.name, ev.reason) == ("RoleSet", "rs", "InPlaceFallback")
+    assert ev.message.startswith(f"role r, pod {p.name}: non-image pod fields changed")

@@ -107,9 +107,12 @@ def sync_revision(
 
     The newest revision identical to the live template is reused; an older identical one is
     a rollback (its number is bumped to the next one); otherwise a new revision is created,
-    incrementing ``collision_count`` while its name is taken by different data.
+    incrementing ``collision_count`` while its name is taken by different data. ``current``
+    is found among the revisions as listed (pre-bump), ``revisions`` of the result are the
+    revisions after the sync.
     """
     revs = sort_revisions(revisions)
+    listed = revs
     number = next_revision(revs)
     actions: list[Action] = []
     data = template.canonical
@@ -134,7 +137,13 @@ def sync_revision(
         update = Revision(name, number, template, role_hashes(template), now)
         actions.append(CreateRevision(update))
         revs = sort_revisions([*revs, update])
-    current = next((r for r in revs if r.name == current_revision_name), update)
+    # the current revision is looked up in the list as it was read, before any rollback
+    # bump: when the rollback target is the current revision itself, ``current`` is the
+    # pre-bump object (old number) while ``update`` carries the new one, so this pass writes
+    # the old number into per-role revisions (``syncRevision`` in
+    # pkg/controller/stormservice/revision.go searches the listed revisions, and
+    # ``updateControllerRevision`` returns a bumped copy)
+    current = next((r for r in listed if r.name == current_revision_name), update)
     return RevisionSync(current, update, collision_count, tuple(actions), tuple(revs))
 
 

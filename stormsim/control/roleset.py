@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from stormsim.control.fenceposts import role_budgets
-from stormsim.control.inplace import IN_PLACE, all_eligible, in_place_step
+from stormsim.control.inplace import IN_PLACE, all_eligible, in_place_step, step_candidates
 from stormsim.control.objects import (
     READY,
     Action,
@@ -279,10 +279,12 @@ class StatefulSyncer:
             delete_budget = min(delete_budget, outdated_slots - c.R + target)
         single_outdated = [s[0] for s in slots if len(s) == 1 and not c.updated(s[0])]
         if c.in_place and all_eligible(c, single_outdated):
-            max_new = None
+            candidates = single_outdated
             if target is not None:
-                max_new = max(0, target - updated_slots)
-            in_place_step(c, single_outdated, delete_budget, max_new)
+                # Interleave: in-progress pods plus the first target − updated candidates in
+                # slot order, chosen before the in-place step sorts them
+                candidates = step_candidates(c.h, single_outdated, max(0, target - updated_slots))
+            in_place_step(c, candidates, delete_budget)
             return len(c.actions) > n0
         if c.podsets and c.role.strategy.type == IN_PLACE and single_outdated:
             c.actions.append(
@@ -361,21 +363,19 @@ def sync_pods(rs: RoleSet, pods: Sequence[Pod], podsets: Sequence[PodSet] = ()) 
 
     ``pods`` are the RoleSet's direct pods (PodSet members excluded), ``podsets`` its PodSets.
     A role first deletes the objects of the other kind (orphans after a ``podGroupSize``
-    switch), which counts as scaling.
+    switch), which counts as scaling, for as long as any orphan is listed.
     """
     by_role: dict[str, list[Any]] = {r.name: [] for r in rs.spec.roles}
     orphans: dict[str, list[Action]] = {r.name: [] for r in rs.spec.roles}
     group_roles = {r.name for r in rs.spec.roles if r.group_size > 1}
     for p in pods:
         if p.role in group_roles:
-            if not p.deleting:
-                orphans[p.role].append(DeletePod(p.name))
+            orphans[p.role].append(DeletePod(p.name))
         elif p.role in by_role:
             by_role[p.role].append(p)
     for ps in podsets:
         if ps.role in by_role and ps.role not in group_roles:
-            if not ps.deleting:
-                orphans[ps.role].append(DeletePodSet(ps.name))
+            orphans[ps.role].append(DeletePodSet(ps.name))
         elif ps.role in by_role:
             by_role[ps.role].append(ps)
     ctxs = {r.name: RoleCtx(rs, r, by_role[r.name]) for r in rs.spec.roles}
@@ -385,7 +385,12 @@ def sync_pods(rs: RoleSet, pods: Sequence[Pod], podsets: Sequence[PodSet] = ()) 
         c = ctxs[r.name]
         if orphans[r.name]:
             # the role's Scale deletes the other syncer's objects first: that is its scaling
-            # for this pass (nothing is created in it); other roles scale as usual
+            # for this pass (nothing is created in it); other roles scale as usual. Every
+            # orphan still listed is deleted again, terminating ones included: a DELETE of a
+            # terminating object succeeds, so the cleanup keeps reporting "cleaned" until the
+            # old objects are gone, and no role of the RoleSet rolls out meanwhile
+            # (cleanupOrphanPods / cleanupOrphanPodSets in pkg/controller/roleset/utils.go,
+            # called first by every syncer's Scale).
             c.actions.extend(orphans[r.name])
             changed = True
             continue

@@ -206,6 +206,9 @@ def test_in_place_falls_back_on_non_image_change(tmp_path: Path) -> None:
     fb = events(res, "event")
     fb = fb[fb["detail"].str.startswith("InPlaceFallback")]
     assert not fb.empty and float(fb["t_s"].iloc[0]) == T
+    # recorded on the RoleSet, not on a pod (issue 11 divergence 6)
+    assert set(fb["kind"]) == {"RoleSet"}
+    assert set(fb["name"]) == set(res.frames["rolesets"]["roleset"])
     assert events(res, "patch").empty
     trace = _trace(res)
     step = GRACE + READY_AFTER_CREATE

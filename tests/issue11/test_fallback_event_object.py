@@ -33,7 +33,7 @@ def test_fallback_event_is_on_the_roleset(tmp_path: Path, kind: str) -> None:
         old = role("w", 2, **kw)
     svc = manifest([old], update_type="InPlaceUpdate")
     nxt = manifest([new], update_type="InPlaceUpdate")
-    res = run(scenario(svc, [{"at_s": T, "action": "apply", "manifest": nxt}]), tmp_path)
+    res = run(scenario(svc, [{"at_s": T, "kind": "apply", "manifest": nxt}]), tmp_path)
     fb = events(res, "event")
     fb = fb[fb["detail"].str.startswith("InPlaceFallback")]
     assert not fb.empty

@@ -43,8 +43,8 @@ def _run(tmp_path: Path, stateful: bool):
         update_type="InPlaceUpdate",
     )
     evs = [
-        {"at_s": T, "action": "set_image", "image": IMAGE_V2},
-        {"at_s": T2, "action": "set_image", "image": IMAGE_V3},
+        {"at_s": T, "kind": "set_image", "image": IMAGE_V2},
+        {"at_s": T2, "kind": "set_image", "image": IMAGE_V3},
     ]
     return run(scenario(svc, evs), tmp_path)
 

@@ -31,7 +31,7 @@ def test_stateful_in_place_slot_order(tmp_path: Path, strategy: str, order: list
         update_type="InPlaceUpdate",
         roleset_strategy=strategy,
     )
-    res = run(scenario(svc, [{"at_s": T, "action": "set_image", "image": IMAGE_V2}]), tmp_path)
+    res = run(scenario(svc, [{"at_s": T, "kind": "set_image", "image": IMAGE_V2}]), tmp_path)
     patches = events(res, "patch", "Pod")
     slots = [int(str(n).rsplit("-", 1)[1]) for n in patches["name"]]
     assert slots == order

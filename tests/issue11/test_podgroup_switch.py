@@ -35,7 +35,7 @@ def _switch(tmp_path: Path, before: int, after: int):
         update_type="InPlaceUpdate",
         roleset_strategy="Parallel",
     )
-    return run(scenario(svc, [{"at_s": T, "action": "apply", "manifest": new}]), tmp_path)
+    return run(scenario(svc, [{"at_s": T, "kind": "apply", "manifest": new}]), tmp_path)
 
 
 def _trace(res) -> list[tuple[float, str, str, str]]:

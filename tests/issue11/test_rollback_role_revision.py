@@ -35,9 +35,9 @@ def test_rollback_to_current_writes_the_pre_bump_number(tmp_path: Path) -> None:
     data = scenario(
         svc,
         [
-            {"at_s": T, "action": "set_image", "image": IMAGE_V2},
-            {"at_s": T + 1, "action": "scale", "replicas": 3},
-            {"at_s": T + 1, "action": "rollback", "to_revision": 1},
+            {"at_s": T, "kind": "set_image", "image": IMAGE_V2},
+            {"at_s": T + 1, "kind": "scale", "replicas": 3},
+            {"at_s": T + 1, "kind": "rollback", "to_revision": 1},
         ],
     )
     world = World(load(data, tmp_path), 1)

@@ -25,7 +25,7 @@ T = 100.0
 def test_stateless_to_stateful_window_ends_when_slot_pods_are_ready(tmp_path: Path) -> None:
     svc = manifest([role("decode", 2)], update_type="InPlaceUpdate")
     new = manifest([role("decode", 2, stateful=True)], update_type="InPlaceUpdate")
-    res = run(scenario(svc, [{"at_s": T, "action": "apply", "manifest": new}]), tmp_path)
+    res = run(scenario(svc, [{"at_s": T, "kind": "apply", "manifest": new}]), tmp_path)
     rs = str(res.frames["rolesets"]["roleset"].iloc[0])
     ev = events(res, kind="Pod")
     ev = ev[(ev["t_s"] >= T) & ev["verb"].isin(["create", "delete"])]

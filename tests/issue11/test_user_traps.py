@@ -35,9 +35,9 @@ def test_pause_right_after_a_template_change_exceeds_replicas_plus_surge(
     rollout replaces the RoleSet it just made (7 RoleSets created instead of 6)."""
     svc = manifest([role("decode", 1)], replicas=3)
     evs = [
-        {"at_s": T, "action": "set_image", "image": IMAGE_V2},
-        {"at_s": T + 1, "action": "pause"},
-        {"at_s": T + 60, "action": "resume"},
+        {"at_s": T, "kind": "set_image", "image": IMAGE_V2},
+        {"at_s": T + 1, "kind": "pause"},
+        {"at_s": T + 60, "kind": "resume"},
     ]
     res = run(scenario(svc, evs), tmp_path)
     ev = events(res, kind="RoleSet")
@@ -93,7 +93,7 @@ def test_in_place_role_with_max_unavailable_zero_never_progresses(
         update_type="InPlaceUpdate",
     )
     res = run(
-        scenario(svc, [{"at_s": T, "action": "set_image", "image": IMAGE_V2}]),
+        scenario(svc, [{"at_s": T, "kind": "set_image", "image": IMAGE_V2}]),
         tmp_path,
         until_s=T + 3600,
     )

@@ -96,13 +96,13 @@ class ScenarioEvents:
         spec, detail = out
         spec = StormServiceSpec.model_validate(spec.model_dump(by_alias=True))
         now = self.clock.now
-        self.recorder.event(now, "scenario", ev.action, SS, self.service, "", detail)
+        self.recorder.event(now, "scenario", ev.kind, SS, self.service, "", detail)
         if spec == ss.spec:
             return
         canonical = spec.template.canonical
         if canonical != self._template_canonical:
             self._template_canonical = canonical
-            self.recorder.template_change(now, i, ev.action)
+            self.recorder.template_change(now, i, ev.kind)
         self.store.put(SS, replace(ss, spec=spec, generation=ss.generation + 1))
 
 

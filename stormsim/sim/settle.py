@@ -11,6 +11,7 @@ from typing import Any
 
 import simpy
 
+from stormsim.control.convergence import role_converged
 from stormsim.sim.clock import Clock
 from stormsim.sim.recorder import Recorder
 from stormsim.sim.store import SS, Store
@@ -41,8 +42,10 @@ class Settle:
     def is_settled(self) -> bool:
         """The service is done rolling: AIBrix reports it Ready with ``currentRevision ==
         updateRevision`` for the current generation AND the fleet has converged: every live
-        RoleSet is at the update revision and each of its roles has exactly ``replicas``
-        ready units of the current template, none mid in-place update.
+        RoleSet is at the update revision and each of its roles has converged
+        (:func:`~stormsim.control.convergence.role_converged`: exactly ``replicas`` ready
+        units of the current template, none mid in-place update, one per slot for slot-based
+        roles).
 
         The second half guards against AIBrix reporting Ready from stale RoleSet statuses
         (e.g. right after an in-place RoleSet update, before the RoleSet controller has
@@ -66,16 +69,10 @@ class Settle:
             pods = self.store.pods_of(rs.name)
             sets = self.store.podsets_of(rs.name)
             for role in rs.spec.roles:
-                h = rs.role_hashes[role.name]
                 units: list[Any] = sets if role.group_size > 1 else pods
-                mine = [u for u in units if u.role == role.name and u.active]
-                if len(mine) != role.replicas:
+                mine = [u for u in units if u.role == role.name]
+                if not role_converged(role, rs.role_hashes[role.name], mine):
                     return False
-                for u in mine:
-                    if u.template_hash != h or not u.ready:
-                        return False
-                    if getattr(u, "in_place_target", None) is not None:
-                        return False
         return True
 
     def check(self) -> None:

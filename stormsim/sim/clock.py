@@ -28,7 +28,8 @@ class Clock(simpy.Environment):
     def advance_if_idle(self, t: float) -> bool:
         """Move the clock to ``t`` (s) if ``now <= t`` and no event is scheduled at or
         before ``t``; returns whether it moved. Time never goes backwards."""
-        if t < self._now or t >= self.peek():
+        queue = self._queue  # what ``peek()`` reads, without the extra call on a hot path
+        if t < self._now or (queue and t >= queue[0][0]):
             return False
         self._now = t
         return True

@@ -412,9 +412,18 @@ def plan(
     address: AddressOpt = None,
     fresh: Annotated[bool, typer.Option("--fresh", help="Ignore finished runs in DIR.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No search log.")] = False,
+    keep_going: Annotated[
+        bool,
+        typer.Option(
+            "--keep-going",
+            help="On a failed run, mark its candidate failed and search the others (exit 0 "
+            "with a recommendation) instead of stopping with exit 1.",
+        ),
+    ] = False,
 ) -> None:
     """Capacity planning: the cheapest P/D configuration meeting the plan's SLOs in steady
-    state and during a rollout; write plan.html, plan.md, candidates.parquet. See
+    state and during a rollout; write plan.html, plan.md, candidates.parquet. Exit 1 when a
+    run failed (unless --keep-going) or no candidate meets the SLOs. See
     docs/capacity-planning.md."""
     sc = _guard(lambda: stormsim.load_scenario(scenario))
     target = out_dir or Path("results") / f"{sc.name}-plan"
@@ -426,22 +435,24 @@ def plan(
         res = _guard(
             lambda: stormsim.plan(
                 sc, out=target, jobs=jobs, executor=executor.value, address=address,
-                fresh=fresh, progress=None if quiet else log,
+                fresh=fresh, progress=None if quiet else log, keep_going=keep_going,
             )
         )  # fmt: skip
     except KeyboardInterrupt:
         raise _interrupted(target) from None
+    for f in res.failures:
+        err.print(f"error: failed: {f}", markup=False)
     out.print(res.summary_text(), markup=False)
-    for w in (res.recommendation or {}).get("why", [])[1:]:
+    for w in res.recommendation.why[1:] if res.recommendation is not None else ():
         out.print(f"  - {w}", markup=False)
     for n in res.notes:
         err.print(f"note: {n}", markup=False)
     out.print(
-        f"{res.n_runs} runs ({res.n_cached} cached) in {res.wall_s:.1f} s; "
-        f"report: {target / 'plan.html'}",
+        f"{res.n_runs} runs ({res.n_failed} failed, {res.n_cached} cached) in "
+        f"{res.wall_s:.1f} s; report: {target / 'plan.html'}",
         markup=False,
     )
-    if res.recommendation is None:
+    if res.stopped or res.recommendation is None:
         raise typer.Exit(1)
 
 

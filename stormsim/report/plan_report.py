@@ -291,7 +291,8 @@ def plot_rollout_timeline(res: PlanResult) -> Figure:
         tail = ts.iloc[[-1]].copy()
         tail["t_s"] = end
         ts = pd.concat([ts, tail], ignore_index=True)
-    t = ts["t_s"].to_numpy(dtype=float)
+    scale = 60.0 if end > 600 else 1.0  # minutes for long runs
+    t = ts["t_s"].to_numpy(dtype=float) / scale
     revs = [c for c in ts.columns if c.startswith("rev.") and c.endswith(".pods_ready")]
     for i, c in enumerate(revs):
         name = c[len("rev.") : -len(".pods_ready")]
@@ -306,7 +307,7 @@ def plot_rollout_timeline(res: PlanResult) -> Figure:
     axes[1].legend(fontsize=7, loc="upper left")
     rs = tl.frames.get("request_series")
     if rs is not None and len(rs):
-        bt = rs["t_s"].to_numpy(dtype=float)
+        bt = rs["t_s"].to_numpy(dtype=float) / scale
         axes[2].plot(bt, rs["slo_attainment_frac"], "g.-", label="SLO attainment (per bin)")
         axes[2].axhline(res.plan.slo.attainment_frac, color="k", ls="--", lw=1)
         axes[2].set_ylim(-0.02, 1.05)
@@ -314,15 +315,13 @@ def plot_rollout_timeline(res: PlanResult) -> Figure:
         ax2.plot(bt, rs["throughput_rps"], color="tab:blue", alpha=0.5, label="throughput")
         ax2.set_ylabel("req/s")
     axes[2].set_ylabel("attainment")
-    axes[2].set_xlabel("simulated time (min)" if t[-1] > 600 else "simulated time (s)")
-    if t[-1] > 600:
-        for ax in axes:
-            ax.xaxis.set_major_formatter(lambda x, _pos: f"{x / 60:g}")
+    axes[2].set_xlabel("simulated time (min)" if scale > 1 else "simulated time (s)")
     s = tl.summary
     a, b = s.get("update_started_at_s"), s.get("update_ended_at_s")
     if a is not None:
         for ax in axes:
-            ax.axvspan(float(a), float(b) if b is not None else t[-1], color="orange", alpha=0.12)
+            ax.axvspan(float(a) / scale, float(b) / scale if b is not None else t[-1],
+                       color="orange", alpha=0.12)  # fmt: skip
     rec = res.recommendation
     ch = rec.rollout if rec is not None else None
     what = f"{ch.config} ({ch.setting})" if ch is not None else ""

@@ -91,7 +91,8 @@ class PlanRollout(_M):
     replica mode; per-role budgets of an InPlaceUpdate in pooled mode). When the SLOs break
     during the rollout, up to ``max_extra`` extra replicas (replica mode) or pods per role
     (pooled mode) are tried. A rollout that has not ended after ``timeout_s`` fails (default:
-    three times an estimate from the start-up distributions, at least 10 minutes). Budgets
+    twice an estimate from the start-up distributions plus a minute, then four times that
+    for a rollout still running). Budgets
     are ints or percentages (``"25%"``), resolved as AIBrix resolves them."""
 
     image: str = Field(default="vllm/vllm-openai:plan-next", min_length=1)

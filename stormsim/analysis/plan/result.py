@@ -203,10 +203,13 @@ class PlanResult:
 
 
 def duration_text(s: float | None) -> str:
-    """Seconds in human units: ``45 s``, ``12.5 min``, ``3.2 h`` (``-`` for None / NaN)."""
+    """Seconds in human units: ``16.2 ms``, ``45 s``, ``12.5 min``, ``3.2 h`` (``-`` for None
+    / NaN)."""
     if s is None or (isinstance(s, float) and math.isnan(s)):
         return "-"
     s = float(s)
+    if 0 < abs(s) < 1:
+        return f"{s * 1000:.3g} ms"
     if abs(s) < 100:
         return f"{s:.3g} s"
     if abs(s) < 2 * 3600:

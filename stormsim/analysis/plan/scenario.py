@@ -147,19 +147,20 @@ START_KEYS = (
 )
 
 
-def startup_s(timing: Timing, roles: list[str], q: float = 0.99) -> float:
+def startup_s(timing: Timing, roles: list[str], q: float = 0.9) -> float:
     """A pod's start-up time at the ``q`` quantile of every phase (creation to routable),
     the slowest of ``roles`` (seconds)."""
     return max(sum(quantile_s(timing.for_role(r, k), q) for k in START_KEYS) for r in roles)
 
 
 def rollout_estimate_s(cfg: Config, setting: Setting, timing: Timing) -> float:
-    """An upper estimate of a full rollout's duration (seconds): waves of pod (or RoleSet)
-    replacements, each one start-up at the 99th percentile plus the termination grace period,
-    as many waves as the resolved budgets need (per role, one after another, in pooled mode)."""
+    """An estimate of a full rollout's duration (seconds): waves of pod (or RoleSet)
+    replacements, each one start-up with every phase at its 90th percentile plus the
+    termination grace period, as many waves as the resolved budgets need (in pooled mode, the
+    role needing the most)."""
     roles = ["engine"] if cfg.cand.arch == "colocated" else ["prefill", "decode"]
     step = startup_s(timing, roles) + max(
-        quantile_s(timing.for_role(r, "termination_grace_s"), 0.99) for r in roles
+        quantile_s(timing.for_role(r, "termination_grace_s"), 0.9) for r in roles
     )
     budgets = resolved_budgets(cfg, setting)
     if cfg.cand.shape is not None:
@@ -340,13 +341,17 @@ class Window:
     timeout_s: float | None = None
 
 
-def rollout_timeout_s(plan: Plan, base: Base, cfg: Config, setting: Setting) -> float:
-    """The plan's ``rollout.timeout_s``, or three times the rollout estimate (at least 10 min)."""
+def rollout_timeout_s(
+    plan: Plan, base: Base, cfg: Config, setting: Setting, patience: float = 1.0
+) -> float:
+    """The plan's ``rollout.timeout_s``, or ``patience`` x (twice the rollout estimate + 60 s).
+    The planner tries a rollout with ``patience`` 1 first and, when it has not completed,
+    once more with a larger one, so a timeout is never an artefact of a tight estimate."""
     assert plan.rollout is not None
     if plan.rollout.timeout_s is not None:
         return plan.rollout.timeout_s
     est = rollout_estimate_s(cfg, setting, base.timing_model)
-    return max(600.0, 3.0 * est)
+    return patience * (2.0 * est + 60.0)
 
 
 def scenario_for(
@@ -356,6 +361,7 @@ def scenario_for(
     gpus_per_node: int,
     factor: float = 1.0,
     rollout: Setting | None = None,
+    patience: float = 1.0,
 ) -> tuple[dict[str, Any], Window]:
     """A runnable scenario (plain data) for ``cfg`` at ``factor`` x the planned load, with a
     full image change when ``rollout`` is ``(maxSurge, maxUnavailable)``, and its
@@ -382,7 +388,7 @@ def scenario_for(
         events: list[dict[str, Any]] = []
         window = Window(at, stop, False)
     else:
-        timeout = rollout_timeout_s(plan, base, cfg, rollout)
+        timeout = rollout_timeout_s(plan, base, cfg, rollout, patience)
         stop = at + timeout
         events = [{"at_s": at, "action": "set_image", "image": plan.rollout.image}]  # type: ignore[union-attr]
         window = Window(at, stop, True, timeout)

@@ -89,6 +89,10 @@ def min_count(ok: Callable[[int], bool], guess: int, cap: int) -> int | None:
 
 EvalItem = tuple[Config, float, Phase, Setting | None]
 
+PATIENCE = 4.0
+"""How many times the estimated rollout timeout a rollout gets when it did not complete
+within the estimate."""
+
 
 class Planner:
     """Runs and remembers evaluations; logs every one (``probe_rows``, ``run_rows``)."""
@@ -122,9 +126,11 @@ class Planner:
             self.progress(msg)
 
     # ------------------------------------------------------------------ running
-    def tasks(self, cfg: Config, factor: float, rollout: Setting | None) -> list[PlanTask]:
+    def tasks(
+        self, cfg: Config, factor: float, rollout: Setting | None, patience: float = 1.0
+    ) -> list[PlanTask]:
         data, win = scenario_for(self.plan, self.base, cfg, self.gpn[cfg.cand.gpu], factor,
-                                 rollout)  # fmt: skip
+                                 rollout, patience)  # fmt: skip
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             sc = load_scenario(data)
@@ -142,16 +148,39 @@ class Planner:
 
     def evaluate_many(self, items: Sequence[EvalItem]) -> list[Evaluation]:
         """Evaluate several (config, load factor, phase, rollout) at once (their runs in
-        parallel); memoised (rollout settings by their resolved budgets). Raises
-        :class:`RunFailed` if a run failed (after every evaluation is logged)."""
-        todo: list[tuple[tuple[Any, ...], list[PlanTask], EvalItem]] = []
-        seen: set[tuple[Any, ...]] = set()
+        parallel); memoised (rollout settings by their resolved budgets). A rollout that did
+        not complete within its estimated timeout is run again with :data:`PATIENCE` times
+        the timeout before it counts as timed out. Raises :class:`RunFailed` if a run failed
+        (after every evaluation is logged)."""
+        todo: dict[tuple[Any, ...], EvalItem] = {}
         for item in items:
             key = self._key(item[0], item[1], item[3])
-            if key in self.memo or key in seen:
-                continue
-            seen.add(key)
-            todo.append((key, self.tasks(item[0], item[1], item[3]), item))
+            if key not in self.memo:
+                todo.setdefault(key, item)
+        evs = self._run([(k, it, 1.0) for k, it in todo.items()])
+        estimated = self.plan.rollout is not None and self.plan.rollout.timeout_s is None
+        retry = [
+            (k, it, PATIENCE)
+            for k, it in todo.items()
+            if it[3] is not None and estimated and not evs[k].errors
+            and not evs[k].rollout_completed
+        ]  # fmt: skip
+        if retry:
+            self.say(f"  {len(retry)} rollout(s) still running at the estimated timeout: "
+                     f"again with {PATIENCE:g}x the timeout")  # fmt: skip
+            evs.update(self._run(retry))
+        self.memo.update(evs)
+        out = [self.memo[self._key(c, f, r)] for c, f, _, r in items]
+        for ev in out:
+            if ev.errors:
+                raise RunFailed(ev.cfg.label, ev.errors)
+        return out
+
+    def _run(
+        self, batch: list[tuple[tuple[Any, ...], EvalItem, float]]
+    ) -> dict[tuple[Any, ...], Evaluation]:
+        """Run (or take from the cache) every seed of each item, in parallel; log each."""
+        todo = [(key, self.tasks(it[0], it[1], it[3], pat), it) for key, it, pat in batch]
         records: dict[str, dict[str, Any]] = {}
         pending: list[PlanTask] = []
         for _, tasks, _item in todo:
@@ -170,16 +199,13 @@ class Planner:
                     self.n_failed += 1
                 elif self.cache is not None:
                     self.cache.put(rec)
+        out = {}
         for key, tasks, (cfg, factor, phase, rollout) in todo:
             recs = [records[t.key] for t in tasks]
             ev = Evaluation(cfg, factor, phase, rollout, recs, self.plan.criterion,
                             self.plan.slo.attainment_frac)  # fmt: skip
-            self.memo[key] = ev
+            out[key] = ev
             self._log(ev)
-        out = [self.memo[self._key(c, f, r)] for c, f, _, r in items]
-        for ev in out:
-            if ev.errors:
-                raise RunFailed(ev.cfg.label, ev.errors)
         return out
 
     def evaluate(
@@ -251,7 +277,7 @@ class Planner:
                     **{k: v for k, v in s.items() if isinstance(v, int | float | bool | str)},
                 }
             )
-        head = f"  [{ev.phase}] {cfg.label} @ {row['rate_rps']:.3g} req/s" + (
+        head = f"  [{ev.phase}] {cfg.label} @ {row['rate_rps']:.4g} req/s" + (
             f" rollout {row['rollout']}" if ev.rollout is not None else ""
         )
         if failed:

@@ -127,7 +127,7 @@ def _row_cells(r: Any, columns: tuple[tuple[str, str], ...]) -> dict[str, str]:
 
 
 STATUS_ORDER = {"recommended": 0, "feasible": 1, "failed": 2, "no-fit": 3, "dominated": 4,
-                "infeasible": 5}  # fmt: skip
+                "infeasible": 5, "not searched": 6}  # fmt: skip
 
 
 def _sorted_candidates(res: PlanResult) -> pd.DataFrame:
@@ -488,8 +488,9 @@ def render_html(res: PlanResult) -> str:
                  f'{_png(plot_rollout_timeline(res))}">')  # fmt: skip
     parts.append("</section>")
     parts.append('<section id="search"><h2>Search log</h2>')
-    parts.append(f"<details><summary>{len(res.probes)} evaluations (each: all seeds of one configuration at "
-                 "one load); click to show</summary>")  # fmt: skip
+    n_probes = len(res.probes)
+    parts.append(f"<details><summary>{n_probes} evaluations (each: all seeds of one "
+                 "configuration at one load); click to show</summary>")  # fmt: skip
     parts.append(_html_table(_frame_table(res.probes, PROBE_COLS)))
     parts.append("</details></section>")
     parts.append('<section id="settings"><h2>Plan settings</h2>')

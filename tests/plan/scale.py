@@ -45,7 +45,11 @@ def replica_plan_data(
     """A scenario whose plan searches RoleSets of 1 prefill + 1 decode pod (TP ``tp``) of
     ``model`` on H100 at ``rate_rps`` (Poisson)."""
     gpu = {"nvidia.com/gpu": tp}
-    container = {"name": "engine", "image": "vllm/vllm-openai:v0.10.2", "resources": {"limits": gpu}}
+    container = {
+        "name": "engine",
+        "image": "vllm/vllm-openai:v0.10.2",
+        "resources": {"limits": gpu},
+    }
     role = {"replicas": 1, "template": {"spec": {"containers": [container]}}}
     return {
         "name": name,

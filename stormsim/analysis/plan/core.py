@@ -151,9 +151,13 @@ def search_candidates(
     cost = {c: bound[c] * pln.price[c.gpu] if caps[c].feasible else math.inf for c in cands}
     found: dict[str, Config] = {}
     best = math.inf
+    stop: RunFailed | None = None
     for cand in sorted(cands, key=lambda c: (cost[c], c.label)):
         row = _candidate_row(pln, cand, caps[cand], bound[cand])
         rows.append(row)
+        if stop is not None:
+            row.update(status="not searched", reason="the plan stopped on a failed run")
+            continue
         if not caps[cand].feasible:
             row.update(status="infeasible", reason=caps[cand].why)
             pln.say(f"{cand.label}: infeasible ({caps[cand].why})")
@@ -170,7 +174,7 @@ def search_candidates(
             row.update(status="failed", reason=str(e))
             failures.append(f"{cand.label}: {e}")
             if not keep_going:
-                raise
+                stop = e
             continue
         if cfg is None:
             row.update(status="no-fit", reason=whynot)
@@ -190,6 +194,8 @@ def search_candidates(
             attainment_mean=m, attainment_ci_low=lo, attainment_ci_high=hi,
             ttft_p90_s=ev.mean("ttft_p90_s"), tpot_p90_s=ev.mean("tpot_p90_s"),
         )  # fmt: skip
+    if stop is not None:
+        raise stop
     return found
 
 

@@ -17,7 +17,7 @@ section), documented in docs/analysis.md::
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from stormsim.analysis.study import (
 )
 from stormsim.analysis.variants import as_scenario, make_variants
 from stormsim.errors import InputError, Problem
+from stormsim.plugins import COMPARE_ARTIFACT_WRITERS
 from stormsim.runner import RunResult, run
 from stormsim.schema.scenario import Scenario
 
@@ -48,9 +49,6 @@ ROLE_KEYS = ("type", "maxSurge", "maxUnavailable")
 TOP_LEVEL = tuple(Scenario.model_fields)
 COMPARE_COLUMNS = ("strategy", "settings", "seed", "status", "error")
 """The first columns of the comparison table; KPI columns follow."""
-
-CompareWriter = Callable[["CompareResult", Path], None]
-COMPARE_ARTIFACT_WRITERS: list[CompareWriter] = []
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -25,6 +22,7 @@ from matplotlib.figure import Figure
 
 from stormsim.analysis.paths import short_labels
 from stormsim.analysis.study import atomic_write
+from stormsim.metrics import catalogue
 from stormsim.report.timeline import shade_rollouts
 from stormsim.runner import RunResult
 
@@ -32,25 +30,17 @@ if TYPE_CHECKING:
     from stormsim.analysis.compare import CompareResult
     from stormsim.analysis.sweep import SweepResult
 
-HIGHER_IS_BETTER = ("capacity_availability_frac", "update_completed", "rolesets_ready_min")
-HIGHER_IS_BETTER_PREFIXES = ("slo_attainment", "goodput")
-HEATMAP_KPIS = (
-    "update_duration_s",
-    "capacity_availability_frac",
-    "surge_gpu_hours",
-    "full_outage_s",
-    "pods_pending_max_s",
-    "update_completed",
-)
-"""KPIs ``stormsim sweep`` draws heatmaps of (request KPIs such as ``ttft_p99_s`` are added
-when present)."""
+HEATMAP_KPIS = catalogue.names("heatmap", group="rollout")
+"""KPIs ``stormsim sweep`` draws heatmaps of (the catalogue's request heatmap KPIs, such as
+``ttft_p99_s``, are added when present)."""
 MAX_FACETS = 6
 _NUM = re.compile(r"^[-+]?\d+(\.\d+)?$")
 _PCT = re.compile(r"^(\d+(\.\d+)?)%$")
 
 
 def higher_is_better(kpi: str) -> bool:
-    return kpi in HIGHER_IS_BETTER or kpi.startswith(HIGHER_IS_BETTER_PREFIXES)
+    """Whether larger values of ``kpi`` are better (the catalogue's ``better``)."""
+    return catalogue.better(kpi) == "higher"
 
 
 def value_order(values: Sequence[Any]) -> list[Any]:
@@ -142,7 +132,7 @@ def plot_heatmap(
     grid = np.full((len(ys), len(xs)), np.nan)
     partial = np.zeros_like(grid, dtype=bool)
     done = np.ones_like(grid)
-    conditional = kpi in ("update_duration_s", "rollout_time_s")
+    conditional = kpi in ("update_duration_s", "update_rolling_time_s")
     shown = grid.copy()
     for (i, yv), (j, xv) in ((a, b) for a in enumerate(ys) for b in enumerate(xs)):
         sel = df[(df[x].astype(str) == str(xv)) & (df[y].astype(str) == str(yv))]
@@ -380,11 +370,7 @@ def _save(fig: Figure, path: Path) -> None:
 
 def heatmap_kpis(cells: pd.DataFrame) -> list[str]:
     """The KPIs ``stormsim sweep`` draws heatmaps of (those present in ``cells``)."""
-    req = [
-        c[: -len("_mean")]
-        for c in cells.columns
-        if c.endswith("_mean") and c.startswith(("ttft_p99", "tpot_p99", "slo_attainment"))
-    ]
+    req = catalogue.names("heatmap", group="requests")
     return [k for k in (*HEATMAP_KPIS, *req) if f"{k}_mean" in cells]
 
 

@@ -6,7 +6,7 @@ The search, per candidate (GPU type x prefill TP x decode TP [x RoleSet shape], 
 engine TP):
 
 1. **Analytic bracket and pruning.** The calibrated roofline of the serving data plane
-   (:class:`stormsim.sim.serving.latency.EngineCost`) gives each pod's prefill and decode
+   (:class:`stormsim.perf.latency.EngineCost`) gives each pod's prefill and decode
    capacity at the planned request lengths. A candidate that cannot meet the SLOs even unloaded
    (the prompt at the target quantile takes longer than the TTFT SLO to prefill, or one
    decode step exceeds the TPOT SLO) is *infeasible*. The capacities at 100% utilisation give
@@ -50,12 +50,11 @@ and sensitivity studies), :mod:`.result` (:class:`PlanResult`, the report model)
 from stormsim.analysis.plan.core import plan
 from stormsim.analysis.plan.measure import Evaluation, Verdict, judge
 from stormsim.analysis.plan.recommend import Recommendation, Rejected, RolloutChoice
-from stormsim.analysis.plan.result import PLAN_ARTIFACT_WRITERS, PlanResult, duration_text
+from stormsim.analysis.plan.result import PlanResult, duration_text
 from stormsim.analysis.plan.scenario import Candidate, Config
 from stormsim.analysis.plan.search import Planner, RunFailed, min_count
 
 __all__ = [
-    "PLAN_ARTIFACT_WRITERS",
     "Candidate",
     "Config",
     "Evaluation",

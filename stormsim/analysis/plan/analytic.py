@@ -10,12 +10,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from stormsim.analysis.plan.scenario import Candidate
+from stormsim.perf.catalog import Catalog
+from stormsim.perf.latency import EngineCost
+from stormsim.perf.lengths import draw_lengths
 from stormsim.schema.plan import Plan
 from stormsim.schema.scenario import Scenario
 from stormsim.schema.serving import Serving, Workload
-from stormsim.sim.serving.catalog import Catalog
-from stormsim.sim.serving.latency import EngineCost
-from stormsim.sim.serving.workload import draw_lengths
 
 SAFE_UTIL_PREFILL = 0.7
 SAFE_UTIL_DECODE = 0.85

@@ -25,11 +25,11 @@ from stormsim.analysis.plan.result import PlanResult, duration_text
 from stormsim.analysis.plan.scenario import Candidate, Config, setting_label
 from stormsim.analysis.plan.search import Planner, RunFailed
 from stormsim.errors import InputError, Problem, SimulationError
+from stormsim.perf.catalog import Catalog
 from stormsim.schema.loader import load_scenario
 from stormsim.schema.plan import Plan
 from stormsim.schema.scenario import Scenario
 from stormsim.schema.serving import Serving, TraceArrival
-from stormsim.sim.serving.catalog import Catalog
 
 
 def plan(

@@ -19,14 +19,11 @@ from stormsim.analysis.plan.recommend import Recommendation
 from stormsim.analysis.plan.scenario import Candidate, Config, base_of, scenario_for
 from stormsim.analysis.study import atomic_write
 from stormsim.errors import InputError, Problem, SimulationError
+from stormsim.plugins import PLAN_ARTIFACT_WRITERS
 from stormsim.runner import RunResult, __version__
 from stormsim.schema.loader import load_scenario
 from stormsim.schema.plan import Plan
 from stormsim.schema.scenario import Scenario
-
-PLAN_ARTIFACT_WRITERS: list[Callable[[PlanResult, Path], None]] = []
-"""Called by :meth:`PlanResult.save` with the result and the output directory (the report
-layer registers the HTML / Markdown writer)."""
 
 TABLES = ("candidates", "probes", "runs", "rollout_options", "sensitivity")
 

@@ -390,7 +390,7 @@ def scenario_for(
     else:
         timeout = rollout_timeout_s(plan, base, cfg, rollout, patience)
         stop = at + timeout
-        events = [{"at_s": at, "action": "set_image", "image": plan.rollout.image}]  # type: ignore[union-attr]
+        events = [{"at_s": at, "kind": "set_image", "image": plan.rollout.image}]  # type: ignore[union-attr]
         window = Window(at, stop, True, timeout)
     wl = dict(base.workload)
     wl.update(

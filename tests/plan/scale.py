@@ -8,9 +8,9 @@ from typing import Any
 FAST_TIMING: dict[str, Any] = {
     "scheduling_s": 0.5,
     "image_pull_s": 10,
-    "model_load_s": {"dist": "lognormal", "median_s": 10, "p90_s": 15},
+    "model_load_s": {"kind": "lognormal", "median_s": 10, "p90_s": 15},
     "engine_init_s": 5,
-    "readiness_probe_s": {"dist": "uniform", "low_s": 0, "high_s": 5},
+    "readiness_probe_s": {"kind": "uniform", "low_s": 0, "high_s": 5},
     "router_registration_s": 1,
     "termination_grace_s": 10,
 }
@@ -18,10 +18,10 @@ FAST_TIMING: dict[str, Any] = {
 
 SLOW_TIMING: dict[str, Any] = {
     "scheduling_s": 0.5,
-    "image_pull_s": {"dist": "lognormal", "median_s": 60, "p90_s": 90},
-    "model_load_s": {"dist": "lognormal", "median_s": 180, "p90_s": 240},
+    "image_pull_s": {"kind": "lognormal", "median_s": 60, "p90_s": 90},
+    "model_load_s": {"kind": "lognormal", "median_s": 180, "p90_s": 240},
     "engine_init_s": 60,
-    "readiness_probe_s": {"dist": "uniform", "low_s": 0, "high_s": 10},
+    "readiness_probe_s": {"kind": "uniform", "low_s": 0, "high_s": 10},
     "router_registration_s": 2,
     "termination_grace_s": 30,
 }

@@ -212,9 +212,10 @@ class Evaluation:
         return out
 
     def stat(self, key: str = "attainment_frac") -> tuple[float, float, float]:
-        """Mean and 95% Student-t interval over the seeds (clipped to [0, 1])."""
-        m, lo, hi, _ = mean_ci95(self.values(key))
-        return m, max(0.0, lo), min(1.0, hi)
+        """Mean and 95% Student-t interval over the seeds (clipped to [0, 1]; NaN with one
+        seed)."""
+        m, lo, hi, _ = mean_ci95(self.values(key))  # one seed: NaN interval, kept NaN
+        return m, lo if math.isnan(lo) else max(0.0, lo), hi if math.isnan(hi) else min(1.0, hi)
 
     def passes(self, key: str = "attainment_frac") -> bool:
         return judge(self, key).ok

@@ -24,11 +24,13 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from stormsim.control.horizon import settle_cap_s
 from stormsim.errors import InputError, Problem, SimulationError
 from stormsim.metrics.frames import build_frames
 from stormsim.metrics.kpis import compute_kpis, rollout_kpis, rollouts
 from stormsim.metrics.requests import add_request_results
-from stormsim.schema.loader import load_scenario
+from stormsim.metrics.truncation import end_of_run_warnings
+from stormsim.schema.loader import StormsimWarning, load_scenario
 from stormsim.schema.scenario import Scenario, scenario_dump
 from stormsim.schema.yamlio import dump_yaml
 from stormsim.sim.world import World
@@ -44,7 +46,9 @@ FRAME_NAMES = ("timeseries", "pods", "rolesets", "events", "revisions", "status"
 
 @dataclass
 class RunResult:
-    """Everything one run produced. ``summary`` is the flat KPI dict of ``summary.json``;
+    """Everything one run produced. ``summary`` is the flat KPI dict of ``summary.json``
+    (its ``warnings``: every warning of loading and running the scenario, as text, also in
+    ``warnings``);
     ``frames`` the DataFrames by name (``timeseries``, ``pods``, ``rolesets``, ``events``,
     ``revisions``, ``status``, ``rollouts``)."""
 
@@ -135,7 +139,7 @@ def run(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            end = world.run(until)
+            end = world.run(until, settle_cap_s=settle_cap_s(scenario))
             if world.serving is not None:
                 world.serving.finish(end)
         except InputError:
@@ -164,6 +168,14 @@ def run(
             end,
             serving.series_bin_s if serving is not None else 10.0,
         )
+    ran = [str(w.message) for w in caught]
+    for w in caught:  # recorded to keep them; shown as usual
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    ending = end_of_run_warnings(frames, summary, end, until is not None)
+    for msg in ending:
+        warnings.warn(msg, StormsimWarning, stacklevel=2)
+    all_warnings = [*scenario.load_warnings, *ran, *ending]
+    summary["warnings"] = all_warnings
     provenance = {
         "stormsim_version": __version__,
         "python": platform.python_version(),
@@ -180,7 +192,7 @@ def run(
         },
         "exception": error,
     }
-    return RunResult(scenario, seed, summary, frames, provenance, [str(w.message) for w in caught])
+    return RunResult(scenario, seed, summary, frames, provenance, all_warnings)
 
 
 def _versions() -> dict[str, str]:

@@ -23,7 +23,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-NOT_KPIS = ("scenario", "seed", "stormsim_version")
+NOT_KPIS = ("scenario", "seed", "stormsim_version", "warnings")
 """Summary keys that are not KPIs (they become no column of their own)."""
 
 HEADLINE_KPIS = (

@@ -412,8 +412,8 @@ def build_tables(
         cells = pd.DataFrame(columns=[*plan.params, *CELL_COLUMNS])
     cells["feasible"] = pd.array(cells["feasible"].tolist(), dtype="boolean")
     for c in ("same_as", "violated"):
-        col = cells[c].astype(object)
-        cells[c] = col.where(col.notna(), None)
+        text = cells[c].astype(object)
+        cells[c] = text.where(text.notna(), None)
     for p in plan.params:
         cells[p] = cells[p].infer_objects()
     objectives = [f"{c}_mean" for c in (*PARETO_MINIMIZE, *PARETO_MAXIMIZE)]

@@ -205,7 +205,8 @@ def recommend(
     table: pd.DataFrame, label: str, column: Callable[[str], str] = lambda k: k
 ) -> list[tuple[str, str | None, dict[str, Any]]]:
     """For each of :data:`OBJECTIVES`: (objective, the ``label`` of the best feasible row or
-    None when no row is feasible, that row's KPI values). ``column`` maps a KPI to its
+    None when no row is feasible, that row's KPI values). Rows that share the best row's run
+    (``same_as``) are named with it: ``a = b``. ``column`` maps a KPI to its
     column (``lambda k: f"{k}_mean"`` for sweep cells). Rows whose rollout did not complete
     have no duration and are never recommended."""
     out: list[tuple[str, str | None, dict[str, Any]]] = []
@@ -221,5 +222,9 @@ def recommend(
             continue
         best = cand.sort_values([a, b], kind="stable").iloc[0]
         values = {k: best[column(k)] for k in ("update_duration_s", "surge_gpus_peak")}
-        out.append((objective, str(best[label]), values))
+        name = str(best[label])
+        if "same_as" in table:  # settings that are the same run are the same answer
+            twins = table.loc[table["same_as"] == name, label].astype(str).tolist()
+            name = " = ".join([name, *twins])
+        out.append((objective, name, values))
     return out

@@ -96,12 +96,16 @@ def numeric_kpis(df: pd.DataFrame, columns: list[str]) -> list[str]:
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp)`` on a temporary sibling of ``path``, then rename it to ``path``."""
+    """Call ``write(tmp)`` on a temporary sibling of ``path``, then rename it to ``path``
+    (mode 0666 less the umask, as ``open`` would create it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     try:
         write(Path(tmp))
+        umask = os.umask(0)  # mkstemp makes the file 0600: give it the user's umask
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -220,10 +220,11 @@ class SweepResult:
     ) -> dict[str, RunResult]:
         """Re-run a few cells (deterministic: same scenario and seed) and return their full
         results by cell label; default: up to ``max_n`` cells of the Pareto front, fastest
-        first. Runs on ``executor`` (default: the sweep's, else local processes) with a
-        progress bar; a run that fails is left out (its error is in ``runs``)."""
-        if cells is None:
-            front = self.cells[self.cells["pareto"]]
+        first, leaving out cells that share another's run (``same_as``). Runs on ``executor``
+        (default: the sweep's, else local processes) with a progress bar; a run that fails
+        is left out (its error is in ``runs``)."""
+        if cells is None:  # the front, one cell per distinct run
+            front = self.cells[self.cells["pareto"] & self.cells["same_as"].isna()]
             if "update_duration_s_mean" in front:
                 front = front.sort_values("update_duration_s_mean", kind="stable")
             cells = [int(c) for c in front["cell"].tolist()[:max_n]]

@@ -217,3 +217,26 @@ def test_budget_keys_are_exact_only_where_safe() -> None:
     assert effective_strategy(scaled) is None
     inplace = stormsim.override(sc, {"service.manifest.spec.updateStrategy.type": "InPlaceUpdate"})
     assert effective_strategy(inplace) == {}
+
+
+def test_compare_cli_runs_in_parallel_with_set_and_require(
+    scenario_file: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "o"
+    proc = subprocess.run(
+        [sys.executable, "-m", "stormsim.cli", "compare", str(scenario_file), "-j", "2",
+         "-s", "name=a,maxSurge=0,maxUnavailable=0", "-s", "name=b,maxSurge=0,maxUnavailable=1",
+         "-s", "name=c,maxSurge=1,maxUnavailable=1", "--set", "until_s=150",
+         "--require", "surge_gpus_peak<=1", "--out", str(out), "--no-plots"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "note: b resolves to the same AIBrix budgets as a: simulated once" in proc.stdout
+    assert (
+        "fastest feasible rollout: none (no feasible setting completed its rollout)" in proc.stdout
+    )
+    assert "requirements: surge_gpus_peak<=1 (--require)" in proc.stdout
+    t = pd.read_parquet(out / "compare.parquet").set_index("strategy")
+    assert t["feasible"].tolist() == [True, True, False]
+    assert t.loc["c", "violated"] == "surge_gpus_peak<=1"
+    assert not t["update_completed"].any()  # --set until_s=150 applied to every strategy

@@ -2,6 +2,11 @@
 call of the Python API (``stormsim.run``, ``stormsim.load_scenario``, ...).
 
 Exit codes: 0 ok, 2 invalid input (one line per problem, no traceback), 1 simulation failure.
+
+Start-up is kept short (``bench/startup_bench.py``): this module imports only typer, rich and
+the light parts of stormsim; each verb imports what it needs (pydantic for scenarios, pandas for
+frames, matplotlib for plots) when it runs. :func:`main` makes matplotlib's backend ``Agg`` for
+the CLI's own process (it only writes image files); the library itself never picks a backend.
 """
 
 from __future__ import annotations
@@ -15,16 +20,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
 
 import stormsim
 from stormsim.analysis.paths import parse_value
-from stormsim.api import scenario_json_schema
 from stormsim.errors import InputError, Problem, SimulationError
-from stormsim.schema.loader import locate
+from stormsim.metrics import catalogue
 
 app = typer.Typer(
     name="stormsim",
@@ -38,6 +41,27 @@ out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty()
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 T = TypeVar("T")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(f"stormsim {stormsim.__version__}", markup=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the version and exit.",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    """Simulate AIBrix StormService rollouts of P/D LLM inference fleets in virtual time."""
 
 
 class Format(StrEnum):
@@ -74,6 +98,8 @@ def _guard(fn: Callable[[], T]) -> T:
 
 def _locate(e: InputError, scenario: Path) -> InputError:
     """Lines of the scenario file for problems with a field path (not a ``--option``)."""
+    from stormsim.schema.loader import locate
+
     options = [p for p in e.problems if p.path.startswith("-")]
     fields = [p for p in e.problems if not p.path.startswith("-")]
     located = locate(InputError(fields), scenario).problems if fields else []
@@ -105,29 +131,9 @@ def _positive(value: float | None) -> float | None:
     return value
 
 
-KPI_ROWS = [
-    ("update_duration_s", "update duration (s)"),
-    ("update_completed", "update completed"),
-    ("rolesets_max", "RoleSets max (incl. terminating)"),
-    ("rolesets_ready_min", "RoleSets ready min"),
-    ("capacity_availability_frac", "capacity availability"),
-    ("full_outage_s", "full outage (s)"),
-    ("gpus_allocated_peak", "GPUs allocated peak"),
-    ("surge_gpus_peak", "surge GPUs peak"),
-    ("surge_gpus_demand_peak", "surge GPUs requested peak (incl. unplaced)"),
-    ("surge_gpu_hours", "surge GPU-hours"),
-    ("pods_pending_max_s", "longest pod pending (s)"),
-    ("pods_unscheduled_at_end", "pods unscheduled at end"),
-]
-MULTI_ROLLOUT_ROWS = [("n_rollouts", "rollouts"), ("rollout_time_s", "time rolling (s, sum)")]
-TRAFFIC_ROWS = [
-    ("requests_arrived", "requests arrived"),
-    ("requests_failed", "requests failed"),
-    ("ttft_p90_s", "TTFT p90 (s)"),
-    ("tpot_p90_s", "TPOT p90 (s)"),
-    ("slo_attainment_frac", "SLO attainment"),
-    ("window_slo_attainment_frac", "SLO attainment in update window"),
-]
+KPI_ROWS = catalogue.labels("run")
+MULTI_ROLLOUT_ROWS = catalogue.labels("run-multi")
+TRAFFIC_ROWS = catalogue.labels("run-traffic")
 
 
 @app.command()
@@ -174,6 +180,8 @@ def run(
         try:
             res = stormsim.run(sc, seed=seed, until_s=until)
         except InputError as e:
+            from stormsim.schema.loader import locate
+
             raise locate(e, path) from None
         target = out_dir or Path("results") / sc.name
         return res, res.save(target, format=format.value, plots=plots)
@@ -208,6 +216,8 @@ def validate(scenario: Annotated[Path, typer.Argument(help="Scenario YAML.")]) -
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of scenario files."""
+    from stormsim.api import scenario_json_schema
+
     sys.stdout.write(json.dumps(scenario_json_schema(), indent=2) + "\n")
 
 
@@ -223,6 +233,8 @@ def rollout_history_cmd(
     ] = False,
 ) -> None:
     """List the ControllerRevisions of a run, like `kubectl rollout history`."""
+    import pandas as pd
+
     from stormsim.report.history import rollout_history
 
     df = _guard(lambda: rollout_history(results_dir, include_deleted=all_revisions))
@@ -244,6 +256,8 @@ class Executor(StrEnum):
 
 
 def _study_table(title: str, columns: list[str], rows: list[tuple[str, list[Any]]]) -> Table:
+    import pandas as pd
+
     table = Table(title=title)
     table.add_column("", no_wrap=True)
     for c in columns:
@@ -464,11 +478,7 @@ def sweep(
     _print_recommendations(res.recommendations())
     front = cells[cells["pareto"]].head(12) if "pareto" in cells else cells[:0]
     if len(front):
-        kpis = [
-            k
-            for k in ("update_duration_s", "capacity_availability_frac", "surge_gpu_hours")
-            if f"{k}_mean" in front
-        ]
+        kpis = [k for k in catalogue.names("pareto") if f"{k}_mean" in front]
         table = Table(title="Pareto-optimal feasible cells (means over seeds)")
         table.add_column("cell")
         for k in kpis:
@@ -536,7 +546,23 @@ _USAGE_ERROR: type[Exception] = next(
 
 
 def main() -> None:
-    """Entry point: bad command-line arguments give one ``error:`` line and exit 2."""
+    """Entry point: bad command-line arguments give one ``error:`` line and exit 2.
+
+    The command draws with matplotlib's non-interactive ``Agg`` backend (it only writes PNG
+    files, and must not need a display): ``MPLBACKEND`` is set while it runs, for this process
+    and the worker processes it starts, and restored afterwards; never on import."""
+    previous = os.environ.get("MPLBACKEND")
+    os.environ["MPLBACKEND"] = "Agg"
+    try:
+        _main()
+    finally:
+        if previous is None:
+            os.environ.pop("MPLBACKEND", None)
+        else:
+            os.environ["MPLBACKEND"] = previous
+
+
+def _main() -> None:
     try:
         rv = app(standalone_mode=False)
     except _USAGE_ERROR as exc:

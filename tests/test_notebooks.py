@@ -1,6 +1,7 @@
 """Every notebook executes end to end in a Jupyter kernel (on a small case, via
-STORMSIM_NOTEBOOK_SMALL), shows a figure in every cell that plots, and is committed without
-outputs."""
+STORMSIM_NOTEBOOK_SMALL), shows its figures inline (the kernel's own matplotlib backend, and
+``%matplotlib inline`` in the notebooks): every cell that plots has an ``image/png`` output;
+and is committed without outputs."""
 
 from __future__ import annotations
 
@@ -44,6 +45,8 @@ CHECKS: dict[str, Callable[[str, Path], None]] = {
     "maxsurge_maxunavailable_tradeoffs.ipynb": _check_tradeoffs,
     "capacity_planning.ipynb": _check_planning,
 }
+FIGURES = {"maxsurge_maxunavailable_tradeoffs.ipynb": 6, "capacity_planning.ipynb": 3}
+"""Inline figures (``image/png`` outputs) each notebook shows."""
 
 
 def test_every_notebook_is_checked() -> None:
@@ -63,7 +66,7 @@ def test_notebook_executes(name: str, tmp_path: Path, monkeypatch: pytest.Monkey
     out = tmp_path / "out"
     monkeypatch.setenv("STORMSIM_NOTEBOOK_SMALL", "1")
     monkeypatch.setenv("STORMSIM_NOTEBOOK_OUT", str(out))
-    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel picks its inline backend
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
     client = nbclient.NotebookClient(
         nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
@@ -81,3 +84,11 @@ def test_notebook_executes(name: str, tmp_path: Path, monkeypatch: pytest.Monkey
         for o in c.outputs
     )
     CHECKS[name](text, out)
+    images = [
+        o
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if "image/png" in o.get("data", {})
+    ]
+    assert len(images) == FIGURES[name]

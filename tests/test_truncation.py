@@ -17,7 +17,7 @@ import stormsim
 from stormsim.control.horizon import MIN_CAP_S, estimate_rollouts_s, p99, settle_cap_s
 from stormsim.schema.scenario import Lognormal
 
-UPDATE = [{"at_s": 20, "action": "set_image", "image": "vllm:v2"}]
+UPDATE = [{"at_s": 20, "kind": "set_image", "image": "vllm:v2"}]
 
 
 def _run(data: dict[str, Any]) -> tuple[stormsim.RunResult, list[str]]:
@@ -92,8 +92,8 @@ def test_default_horizon_covers_a_long_rollout(make_manifest: Any, make_scenario
 
 def test_horizon_estimate_units() -> None:
     assert p99(5.0) == 5.0
-    assert p99(Lognormal(dist="lognormal", median_s=100, p90_s=100)) == pytest.approx(100)
-    assert p99(Lognormal(dist="lognormal", median_s=90, p90_s=180)) == pytest.approx(
+    assert p99(Lognormal(kind="lognormal", median_s=100, p90_s=100)) == pytest.approx(100)
+    assert p99(Lognormal(kind="lognormal", median_s=90, p90_s=180)) == pytest.approx(
         90 * 2 ** (2.3263478740408408 / 1.2815515655446004)
     )
     sc = stormsim.default_scenario()

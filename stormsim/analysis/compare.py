@@ -17,7 +17,7 @@ section), documented in docs/analysis.md::
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from stormsim.analysis.study import (
 )
 from stormsim.analysis.variants import as_scenario, make_variants
 from stormsim.errors import InputError, Problem
+from stormsim.plugins import COMPARE_ARTIFACT_WRITERS
 from stormsim.runner import RunResult
 from stormsim.schema.scenario import Scenario
 
@@ -60,9 +61,6 @@ COMPARE_COLUMNS = (
     "violated",
 )
 """The first columns of the comparison table; KPI columns follow."""
-
-CompareWriter = Callable[["CompareResult", Path], None]
-COMPARE_ARTIFACT_WRITERS: list[CompareWriter] = []
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ The search, per candidate (GPU type x prefill TP x decode TP [x RoleSet shape], 
 engine TP):
 
 1. **Analytic bracket and pruning.** The calibrated roofline of the serving data plane
-   (:class:`stormsim.sim.serving.latency.EngineCost`) gives each pod's prefill and decode
+   (:class:`stormsim.perf.latency.EngineCost`) gives each pod's prefill and decode
    capacity at the planned request lengths. A candidate that cannot meet the SLOs even unloaded
    (the prompt at the target quantile takes longer than the TTFT SLO to prefill, or one
    decode step exceeds the TPOT SLO) is *infeasible*. The capacities at 100% utilisation give
@@ -55,21 +55,18 @@ from stormsim.analysis.executors import Executor, Task, make_executor
 from stormsim.analysis.stats import mean_ci95
 from stormsim.analysis.study import atomic_write
 from stormsim.errors import InputError, Problem, SimulationError
+from stormsim.perf.catalog import Catalog
+from stormsim.perf.latency import EngineCost
+from stormsim.perf.lengths import draw_lengths
+from stormsim.plugins import PLAN_ARTIFACT_WRITERS
 from stormsim.runner import RunResult, __version__, run, scenario_hash
 from stormsim.schema.loader import load_scenario
 from stormsim.schema.plan import Plan
 from stormsim.schema.scenario import Scenario, scenario_dump
 from stormsim.schema.serving import Serving, TraceArrival, Workload
-from stormsim.sim.serving.catalog import Catalog
-from stormsim.sim.serving.latency import EngineCost
-from stormsim.sim.serving.workload import draw_lengths
 
 Arch = Literal["pd", "colocated"]
 Phase = Literal["steady", "goodput", "sensitivity", "rollout"]
-
-PLAN_ARTIFACT_WRITERS: list[Callable[[PlanResult, Path], None]] = []
-"""Called by :meth:`PlanResult.save` with the result and the output directory (the report
-layer registers the HTML / Markdown writer)."""
 
 SAFE_UTIL_PREFILL = 0.7
 SAFE_UTIL_DECODE = 0.85
@@ -305,7 +302,7 @@ def scenario_for(
         assert plan.rollout is not None
         at = start + plan.settle_s
         stop = at + plan.rollout.timeout_s
-        events = [{"at_s": at, "action": "set_image", "image": plan.rollout.image}]
+        events = [{"at_s": at, "kind": "set_image", "image": plan.rollout.image}]
     wl = dict(base.workload)
     wl.update(
         arrival=arrival,

@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from stormsim.errors import InputError, Problem
+from stormsim.metrics import catalogue
 from stormsim.schema.scenario import Scenario
 from stormsim.schema.study import REQUIREMENT_RE
 
@@ -33,60 +34,10 @@ OPS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt,
 }
 
-_ROLLOUT_KPIS = (
-    "sim_end_s",
-    "n_rollouts",
-    "update_started_at_s",
-    "update_ended_at_s",
-    "update_duration_s",
-    "update_completed",
-    "rolesets_max",
-    "rolesets_ready_min",
-    "capacity_availability_frac",
-    "full_outage_s",
-    "surge_gpu_hours",
-    "gpus_allocated_peak",
-    "gpus_allocated_before_update",
-    "gpus_allocated_after_update",
-    "surge_gpus_peak",
-    "rollout_surge_gpus_peak",
-    "gpus_demand_peak",
-    "surge_gpus_demand_peak",
-    "rollout_time_s",
-    "pods_pending_max_s",
-    "pods_unscheduled_at_end",
-    "n_pods_created",
-    "n_rolesets_created",
-    "gpus_capacity",
-)
-_REQUEST_KPIS = (
-    "requests_arrived",
-    "requests_completed",
-    "requests_failed",
-    "requests_in_flight",
-    "requests_retried",
-    "ttft_p50_s",
-    "ttft_p90_s",
-    "ttft_p99_s",
-    "tpot_p50_s",
-    "tpot_p90_s",
-    "tpot_p99_s",
-    "e2e_p50_s",
-    "e2e_p99_s",
-    "slo_attainment_frac",
-    "goodput_rps",
-    "mixed_version_requests",
-)
 KNOWN_KPIS = frozenset(
-    (
-        *_ROLLOUT_KPIS,
-        *_REQUEST_KPIS,
-        *(f"window_{k}" for k in _REQUEST_KPIS),
-        "request_availability_frac",
-    )
+    k.name for k in catalogue.CATALOGUE if k.group != "identity" and k.unit != "text"
 )
-"""Every numeric KPI of ``summary.json`` a requirement may name (a test checks this against
-real summaries, with and without traffic)."""
+"""Every numeric KPI of ``summary.json`` a requirement may name (the KPI catalogue's)."""
 
 SLO_KPI = "window_slo_attainment_frac"
 
@@ -126,12 +77,14 @@ def parse_requirement(text: str, where: str) -> Requirement:
             )
         )
     kpi = m.group("kpi")
-    if kpi not in KNOWN_KPIS:
+    if kpi not in KNOWN_KPIS and kpi not in catalogue.RENAMED:
         near = sorted(k for k in KNOWN_KPIS if kpi in k or k in kpi)[:4]
         hint = f" (did you mean {', '.join(near)}?)" if near else ""
         raise InputError(
             Problem(where, f"unknown KPI {kpi!r}{hint}; requirements name summary.json KPIs")
         )
+    if kpi in catalogue.RENAMED:
+        raise InputError(Problem(where, f"KPI {kpi!r} is now called {catalogue.RENAMED[kpi]!r}"))
     return Requirement(kpi, m.group("op"), float(m.group("bound")), where)
 
 

@@ -23,36 +23,21 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-NOT_KPIS = ("scenario", "seed", "stormsim_version", "warnings")
+from stormsim.metrics import catalogue
+
+NOT_KPIS = tuple(k.name for k in catalogue.IDENTITY)
 """Summary keys that are not KPIs (they become no column of their own)."""
 
-HEADLINE_KPIS = (
-    "update_duration_s",
-    "update_completed",
-    "capacity_availability_frac",
-    "full_outage_s",
-    "surge_gpus_peak",
-    "surge_gpu_hours",
-    "gpus_allocated_peak",
-    "pods_pending_max_s",
-    "rolesets_max",
-    "rolesets_ready_min",
-    "surge_gpus_demand_peak",
-    "rollout_time_s",
-)
-"""The rollout KPIs of a comparison, in table order."""
+HEADLINE_KPIS = catalogue.names("compare", group="rollout")
+"""The rollout KPIs of a comparison, in table order (the catalogue's ``compare`` table)."""
 
-REQUEST_KPI_PREFIXES = ("ttft_", "tpot_", "e2e_", "window_")
-REQUEST_KPI_KEYS = (
-    "request_availability_frac",  # SLO met / arrived in the window: counts backlog as a miss
-    "slo_attainment_frac",
-    "goodput_rps",
-)
+REQUEST_KPI_COLUMNS = catalogue.names("compare", group="requests")
+"""The request KPIs a comparison shows when the summary has them, in table order."""
 
 
 def is_request_kpi(key: str) -> bool:
     """Request (serving) KPIs a comparison shows when the summary has them."""
-    return key in REQUEST_KPI_KEYS or key.startswith(REQUEST_KPI_PREFIXES)
+    return key in REQUEST_KPI_COLUMNS
 
 
 def kpi_items(summary: dict[str, Any] | None) -> dict[str, Any]:

@@ -49,6 +49,8 @@ from stormsim.analysis.study import (
 )
 from stormsim.analysis.variants import as_scenario, make_variants
 from stormsim.errors import InputError, Problem
+from stormsim.metrics import catalogue
+from stormsim.plugins import SWEEP_ARTIFACT_WRITERS
 from stormsim.runner import RunResult, __version__
 from stormsim.schema.scenario import Scenario
 from stormsim.schema.study import RangeSpec, SamplesSpec, SweepSpec
@@ -69,12 +71,8 @@ CELL_COLUMNS = (
 )
 """Columns of ``cells`` after the parameter columns and before the KPI statistics."""
 
-PARETO_MINIMIZE = ("update_duration_s", "surge_gpu_hours")
-PARETO_MAXIMIZE = ("capacity_availability_frac",)
-
-SweepWriter = Callable[["SweepResult", Path], None]
-SWEEP_ARTIFACT_WRITERS: list[SweepWriter] = []
-"""Called by :meth:`SweepResult.save` (the report layer adds the plots)."""
+PARETO_MINIMIZE = tuple(k for k in catalogue.names("pareto") if catalogue.better(k) == "lower")
+PARETO_MAXIMIZE = tuple(k for k in catalogue.names("pareto") if catalogue.better(k) == "higher")
 
 
 @dataclass

@@ -17,15 +17,12 @@ import math
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from stormsim.analysis.plan import PLAN_ARTIFACT_WRITERS, PlanResult
+from stormsim.analysis.plan import PlanResult
 from stormsim.analysis.study import atomic_write
 
 SECTIONS = (
@@ -425,7 +422,3 @@ def write_plan_report(res: PlanResult, out: Path) -> None:
 
     atomic_write(Path(out) / "plan.html", w_html)
     atomic_write(Path(out) / "plan.md", w_md)
-
-
-if write_plan_report not in PLAN_ARTIFACT_WRITERS:
-    PLAN_ARTIFACT_WRITERS.append(write_plan_report)

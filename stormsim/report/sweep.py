@@ -14,9 +14,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -27,34 +24,24 @@ from matplotlib.patches import Rectangle
 from stormsim.analysis.paths import short_labels
 from stormsim.analysis.requirements import Requirement
 from stormsim.analysis.study import atomic_write
+from stormsim.metrics import catalogue
 from stormsim.report.timelines import plot_timelines
 
 if TYPE_CHECKING:
     from stormsim.analysis.compare import CompareResult
     from stormsim.analysis.sweep import SweepResult
 
-HIGHER_IS_BETTER = ("capacity_availability_frac", "update_completed", "rolesets_ready_min")
-HIGHER_IS_BETTER_PREFIXES = ("slo_attainment", "goodput")
-HEATMAP_KPIS = (
-    "update_duration_s",
-    "window_ttft_p99_s",
-    "window_slo_attainment_frac",
-    "request_availability_frac",
-    "capacity_availability_frac",
-    "surge_gpu_hours",
-    "full_outage_s",
-    "pods_pending_max_s",
-    "update_completed",
-)
-"""KPIs ``stormsim sweep`` draws heatmaps of, when present. Request KPIs are those of the
-update window: whole-run figures dilute the rollout with steady state."""
+HEATMAP_KPIS = catalogue.names("heatmap", group="rollout")
+"""KPIs ``stormsim sweep`` draws heatmaps of (and, when present, the catalogue's request heatmap
+KPIs: those of the update window, since whole-run figures dilute the rollout)."""
 MAX_FACETS = 6
 _NUM = re.compile(r"^[-+]?\d+(\.\d+)?$")
 _PCT = re.compile(r"^(\d+(\.\d+)?)%$")
 
 
 def higher_is_better(kpi: str) -> bool:
-    return kpi in HIGHER_IS_BETTER or kpi.startswith(HIGHER_IS_BETTER_PREFIXES)
+    """Whether larger values of ``kpi`` are better (the catalogue's ``better``)."""
+    return catalogue.better(kpi) == "higher"
 
 
 def value_order(values: Sequence[Any]) -> list[Any]:
@@ -185,7 +172,7 @@ def plot_heatmap(
     grid = np.full((len(ys), len(xs)), np.nan)
     partial = np.zeros_like(grid, dtype=bool)
     done = np.ones_like(grid)
-    conditional = kpi in ("update_duration_s", "rollout_time_s")
+    conditional = kpi in ("update_duration_s", "update_rolling_time_s")
     shown = grid.copy()
     feasible = np.full_like(grid, np.nan)
     for (i, yv), (j, xv) in ((a, b) for a in enumerate(ys) for b in enumerate(xs)):
@@ -401,11 +388,7 @@ def _save(fig: Figure, path: Path, tight: bool = True) -> None:
 
 def heatmap_kpis(cells: pd.DataFrame) -> list[str]:
     """The KPIs ``stormsim sweep`` draws heatmaps of (those present in ``cells``)."""
-    req = [
-        c[: -len("_mean")]
-        for c in cells.columns
-        if c.endswith("_mean") and c.startswith("window_tpot_p99")
-    ]
+    req = catalogue.names("heatmap", group="requests")
     return [k for k in (*HEATMAP_KPIS, *req) if f"{k}_mean" in cells]
 
 

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from stormsim.errors import InputError, Problem
 from stormsim.schema.aibrix import StormService
+from stormsim.schema.deprecated import migrate
 from stormsim.schema.scenario import Scenario, event_problems
 from stormsim.schema.serving import resolve_trace_path
 from stormsim.schema.yamlio import LineMap, PathT, format_path, load_documents
@@ -129,7 +130,7 @@ def _tag_desc(tag: str) -> str:
     if tag in _SCALAR_TAGS:
         return _SCALAR_TAGS[tag]
     if "Lognormal" in tag:
-        return "a distribution ({dist: lognormal|uniform|exponential, ...})"
+        return "a distribution ({kind: lognormal|uniform|exponential, ...})"
     if tag.startswith("list["):
         return "a list"
     return "a mapping"
@@ -392,7 +393,7 @@ def _int_or_percent_warnings(m: StormService, origin: str) -> None:
             if isinstance(v, str) and not _PERCENT.match(v):
                 warnings.warn(
                     f"{origin}: {where} value {v!r} is not an int or 'N%'; AIBrix silently "
-                    "treats both maxSurge and maxUnavailable as 0 (spec §1.3), which can stall "
+                    "treats both maxSurge and maxUnavailable as 0, which can stall "
                     "a rollout",
                     StormsimWarning,
                     stacklevel=3,
@@ -454,7 +455,9 @@ def load_scenario(
         raise InputError(
             Problem(label, f"a scenario must be a mapping, got {_got(data)}", main.line_of(()))
         )
-    data = dict(data)
+    data, renamed = migrate(data, main)
+    for r in renamed:
+        warnings.warn(r.message(main, label), StormsimWarning, stacklevel=2)
     origins = _Origins(main)
     problems: list[Problem] = []
     failed: list[PathT] = []  # manifests that could not be read: their fields are not checked
@@ -491,7 +494,7 @@ def load_scenario(
     if isinstance(events, list):
         data["events"] = events = [dict(e) if isinstance(e, dict) else e for e in events]
         for i, ev in enumerate(events):
-            if isinstance(ev, dict) and ev.get("action") == "apply":
+            if isinstance(ev, dict) and ev.get("kind") == "apply":
                 sname = svc.get("name") if isinstance(svc, dict) else None
                 resolve(("events", i), ev, "manifest", sname if isinstance(sname, str) else None)
     try:

@@ -213,7 +213,7 @@ def test_budget_keys_are_exact_only_where_safe() -> None:
     assert run_key(pct, 1, until_s=50) == run_key(pct, 1, until_s=50.0)
     quirk = stormsim.override(sc, {SURGE: "1", UNAV: 0})  # AIBrix: 0 / 0, no fallback
     assert effective_strategy(quirk) is None
-    scaled = stormsim.override(sc, {"events": [{"at_s": 10, "action": "scale", "replicas": 4}]})
+    scaled = stormsim.override(sc, {"events": [{"at_s": 10, "kind": "scale", "replicas": 4}]})
     assert effective_strategy(scaled) is None
     inplace = stormsim.override(sc, {"service.manifest.spec.updateStrategy.type": "InPlaceUpdate"})
     assert effective_strategy(inplace) == {}

@@ -201,8 +201,9 @@ def test_ctrl_c_of_the_cli_then_resume(tmp_path: Path, scenario_file: Path) -> N
     """Interrupt a real `stormsim sweep` process with SIGINT mid-way, then resume: the finished
     runs are not touched and exactly the others run."""
     out = tmp_path / "out"
-    grid = ["--grid", f"{SURGE}=0,1,2,3,4,5", "--grid", f"{UNAV}=0,1,2", "--seeds", "4"]
-    total = 6 * 3 * 4 - 4  # maxSurge 0 / maxUnavailable 0 shares the runs of 0 / 1
+    # enough runs that the sweep is still going when the signal comes, even on a loaded machine
+    grid = ["--grid", f"{SURGE}=0,1,2,3,4,5", "--grid", f"{UNAV}=0,1,2", "--seeds", "10"]
+    total = 6 * 3 * 10 - 10  # maxSurge 0 / maxUnavailable 0 shares the runs of 0 / 1
     cmd = [sys.executable, "-m", "stormsim.cli", "sweep", str(scenario_file), "--out", str(out)]
     proc = subprocess.Popen(
         [*cmd, "-j", "1", *grid, "--until", "100000"],
@@ -221,7 +222,7 @@ def test_ctrl_c_of_the_cli_then_resume(tmp_path: Path, scenario_file: Path) -> N
     done = {p.name: p.stat().st_mtime_ns for p in runs.glob("*.json")}
     assert 5 <= len(done) < total
     res = stormsim.sweep(
-        scenario_file, out, grid={SURGE: [0, 1, 2, 3, 4, 5], UNAV: [0, 1, 2]}, seeds=4,
+        scenario_file, out, grid={SURGE: [0, 1, 2, 3, 4, 5], UNAV: [0, 1, 2]}, seeds=10,
         until_s=100000, jobs=1, plots=False,
     )  # fmt: skip
     assert res.n_cached == len(done) and res.n_executed == total - len(done)

@@ -514,6 +514,7 @@ def plan(
             "with a recommendation) instead of stopping with exit 1.",
         ),
     ] = False,
+    require: RequireOpt = None,
 ) -> None:
     """Capacity planning: the cheapest P/D configuration meeting the plan's SLOs in steady
     state and during a rollout; write plan.html, plan.md, candidates.parquet. Exit 1 when a
@@ -530,6 +531,7 @@ def plan(
             lambda: stormsim.plan(
                 sc, out=target, jobs=jobs, executor=executor.value, address=address,
                 fresh=fresh, progress=None if quiet else log, keep_going=keep_going,
+                require=require,
             )
         )  # fmt: skip
     except KeyboardInterrupt:

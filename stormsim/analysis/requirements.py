@@ -118,6 +118,22 @@ def study_requirements(
     return unique
 
 
+def applies(req: Requirement, rollout: bool) -> bool:
+    """Whether ``req`` can be judged on a run: update-window KPIs (scope ``window``, no
+    whole-run fallback) only on runs with a rollout; every other KPI on every run."""
+    k = catalogue.BY_NAME.get(req.kpi)
+    return rollout or k is None or k.scope != "window" or k.run_fallback
+
+
+def plan_requirements(scenario: Scenario, extra: Sequence[str] | None = None) -> list[Requirement]:
+    """The requirements of a plan besides its SLO attainment (which the planner judges by
+    its own criterion): the ``plan.require`` list, then ``extra`` (``--require``)."""
+    return [
+        r for r in study_requirements(scenario, "plan", extra)
+        if r.source != "workload.slo.attainment_frac"
+    ]  # fmt: skip
+
+
 def violations(reqs: Sequence[Requirement], values: Mapping[str, Any]) -> list[str]:
     """The texts of the requirements ``values`` (a summary or a table row) does not meet."""
     return [r.text for r in reqs if not r.met(values.get(r.kpi))]

@@ -25,6 +25,7 @@ from stormsim.analysis.paths import parse_value
 from stormsim.api import scenario_json_schema
 from stormsim.errors import InputError, Problem, SimulationError
 from stormsim.schema.loader import locate
+from stormsim.schema.names import printable, safe_dirname
 
 app = typer.Typer(
     name="stormsim",
@@ -57,17 +58,20 @@ def _guard(fn: Callable[[], T]) -> T:
             result = fn()
         except (InputError, SimulationError) as e:
             failure = e
+        except OSError as e:  # the file system refused (read-only, full, no permission)
+            where = str(e.filename) if e.filename is not None else ""
+            failure = InputError(Problem(where, e.strerror or f"{type(e).__name__}: {e}"))
     for w in caught:
         if issubclass(w.category, stormsim.StormsimWarning):
-            err.print(f"warning: {w.message}", markup=False)
+            err.print(f"warning: {printable(str(w.message))}", markup=False)
         else:  # not ours: let Python's filters decide (printed once, as usual)
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if isinstance(failure, InputError):
         for p in failure.problems:
-            err.print(f"error: {p}", markup=False)
+            err.print(f"error: {printable(str(p))}", markup=False)
         raise typer.Exit(2)
     if failure is not None:
-        err.print(f"simulation failed: {failure}", markup=False)
+        err.print(f"simulation failed: {printable(str(failure))}", markup=False)
         raise typer.Exit(1)
     return result
 
@@ -153,6 +157,14 @@ def run(
             "e.g. service.manifest.spec.updateStrategy.maxSurge=2). Repeatable.",
         ),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Replace the output directory even if it is not a stormsim results directory "
+            "(its files are deleted).",
+        ),
+    ] = False,
 ) -> None:
     """Simulate a scenario and write its results (summary.json, frames, timeline.png)."""
     path = scenario or stormsim.default_scenario_path()
@@ -167,8 +179,8 @@ def run(
             res = stormsim.run(sc, seed=seed, until_s=until)
         except InputError as e:
             raise locate(e, path) from None
-        target = out_dir or Path("results") / sc.name
-        return res, res.save(target, format=format.value, plots=plots)
+        target = out_dir or Path("results") / safe_dirname(sc.name)
+        return res, res.save(target, format=format.value, plots=plots, force=force)
 
     res, saved = _guard(go)
     s = res.summary
@@ -283,7 +295,7 @@ def compare(
 
     def go() -> stormsim.CompareResult:
         sc = stormsim.load_scenario(scenario)
-        target = out_dir or Path("results") / f"{sc.name}-compare"
+        target = out_dir or Path("results") / safe_dirname(sc.name, "-compare")
         return stormsim.compare(
             sc, strategy, seed=seed, until_s=until, out=target, plots=plots, progress=False
         )
@@ -352,7 +364,7 @@ def sweep(
             raise typer.Exit(2)
         parsed[path.strip()] = [parse_value(v) for v in values.split(",")]
     sc = _guard(lambda: stormsim.load_scenario(scenario))
-    target = out_dir or Path("results") / f"{sc.name}-sweep"
+    target = out_dir or Path("results") / safe_dirname(sc.name, "-sweep")
     try:
         res = _guard(
             lambda: stormsim.sweep(
@@ -417,7 +429,7 @@ def plan(
     state and during a rollout; write plan.html, plan.md, candidates.parquet. See
     docs/capacity-planning.md."""
     sc = _guard(lambda: stormsim.load_scenario(scenario))
-    target = out_dir or Path("results") / f"{sc.name}-plan"
+    target = out_dir or Path("results") / safe_dirname(sc.name, "-plan")
 
     def log(msg: str) -> None:
         err.print(msg, markup=False)

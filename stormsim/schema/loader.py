@@ -20,6 +20,8 @@ from pydantic import BaseModel, ValidationError
 
 from stormsim.errors import InputError, Problem
 from stormsim.schema.aibrix import StormService
+from stormsim.schema.bounds import size_problems
+from stormsim.schema.intstr import percent
 from stormsim.schema.scenario import Scenario, event_problems
 from stormsim.schema.serving import resolve_trace_path
 from stormsim.schema.yamlio import LineMap, PathT, format_path, load_documents
@@ -371,7 +373,12 @@ class _Origins:
         return Problem(format_path(path), msg, self.main.line_of(path), self.main.file)
 
 
-_PERCENT = re.compile(r"^\d+%$")
+def _is_percent(v: str) -> bool:
+    try:
+        percent(v)
+    except ValueError:
+        return False
+    return True
 
 
 def _int_or_percent_warnings(m: StormService, origin: str) -> None:
@@ -387,7 +394,7 @@ def _int_or_percent_warnings(m: StormService, origin: str) -> None:
         pairs.append((f"role {r.name} updateStrategy", s.max_surge, s.max_unavailable))
     for where, *vals in pairs:
         for v in vals:
-            if isinstance(v, str) and not _PERCENT.match(v):
+            if isinstance(v, str) and not _is_percent(v):
                 warnings.warn(
                     f"{origin}: {where} value {v!r} is not an int or 'N%'; AIBrix silently "
                     "treats both maxSurge and maxUnavailable as 0 (spec §1.3), which can stall "
@@ -487,7 +494,9 @@ def load_scenario(
         raise InputError(problems)
     sem = [
         origins.problem(path, msg)
-        for path, msg in sorted(event_problems(scenario), key=lambda pm: pm[0][:2])
+        for path, msg in sorted(
+            event_problems(scenario) + size_problems(scenario), key=lambda pm: pm[0][:2]
+        )
     ]
     if sem:
         raise InputError(sem)

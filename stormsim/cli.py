@@ -19,11 +19,13 @@ import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 import stormsim
 from stormsim.analysis.paths import parse_value
 from stormsim.api import scenario_json_schema
 from stormsim.errors import InputError, Problem, SimulationError
+from stormsim.runner import check
 from stormsim.schema.loader import locate
 from stormsim.schema.names import printable, safe_dirname
 
@@ -184,7 +186,8 @@ def run(
 
     res, saved = _guard(go)
     s = res.summary
-    table = Table(title=f"{s['scenario']}  (seed {s['seed']})", show_header=False)
+    title = Text(f"{printable(str(s['scenario']))}  (seed {s['seed']})")
+    table = Table(title=title, show_header=False)
     rows = list(KPI_ROWS)
     if (s.get("n_rollouts") or 0) > 1:
         rows += MULTI_ROLLOUT_ROWS
@@ -198,11 +201,20 @@ def run(
 
 @app.command()
 def validate(scenario: Annotated[Path, typer.Argument(help="Scenario YAML.")]) -> None:
-    """Check a scenario and its manifests without simulating."""
-    sc = _guard(lambda: stormsim.load_scenario(scenario))
+    """Check a scenario, its manifests and traces, the catalog names and that a ready fleet
+    fits, as `run` does before simulating."""
+
+    def go() -> stormsim.Scenario:
+        sc = stormsim.load_scenario(scenario)
+        try:
+            return check(sc)
+        except InputError as e:
+            raise locate(e, scenario) from None
+
+    sc = _guard(go)
     roles = sc.service.manifest.spec.template.spec.roles
     out.print(
-        f"ok: {sc.name}: StormService {sc.service.manifest.name} "
+        f"ok: {printable(sc.name)}: StormService {sc.service.manifest.name} "
         f"({sc.service.manifest.spec.replicas} RoleSets, roles "
         f"{', '.join(f'{r.name}x{r.replicas}' for r in roles)}), {len(sc.events)} events",
         markup=False,
@@ -248,7 +260,7 @@ class Executor(StrEnum):
 
 
 def _study_table(title: str, columns: list[str], rows: list[tuple[str, list[Any]]]) -> Table:
-    table = Table(title=title)
+    table = Table(title=Text(printable(title)))
     table.add_column("", no_wrap=True)
     for c in columns:
         table.add_column(c, justify="right", overflow="fold")

@@ -220,6 +220,30 @@ def scenario_hash(scenario: Scenario, seed: int) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
+CHECK_UNTIL_S = 1e-9
+""":func:`check` builds the world and runs it to this instant: every check ``run`` makes at
+t = 0 (catalog models and GPU types, trace files, the fleet fitting the cluster for
+``initial_state: ready``), and no simulation beyond."""
+
+
+def check(scenario: Scenario | str | Path, seed: int | None = None) -> Scenario:
+    """Raise :class:`InputError` for every problem :func:`run` would find before simulating,
+    with the same messages; return the scenario."""
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    seed = seed if seed is not None else (scenario.seed if scenario.seed is not None else 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        world = World(scenario, seed)
+        try:
+            world.env.run(until=CHECK_UNTIL_S)
+        except InputError:
+            raise
+        except Exception as e:
+            raise SimulationError(f"simulation failed at t=0 s: {type(e).__name__}: {e}") from e
+    return scenario
+
+
 def run(
     scenario: Scenario | str | Path,
     seed: int | None = None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from stormsim.schema.bounds import size_problems
 from stormsim.schema.intstr import percent
 from stormsim.schema.scenario import Scenario, event_problems
 from stormsim.schema.serving import resolve_trace_path
-from stormsim.schema.yamlio import LineMap, PathT, format_path, load_documents
+from stormsim.schema.yamlio import MAX_YAML_BYTES, LineMap, PathT, format_path, load_documents
 
 
 class StormsimWarning(UserWarning):
@@ -35,7 +36,18 @@ def _read(path: Path, where: Problem) -> str:
     """Read a UTF-8 file; a problem is reported at ``where`` (the field naming the file), or
     at the file itself when ``where`` has no path."""
     try:
-        return path.read_text(encoding="utf-8")
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):
+            msg = "not a regular file (a FIFO, socket or device)"
+        elif st.st_size > MAX_YAML_BYTES:
+            msg = f"larger than {MAX_YAML_BYTES // 2**20} MiB"
+        else:
+            with path.open("rb") as fh:
+                data = fh.read(MAX_YAML_BYTES + 1)
+            if len(data) > MAX_YAML_BYTES:
+                msg = f"larger than {MAX_YAML_BYTES // 2**20} MiB"
+            else:
+                return data.decode("utf-8")
     except FileNotFoundError:
         msg = "file not found"
     except IsADirectoryError:
@@ -86,11 +98,25 @@ def load_manifest(
             StormsimWarning,
             stacklevel=2,
         )
+    for d, lines in found:
+        if not isinstance(d.get("metadata"), dict | None):
+            raise InputError(
+                Problem("metadata", "must be a mapping", lines.line_of(("metadata",)), str(path))
+            )
     names = [str((d.get("metadata") or {}).get("name")) for d, _ in found]
     if name is not None:
-        for (d, lines), n in zip(found, names, strict=True):
-            if n == name:
-                return d, lines
+        same = [(d, lines) for (d, lines), n in zip(found, names, strict=True) if n == name]
+        if len(same) > 1:
+            raise InputError(
+                Problem(
+                    "metadata.name",
+                    f"{len(same)} StormServices named {name!r} in {path}; names must be unique",
+                    same[1][1].line_of(("metadata", "name")),
+                    str(path),
+                )
+            )
+        if same:
+            return same[0]
         raise InputError(
             Problem(
                 where.path,

@@ -188,7 +188,7 @@ def plot_heatmap(
         title += (
             "  (" + ", ".join(f"{short_labels(list(where))[k]}={v}" for k, v in where.items()) + ")"
         )
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title, fontsize=10, parse_math=False)
     if colorbar:
         ax.figure.colorbar(im, ax=ax, shrink=0.85)
     return ax
@@ -335,7 +335,7 @@ def plot_timelines(
         else:
             tw.set_yticklabels([])
         top.set_ylim(-0.02, 1.1)
-        top.set_title(name.replace(", ", "\n"), fontsize=8)
+        top.set_title(name.replace(", ", "\n"), fontsize=8, parse_math=False)
         bottom.step(t, ts["gpus_allocated"], where="post", label="GPUs allocated")
         bottom.step(t, ts["gpus_capacity"], where="post", ls="--", color="k", lw=0.8,
                     label="capacity")  # fmt: skip

@@ -179,3 +179,27 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
 
     d = tmp_path_factory.mktemp("sc")
     return stormsim.run(write_scenario(d, make_scenario(make_manifest(replicas=1), until_s=30)))
+
+
+def test_hostile_name_in_plots_and_terminal(
+    tmp_path: Path, write_scenario: Any, make_scenario: Any, make_manifest: Any
+) -> None:
+    name = "$\\frac{$ \x1b[31m<script>"
+    sc = write_scenario(tmp_path / "sc", make_scenario(make_manifest(replicas=1), until_s=30))
+    text = sc.read_text().replace("name: test", f'name: "{name.replace(chr(92), chr(92) * 2)}"')
+    sc.write_text(text.replace("\x1b", "\\e"))
+    p = stormsim("run", str(sc), cwd=tmp_path)
+    # ESC is a control character: rejected in a name, with its line, printed escaped
+    assert p.returncode == 2 and "\x1b" not in p.stderr and "name (line 1)" in p.stderr
+    sc.write_text(text.replace("\x1b[31m", ""))
+    p = stormsim("run", str(sc), cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    (d,) = (tmp_path / "results").iterdir()
+    assert (d / "timeline.png").stat().st_size > 0
+
+
+def test_markdown_escape() -> None:
+    from stormsim.report.plan_report import md_escape
+
+    assert "<script>" not in md_escape("<script>x</script>")
+    assert md_escape("a\nb *c*") == "a b \\*c\\*"

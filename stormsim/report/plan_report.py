@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import base64
 import html
-import re
 import io
 import math
+import re
 from pathlib import Path
 from typing import Any
 

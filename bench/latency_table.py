@@ -14,9 +14,9 @@ Reference numbers (typed in from the sources named in the docs):
 
 from __future__ import annotations
 
+from stormsim.perf.catalog import builtin
+from stormsim.perf.latency import EngineCost
 from stormsim.schema.serving import Efficiency
-from stormsim.sim.serving.catalog import builtin
-from stormsim.sim.serving.latency import EngineCost
 
 GPUS, MODELS = builtin()
 

@@ -97,7 +97,7 @@ def build_scenario(args: argparse.Namespace) -> dict[str, Any]:
         "seed": args.seed,
         "cluster": {"node_pools": [{"name": "gpu", "count": nodes, "gpus_per_node": 8}]},
         "service": {"manifest": manifest, "initial_state": args.initial},
-        "events": [{"at_s": at, "action": "set_image", "image": "vllm/vllm-openai:v0.11.0"}],
+        "events": [{"at_s": at, "kind": "set_image", "image": "vllm/vllm-openai:v0.11.0"}],
     }
 
 

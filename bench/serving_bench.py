@@ -122,7 +122,7 @@ def fleet_scenario(n: int = 1_000_000) -> dict[str, Any]:
                 {"type": "RollingUpdate", "maxSurge": 0, "maxUnavailable": 2},
             )
         },
-        "events": [{"at_s": 1200, "action": "set_image", "image": "vllm/vllm-openai:v0.11.0"}],
+        "events": [{"at_s": 1200, "kind": "set_image", "image": "vllm/vllm-openai:v0.11.0"}],
         "workload": {
             "arrival": {"kind": "poisson", "rate_rps": rate},
             "prompt_tokens": {"kind": "lognormal", "median": 1024, "p90": 4096, "max": 32768},

@@ -2,6 +2,11 @@
 call of the Python API (``stormsim.run``, ``stormsim.load_scenario``, ...).
 
 Exit codes: 0 ok, 2 invalid input (one line per problem, no traceback), 1 simulation failure.
+
+Start-up is kept short (``bench/startup_bench.py``): this module imports only typer, rich and
+the light parts of stormsim; each verb imports what it needs (pydantic for scenarios, pandas for
+frames, matplotlib for plots) when it runs. :func:`main` makes matplotlib's backend ``Agg`` for
+the CLI's own process (it only writes image files); the library itself never picks a backend.
 """
 
 from __future__ import annotations
@@ -15,7 +20,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -23,10 +27,9 @@ from rich.text import Text
 
 import stormsim
 from stormsim.analysis.paths import parse_value
-from stormsim.api import scenario_json_schema
 from stormsim.errors import InputError, Problem, SimulationError
+from stormsim.metrics import catalogue
 from stormsim.runner import check
-from stormsim.schema.loader import locate
 from stormsim.schema.names import printable, safe_dirname
 
 app = typer.Typer(
@@ -41,6 +44,27 @@ out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty()
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 T = TypeVar("T")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(f"stormsim {stormsim.__version__}", markup=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the version and exit.",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    """Simulate AIBrix StormService rollouts of P/D LLM inference fleets in virtual time."""
 
 
 class Format(StrEnum):
@@ -78,6 +102,16 @@ def _guard(fn: Callable[[], T]) -> T:
     return result
 
 
+def _locate(e: InputError, scenario: Path) -> InputError:
+    """Lines of the scenario file for problems with a field path (not a ``--option``)."""
+    from stormsim.schema.loader import locate
+
+    options = [p for p in e.problems if p.path.startswith("-")]
+    fields = [p for p in e.problems if not p.path.startswith("-")]
+    located = locate(InputError(fields), scenario).problems if fields else []
+    return InputError([*located, *options])
+
+
 def _fmt(v: Any) -> str:
     if v is None:
         return "-"
@@ -103,29 +137,9 @@ def _positive(value: float | None) -> float | None:
     return value
 
 
-KPI_ROWS = [
-    ("update_duration_s", "update duration (s)"),
-    ("update_completed", "update completed"),
-    ("rolesets_max", "RoleSets max (incl. terminating)"),
-    ("rolesets_ready_min", "RoleSets ready min"),
-    ("capacity_availability_frac", "capacity availability"),
-    ("full_outage_s", "full outage (s)"),
-    ("gpus_allocated_peak", "GPUs allocated peak"),
-    ("surge_gpus_peak", "surge GPUs peak"),
-    ("surge_gpus_demand_peak", "surge GPUs requested peak (incl. unplaced)"),
-    ("surge_gpu_hours", "surge GPU-hours"),
-    ("pods_pending_max_s", "longest pod pending (s)"),
-    ("pods_unscheduled_at_end", "pods unscheduled at end"),
-]
-MULTI_ROLLOUT_ROWS = [("n_rollouts", "rollouts"), ("rollout_time_s", "time rolling (s, sum)")]
-TRAFFIC_ROWS = [
-    ("requests_arrived", "requests arrived"),
-    ("requests_failed", "requests failed"),
-    ("ttft_p90_s", "TTFT p90 (s)"),
-    ("tpot_p90_s", "TPOT p90 (s)"),
-    ("slo_attainment_frac", "SLO attainment"),
-    ("window_slo_attainment_frac", "SLO attainment in update window"),
-]
+KPI_ROWS = catalogue.labels("run")
+MULTI_ROLLOUT_ROWS = catalogue.labels("run-multi")
+TRAFFIC_ROWS = catalogue.labels("run-traffic")
 
 
 @app.command()
@@ -180,6 +194,8 @@ def run(
         try:
             res = stormsim.run(sc, seed=seed, until_s=until)
         except InputError as e:
+            from stormsim.schema.loader import locate
+
             raise locate(e, path) from None
         target = out_dir or Path("results") / safe_dirname(sc.name)
         return res, res.save(target, format=format.value, plots=plots, force=force)
@@ -209,7 +225,7 @@ def validate(scenario: Annotated[Path, typer.Argument(help="Scenario YAML.")]) -
         try:
             return check(sc)
         except InputError as e:
-            raise locate(e, scenario) from None
+            raise _locate(e, scenario) from None
 
     sc = _guard(go)
     roles = sc.service.manifest.spec.template.spec.roles
@@ -224,6 +240,8 @@ def validate(scenario: Annotated[Path, typer.Argument(help="Scenario YAML.")]) -
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of scenario files."""
+    from stormsim.api import scenario_json_schema
+
     sys.stdout.write(json.dumps(scenario_json_schema(), indent=2) + "\n")
 
 
@@ -239,6 +257,8 @@ def rollout_history_cmd(
     ] = False,
 ) -> None:
     """List the ControllerRevisions of a run, like `kubectl rollout history`."""
+    import pandas as pd
+
     from stormsim.report.history import rollout_history
 
     df = _guard(lambda: rollout_history(results_dir, include_deleted=all_revisions))
@@ -260,6 +280,8 @@ class Executor(StrEnum):
 
 
 def _study_table(title: str, columns: list[str], rows: list[tuple[str, list[Any]]]) -> Table:
+    import pandas as pd
+
     table = Table(title=Text(printable(title)))
     table.add_column("", no_wrap=True)
     for c in columns:
@@ -276,6 +298,51 @@ def _interrupted(where: Path) -> typer.Exit:
         markup=False,
     )
     return typer.Exit(130)
+
+
+JobsOpt = Annotated[
+    int | None, typer.Option("--jobs", "-j", help="Parallel runs (default: every core).", min=1)
+]
+ExecutorOpt = Annotated[
+    Executor, typer.Option("--executor", help="local processes or a Ray cluster.")
+]
+AddressOpt = Annotated[
+    str | None, typer.Option("--address", help="Ray cluster address (default: start one).")
+]
+
+
+RequireOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--require",
+        "-r",
+        help="A requirement on a summary KPI, e.g. 'window_ttft_p99_s<=2' (<=, >=, <, >). "
+        "Repeatable; added to the workload's SLO and the scenario's require: list.",
+    ),
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        help="PATH=VALUE: override a scenario field for every run (as `run --set`). Repeatable.",
+    ),
+]
+
+
+def _requirements_line(reqs: list[Any]) -> str:
+    return "requirements: " + (
+        ", ".join(f"{r.text} ({r.source})" for r in reqs) if reqs else "none"
+    )
+
+
+def _print_recommendations(recs: list[tuple[str, str | None, dict[str, Any]]]) -> None:
+    for objective, label, values in recs:
+        if label is None:
+            out.print(f"{objective}: none (no feasible setting completed its rollout)",
+                      markup=False)  # fmt: skip
+            continue
+        detail = ", ".join(f"{k} {_fmt(v)}" for k, v in values.items())
+        out.print(f"{objective}: {label}  ({detail})", markup=False)
 
 
 @app.command()
@@ -301,37 +368,45 @@ def compare(
         Path | None,
         typer.Option("--out", help="Output directory (default: results/NAME-compare)."),
     ] = None,
+    jobs: JobsOpt = None,
+    executor: ExecutorOpt = Executor.local,
+    address: AddressOpt = None,
+    set_: SetOpt = None,
+    require: RequireOpt = None,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write timelines.png.")] = True,
 ) -> None:
-    """Run a scenario under several update strategies (same seed) and tabulate the KPIs."""
+    """Run a scenario under several update strategies (same seed, in parallel) and tabulate
+    the KPIs, which strategies meet the requirements, and the recommended ones."""
 
     def go() -> stormsim.CompareResult:
         sc = stormsim.load_scenario(scenario)
         target = out_dir or Path("results") / safe_dirname(sc.name, "-compare")
-        return stormsim.compare(
-            sc, strategy, seed=seed, until_s=until, out=target, plots=plots, progress=False
-        )
+        try:
+            return stormsim.compare(
+                sc, strategy, seed=seed, until_s=until, out=target, plots=plots,
+                progress=None, jobs=jobs, executor=executor.value, address=address,
+                overrides=_overrides(set_ or []), require=require,
+            )  # fmt: skip
+        except InputError as e:
+            raise _locate(e, scenario) from None
 
     res = _guard(go)
     t = res.table
-    rows = [(k, t[k].tolist()) for k in ["status", *res.kpis]]
+    rows = [(k, t[k].tolist()) for k in ["status", "feasible", "violated", *res.kpis]]
     out.print(_study_table(f"{res.scenario.name}  (seed {res.seed})", t["strategy"].tolist(), rows))
+    for _, r in t[t["same_as"].notna()].iterrows():
+        out.print(
+            f"note: {r['strategy']} resolves to the same AIBrix budgets as {r['same_as']}: "
+            "simulated once, reported for both",
+            markup=False,
+        )
+    out.print(_requirements_line(res.requirements), markup=False)
+    _print_recommendations(res.recommendations())
     for _, r in t[t["status"] != "ok"].iterrows():
         err.print(f"strategy {r['strategy']} failed: {r['error']}", markup=False)
     out.print(f"results: {res.out}", markup=False)
     if (t["status"] != "ok").any():
         raise typer.Exit(1)
-
-
-JobsOpt = Annotated[
-    int | None, typer.Option("--jobs", "-j", help="Parallel runs (default: every core).", min=1)
-]
-ExecutorOpt = Annotated[
-    Executor, typer.Option("--executor", help="local processes or a Ray cluster.")
-]
-AddressOpt = Annotated[
-    str | None, typer.Option("--address", help="Ray cluster address (default: start one).")
-]
 
 
 @app.command()
@@ -364,6 +439,7 @@ def sweep(
     retry_failed: Annotated[
         bool, typer.Option("--retry-failed", help="Re-run runs that failed before.")
     ] = False,
+    require: RequireOpt = None,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write the PNGs.")] = True,
 ) -> None:
     """Sweep scenario fields (grid x samples x seeds), resumable, in parallel; write runs.parquet,
@@ -377,9 +453,10 @@ def sweep(
         parsed[path.strip()] = [parse_value(v) for v in values.split(",")]
     sc = _guard(lambda: stormsim.load_scenario(scenario))
     target = out_dir or Path("results") / safe_dirname(sc.name, "-sweep")
-    try:
-        res = _guard(
-            lambda: stormsim.sweep(
+
+    def go() -> stormsim.SweepResult:
+        try:
+            return stormsim.sweep(
                 sc,
                 target,
                 grid=parsed or None,
@@ -392,8 +469,13 @@ def sweep(
                 retry_failed=retry_failed,
                 progress=None,
                 plots=plots,
+                require=require,
             )
-        )
+        except InputError as e:
+            raise _locate(e, scenario) from None
+
+    try:
+        res = _guard(go)
     except KeyboardInterrupt:
         raise _interrupted(target) from None
     out.print(
@@ -402,14 +484,26 @@ def sweep(
         f"{res.n_failed} failed) in {res.wall_s:.1f} s on {res.executor}",
         markup=False,
     )
-    front = res.cells[res.cells["pareto"]].head(12) if "pareto" in res.cells else res.cells[:0]
+    cells = res.cells
+    n_feasible = int(cells["feasible"].fillna(False).astype(bool).sum())
+    n_unknown = int(cells["feasible"].isna().sum())
+    shared = int(cells["same_as"].notna().sum())
+    out.print(
+        f"{_requirements_line(res.plan.requirements)}; {n_feasible} of {len(cells)} cells "
+        f"feasible" + (f", {n_unknown} unknown (failed runs)" if n_unknown else ""),
+        markup=False,
+    )
+    if shared:
+        out.print(
+            f"note: {shared} cells resolve to the same AIBrix budgets as an earlier cell "
+            "(column same_as): simulated once, reported for each",
+            markup=False,
+        )
+    _print_recommendations(res.recommendations())
+    front = cells[cells["pareto"]].head(12) if "pareto" in cells else cells[:0]
     if len(front):
-        kpis = [
-            k
-            for k in ("update_duration_s", "capacity_availability_frac", "surge_gpu_hours")
-            if f"{k}_mean" in front
-        ]
-        table = Table(title="Pareto-optimal cells (means over seeds)")
+        kpis = [k for k in catalogue.names("pareto") if f"{k}_mean" in front]
+        table = Table(title="Pareto-optimal feasible cells (means over seeds)")
         table.add_column("cell")
         for k in kpis:
             table.add_column(k, justify="right")
@@ -436,9 +530,19 @@ def plan(
     address: AddressOpt = None,
     fresh: Annotated[bool, typer.Option("--fresh", help="Ignore finished runs in DIR.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No search log.")] = False,
+    keep_going: Annotated[
+        bool,
+        typer.Option(
+            "--keep-going",
+            help="On a failed run, mark its candidate failed and search the others (exit 0 "
+            "with a recommendation) instead of stopping with exit 1.",
+        ),
+    ] = False,
+    require: RequireOpt = None,
 ) -> None:
     """Capacity planning: the cheapest P/D configuration meeting the plan's SLOs in steady
-    state and during a rollout; write plan.html, plan.md, candidates.parquet. See
+    state and during a rollout; write plan.html, plan.md, candidates.parquet. Exit 1 when a
+    run failed (unless --keep-going) or no candidate meets the SLOs. See
     docs/capacity-planning.md."""
     sc = _guard(lambda: stormsim.load_scenario(scenario))
     target = out_dir or Path("results") / safe_dirname(sc.name, "-plan")
@@ -450,22 +554,25 @@ def plan(
         res = _guard(
             lambda: stormsim.plan(
                 sc, out=target, jobs=jobs, executor=executor.value, address=address,
-                fresh=fresh, progress=None if quiet else log,
+                fresh=fresh, progress=None if quiet else log, keep_going=keep_going,
+                require=require,
             )
         )  # fmt: skip
     except KeyboardInterrupt:
         raise _interrupted(target) from None
+    for f in res.failures:
+        err.print(f"error: failed: {f}", markup=False)
     out.print(res.summary_text(), markup=False)
-    for w in (res.recommendation or {}).get("why", [])[1:]:
+    for w in res.recommendation.why[1:] if res.recommendation is not None else ():
         out.print(f"  - {w}", markup=False)
     for n in res.notes:
         err.print(f"note: {n}", markup=False)
     out.print(
-        f"{res.n_runs} runs ({res.n_cached} cached) in {res.wall_s:.1f} s; "
-        f"report: {target / 'plan.html'}",
+        f"{res.n_runs} runs ({res.n_failed} failed, {res.n_cached} cached) in "
+        f"{res.wall_s:.1f} s; report: {target / 'plan.html'}",
         markup=False,
     )
-    if res.recommendation is None:
+    if res.stopped or res.recommendation is None:
         raise typer.Exit(1)
 
 
@@ -476,7 +583,23 @@ _USAGE_ERROR: type[Exception] = next(
 
 
 def main() -> None:
-    """Entry point: bad command-line arguments give one ``error:`` line and exit 2."""
+    """Entry point: bad command-line arguments give one ``error:`` line and exit 2.
+
+    The command draws with matplotlib's non-interactive ``Agg`` backend (it only writes PNG
+    files, and must not need a display): ``MPLBACKEND`` is set while it runs, for this process
+    and the worker processes it starts, and restored afterwards; never on import."""
+    previous = os.environ.get("MPLBACKEND")
+    os.environ["MPLBACKEND"] = "Agg"
+    try:
+        _main()
+    finally:
+        if previous is None:
+            os.environ.pop("MPLBACKEND", None)
+        else:
+            os.environ["MPLBACKEND"] = previous
+
+
+def _main() -> None:
     try:
         rv = app(standalone_mode=False)
     except _USAGE_ERROR as exc:

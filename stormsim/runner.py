@@ -2,8 +2,12 @@
 
 ``RunResult.save(dir)`` writes the output contract atomically: everything goes to a temporary
 sibling directory that replaces ``dir`` only once complete. Artifacts that need higher layers
-(plots) are contributed through :data:`ARTIFACT_WRITERS`, which the report layer fills when
-``stormsim`` is imported; the runner itself never imports plotting code.
+(plots) are written by :data:`ARTIFACT_WRITERS`, a static table of the report layer's writers
+by dotted name (:mod:`stormsim.plugins`), resolved only when ``save(plots=True)`` runs; the
+runner itself never imports plotting code.
+
+Importing this module loads neither pandas nor matplotlib: the frames and KPIs are built (and
+pandas imported) inside :func:`run`.
 """
 
 from __future__ import annotations
@@ -18,34 +22,33 @@ import shutil
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
-
+from stormsim._version import __version__
+from stormsim.control.horizon import settle_cap_s
 from stormsim.errors import InputError, Problem, SimulationError
-from stormsim.metrics.frames import build_frames
-from stormsim.metrics.kpis import compute_kpis, rollout_kpis, rollouts
-from stormsim.metrics.requests import add_request_results
-from stormsim.schema.loader import load_scenario
+from stormsim.plugins import ARTIFACT_WRITERS
+from stormsim.schema.loader import StormsimWarning, load_scenario
 from stormsim.schema.scenario import Scenario, scenario_dump
 from stormsim.schema.yamlio import dump_yaml
 from stormsim.sim.world import World
 
-__version__ = "0.1.0"
+if TYPE_CHECKING:
+    import pandas as pd
 
-ArtifactWriter = Callable[["RunResult", Path], None]
-ARTIFACT_WRITERS: list[ArtifactWriter] = []
-"""Called by :meth:`RunResult.save` with the result and the (temporary) output directory."""
+__all__ = ["ARTIFACT_WRITERS", "FRAME_NAMES", "RunResult", "__version__", "run", "scenario_hash"]
 
 FRAME_NAMES = ("timeseries", "pods", "rolesets", "events", "revisions", "status", "rollouts")
 
 
 @dataclass
 class RunResult:
-    """Everything one run produced. ``summary`` is the flat KPI dict of ``summary.json``;
+    """Everything one run produced. ``summary`` is the flat KPI dict of ``summary.json``
+    (its ``warnings``: every warning of loading and running the scenario, as text, also in
+    ``warnings``);
     ``frames`` the DataFrames by name (``timeseries``, ``pods``, ``rolesets``, ``events``,
     ``revisions``, ``status``, ``rollouts``)."""
 
@@ -263,13 +266,18 @@ def run(
     if seed is None:
         seed = scenario.seed if scenario.seed is not None else secrets.randbits(32)
     until = until_s if until_s is not None else scenario.until_s
+    from stormsim.metrics.frames import build_frames  # pandas: imported when frames are made
+    from stormsim.metrics.kpis import compute_kpis, rollout_kpis, rollouts
+    from stormsim.metrics.requests import add_request_results
+    from stormsim.metrics.truncation import end_of_run_warnings
+
     t0 = time.perf_counter()
     world = World(scenario, seed)
     error: str | None = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            end = world.run(until)
+            end = world.run(until, settle_cap_s=settle_cap_s(scenario))
             if world.serving is not None:
                 world.serving.finish(end)
         except InputError:
@@ -286,6 +294,7 @@ def run(
         "scenario": scenario.name,
         "seed": seed,
         "stormsim_version": __version__,
+        "warnings": [],  # filled in below, once the run's end is known
     }
     summary.update(compute_kpis(frames, end))
     if scenario.workload is not None:  # serving data plane: requests frames and KPIs
@@ -298,6 +307,14 @@ def run(
             end,
             serving.series_bin_s if serving is not None else 10.0,
         )
+    ran = [str(w.message) for w in caught]
+    for w in caught:  # recorded to keep them; shown as usual
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    ending = end_of_run_warnings(frames, summary, end, until is not None)
+    for msg in ending:
+        warnings.warn(msg, StormsimWarning, stacklevel=2)
+    all_warnings = [*scenario.load_warnings, *ran, *ending]
+    summary["warnings"] = all_warnings
     provenance = {
         "stormsim_version": __version__,
         "python": platform.python_version(),
@@ -314,15 +331,16 @@ def run(
         },
         "exception": error,
     }
-    return RunResult(scenario, seed, summary, frames, provenance, [str(w.message) for w in caught])
+    return RunResult(scenario, seed, summary, frames, provenance, all_warnings)
 
 
 def _versions() -> dict[str, str]:
+    """Installed versions of the packages behind the results, read from their distribution
+    metadata (without importing them: a run without plots never loads matplotlib)."""
     out = {}
-    for mod in ("simpy", "numpy", "pandas", "pydantic", "pyarrow", "matplotlib"):
+    for dist in ("simpy", "numpy", "pandas", "pydantic", "pyarrow", "matplotlib"):
         try:
-            m = __import__(mod)
-            out[mod] = str(getattr(m, "__version__", "?"))
-        except ImportError:  # pragma: no cover
-            out[mod] = "missing"
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:  # pragma: no cover
+            out[dist] = "missing"
     return out

@@ -142,7 +142,7 @@ BAD_INPUT: list[tuple[str, str, dict[str, object], list[str]]] = [
     ),
     (
         "role-does-not-exist",
-        HEAD + "events:\n  - {at_s: 10, action: set_image, image: 'v:2', role: prefil}\n",
+        HEAD + "events:\n  - {at_s: 10, kind: set_image, image: 'v:2', role: prefil}\n",
         {},
         [
             "error: events[0].role (line 9): no role 'prefil' in the service at t=10 s "
@@ -151,7 +151,7 @@ BAD_INPUT: list[tuple[str, str, dict[str, object], list[str]]] = [
     ),
     (
         "bad-distribution",
-        HEAD + "timing:\n  image_pull_s: {dist: lognormal, median_s: -1}\n",
+        HEAD + "timing:\n  image_pull_s: {kind: lognormal, median_s: -1}\n",
         {},
         [
             "error: timing.image_pull_s.median_s (line 9): Input should be greater than 0 (got -1)",
@@ -160,7 +160,7 @@ BAD_INPUT: list[tuple[str, str, dict[str, object], list[str]]] = [
     ),
     (
         "distribution-median-above-p90",
-        HEAD + "timing:\n  model_load_s: {dist: lognormal, median_s: 30, p90_s: 10}\n",
+        HEAD + "timing:\n  model_load_s: {kind: lognormal, median_s: 30, p90_s: 10}\n",
         {},
         ["error: timing.model_load_s (line 9): p90_s must be >= median_s"],
     ),
@@ -170,15 +170,15 @@ BAD_INPUT: list[tuple[str, str, dict[str, object], list[str]]] = [
         {},
         [
             "error: timing.model_load_s (line 9): expected a number or a distribution "
-            "({dist: lognormal|uniform|exponential, ...}), got 'slow'"
+            "({kind: lognormal|uniform|exponential, ...}), got 'slow'"
         ],
     ),
     (
         "unknown-distribution",
-        HEAD + "timing:\n  model_load_s: {dist: gamma, k: 2}\n",
+        HEAD + "timing:\n  model_load_s: {kind: gamma, k: 2}\n",
         {},
         [
-            "error: timing.model_load_s.dist (line 9): unknown dist 'gamma' "
+            "error: timing.model_load_s.kind (line 9): unknown kind 'gamma' "
             "(expected one of: lognormal, uniform, exponential)"
         ],
     ),
@@ -210,11 +210,11 @@ def test_bad_input_exit_2_one_line_per_problem(
 
 
 def test_unknown_event_action(setup: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    setup(HEAD + "events:\n  - {at_s: 10, action: upgrade, image: 'v:2'}\n")
+    setup(HEAD + "events:\n  - {at_s: 10, kind: upgrade, image: 'v:2'}\n")
     res = _invoke(tmp_path, monkeypatch, "run", "scenario.yaml", "--out", "out")
     assert res.exit_code == 2
     [line] = _errors(res.stderr)
-    prefix = "error: events[0].action (line 9): unknown action 'upgrade' (expected one of: "
+    prefix = "error: events[0].kind (line 9): unknown kind 'upgrade' (expected one of: "
     assert line.startswith(prefix)
     assert "set_image" in line and "scale" in line and "rollback" in line
     _assert_nothing_written(tmp_path)
@@ -243,8 +243,8 @@ def test_every_problem_is_reported_at_once(
         HEAD.replace("count: 1", "count: 0")
         + "timing:\n  image_pull_s: -3\n"
         + "events:\n"
-        + "  - {at_s: 10, action: scale, replicas: -1}\n"
-        + "  - {at_s: 20, action: apply, manifest: missing.yaml}\n"
+        + "  - {at_s: 10, kind: scale, replicas: -1}\n"
+        + "  - {at_s: 20, kind: apply, manifest: missing.yaml}\n"
     )
     setup(scenario)
     res = _invoke(tmp_path, monkeypatch, "validate", "scenario.yaml")
@@ -264,7 +264,7 @@ def test_warnings_for_skipped_documents_come_before_errors(
     pa = {"apiVersion": "autoscaling.aibrix.ai/v1alpha1", "kind": "PodAutoscaler"}
     files: dict[str, object] = {"multi.yaml": [make_manifest(), pa, pa]}
     scenario = HEAD.replace("manifest.yaml", "multi.yaml")
-    setup(scenario + "events:\n  - {at_s: 1, action: scale, role: nope, replicas: 1}\n")
+    setup(scenario + "events:\n  - {at_s: 1, kind: scale, role: nope, replicas: 1}\n")
     for name, content in files.items():
         write_yaml(tmp_path / name, content)
     res = _invoke(tmp_path, monkeypatch, "validate", "scenario.yaml")
@@ -328,7 +328,7 @@ def test_multi_stormservice_file_with_service_name(
 
 
 def test_validate_ok(setup: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    setup(HEAD + "events:\n  - {at_s: 5, action: set_image, image: 'v:2'}\n")
+    setup(HEAD + "events:\n  - {at_s: 5, kind: set_image, image: 'v:2'}\n")
     res = _invoke(tmp_path, monkeypatch, "validate", "scenario.yaml")
     assert res.exit_code == 0, res.output
     assert (
@@ -350,7 +350,7 @@ def test_schema_is_json_schema() -> None:
 def test_run_prints_kpis_and_results_path(
     setup: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    setup(HEAD + TIMING + "events:\n  - {at_s: 20, action: set_image, image: 'v:2'}\n")
+    setup(HEAD + TIMING + "events:\n  - {at_s: 20, kind: set_image, image: 'v:2'}\n")
     res = _invoke(tmp_path, monkeypatch, "run", "scenario.yaml", "--no-plots")
     assert res.exit_code == 0, res.output
     assert "update completed" in res.stdout
@@ -375,7 +375,7 @@ def _stormsim_exe() -> Path:
 def test_subprocess_bad_input_has_no_traceback(setup: Any, tmp_path: Path, verb: str) -> None:
     setup(
         HEAD.replace("count: 1", "count: many")
-        + "events:\n  - {at_s: 10, action: set_image, image: 'v:2', role: nope}\n",
+        + "events:\n  - {at_s: 10, kind: set_image, image: 'v:2', role: nope}\n",
     )
     args = [str(_stormsim_exe()), verb, "scenario.yaml"]
     if verb == "run":

@@ -49,7 +49,7 @@ def test_rollback_to_missing_revision_names_the_event_line(tmp_path: Path) -> No
         "cluster: {node_pools: [{name: h, count: 1, gpus_per_node: 8}]}\n"
         "service: {manifest: m.yaml}\n"
         "events:\n"
-        "  - {at_s: 10, action: rollback, to_revision: 7}\n"
+        "  - {at_s: 10, kind: rollback, to_revision: 7}\n"
     )
     p = _run("run", str(scenario), "--out", str(tmp_path / "out"))
     assert p.returncode == 2

@@ -13,7 +13,7 @@ import pytest
 
 import stormsim
 
-ROLLOUT = [{"at_s": 900, "action": "set_image", "image": "vllm/vllm-openai:v0.11.0"}]
+ROLLOUT = [{"at_s": 900, "kind": "set_image", "image": "vllm/vllm-openai:v0.11.0"}]
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ def test_crash_pod_restarts_in_place(make_manifest, make_scenario) -> None:
     res = _run(
         make_manifest,
         make_scenario,
-        [{"at_s": 10, "action": "crash_pod", "role": "decode", "count": 2}],
+        [{"at_s": 10, "kind": "crash_pod", "role": "decode", "count": 2}],
         until_s=60,
     )
     ev = res.frames["events"]
@@ -44,7 +44,7 @@ def test_fail_node_loses_its_pods_and_capacity_until_back(make_manifest, make_sc
     res = _run(
         make_manifest,
         make_scenario,
-        [{"at_s": 20, "action": "fail_node", "node": "gpu-0", "down_s": 100}],
+        [{"at_s": 20, "kind": "fail_node", "node": "gpu-0", "down_s": 100}],
         nodes=2,
         gpus_per_node=4,
         until_s=200,
@@ -70,8 +70,8 @@ def test_node_lost_for_good_during_a_rollout(make_manifest, make_scenario) -> No
         make_manifest,
         make_scenario,
         [
-            {"at_s": 10, "action": "set_image", "image": "v2"},
-            {"at_s": 12, "action": "fail_node"},
+            {"at_s": 10, "kind": "set_image", "image": "v2"},
+            {"at_s": 12, "kind": "fail_node"},
         ],
         manifest={"replicas": 2, "max_surge": 1, "max_unavailable": 0},
         nodes=2,
@@ -85,7 +85,7 @@ def test_node_lost_for_good_during_a_rollout(make_manifest, make_scenario) -> No
 
 def test_unknown_node_is_an_input_error(make_manifest, make_scenario) -> None:
     data = make_scenario(
-        make_manifest(), events=[{"at_s": 1, "action": "fail_node", "node": "gpu-7"}]
+        make_manifest(), events=[{"at_s": 1, "kind": "fail_node", "node": "gpu-7"}]
     )
     with pytest.raises(stormsim.InputError) as e:
         stormsim.load_scenario(data)

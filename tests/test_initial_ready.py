@@ -21,7 +21,7 @@ def test_fleet_is_ready_at_t0_and_rolls(make_manifest, make_scenario) -> None:
         make_manifest,
         make_scenario,
         manifest={"replicas": 3, "max_surge": 1, "max_unavailable": 1},
-        events=[{"at_s": 10, "action": "set_image", "image": "v2"}],
+        events=[{"at_s": 10, "kind": "set_image", "image": "v2"}],
     )
     res = stormsim.run(stormsim.load_scenario(data))
     pods = res.frames["pods"]
@@ -49,7 +49,7 @@ def test_podset_roles_start_ready(make_manifest, make_scenario) -> None:
         make_scenario,
         manifest={"replicas": 2, "pod_group_size": 2, "max_surge": 0, "max_unavailable": 1},
         nodes=2,
-        events=[{"at_s": 5, "action": "set_image", "image": "v2"}],
+        events=[{"at_s": 5, "kind": "set_image", "image": "v2"}],
     )
     res = stormsim.run(stormsim.load_scenario(data))
     pods = res.frames["pods"]
@@ -72,7 +72,7 @@ def test_same_rollout_as_a_cold_start_once_ready(make_manifest, make_scenario) -
     warm = _scenario(
         make_manifest,
         make_scenario,
-        events=[{"at_s": 100, "action": "set_image", "image": "v2"}],
+        events=[{"at_s": 100, "kind": "set_image", "image": "v2"}],
         **kw,
     )
     cold = dict(warm, service=dict(warm["service"], initial_state="deploy"))

@@ -23,7 +23,7 @@ def test_stalled_surge_reports_the_gpus_it_requested(make_manifest, make_scenari
         make_scenario,
         manifest={"replicas": 3, "max_surge": 1, "max_unavailable": 0},
         gpus_per_node=6,
-        events=[{"at_s": 50, "action": "set_image", "image": "v2"}],
+        events=[{"at_s": 50, "kind": "set_image", "image": "v2"}],
         until_s=300,
     )
     s = res.summary
@@ -41,8 +41,8 @@ def test_rollouts_frame_has_each_rollouts_kpis(make_manifest, make_scenario) -> 
         manifest={"replicas": 2, "max_surge": 1, "max_unavailable": 0},
         nodes=2,
         events=[
-            {"at_s": 50, "action": "set_image", "image": "v2"},
-            {"at_s": 500, "action": "set_image", "image": "v3"},
+            {"at_s": 50, "kind": "set_image", "image": "v2"},
+            {"at_s": 500, "kind": "set_image", "image": "v3"},
         ],
     )
     ro = res.frames["rollouts"]
@@ -54,9 +54,9 @@ def test_rollouts_frame_has_each_rollouts_kpis(make_manifest, make_scenario) -> 
     assert list(ro["surge_gpus_peak"]) == [2, 2]
     assert list(ro["rolesets_max"]) == [3, 3]
     # the summary's window spans both rollouts and the quiet time between them
-    assert s["rollout_time_s"] == pytest.approx(ro["duration_s"].sum())
+    assert s["update_rolling_time_s"] == pytest.approx(ro["duration_s"].sum())
     assert s["update_duration_s"] == pytest.approx(ro["ended_at_s"].iloc[-1] - 50.0)
-    assert s["rollout_time_s"] < s["update_duration_s"]
+    assert s["update_rolling_time_s"] < s["update_duration_s"]
 
 
 def test_role_scale_up_is_not_rollout_surge(make_manifest, make_scenario) -> None:
@@ -71,11 +71,11 @@ def test_role_scale_up_is_not_rollout_surge(make_manifest, make_scenario) -> Non
             "max_surge": None,
             "max_unavailable": None,
         },
-        events=[{"at_s": 50, "action": "scale", "role": "decode", "replicas": 2}],
+        events=[{"at_s": 50, "kind": "scale", "role": "decode", "replicas": 2}],
     )
     s = res.summary
     assert s["update_completed"] is True
     assert s["gpus_allocated_before_update"] == 2
     assert s["gpus_allocated_after_update"] == 3
     assert s["surge_gpus_peak"] == 1  # DESIGN's definition: peak - before
-    assert s["rollout_surge_gpus_peak"] == 0  # beyond both steady states
+    assert s["update_transient_surge_gpus_peak"] == 0  # beyond both steady states

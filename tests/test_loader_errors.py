@@ -148,17 +148,17 @@ def test_events_problems(make_manifest: Any, make_scenario: Any, tmp_path: Path)
     data = make_scenario(
         make_manifest(),
         events=[
-            {"at_s": 1, "action": "set_image"},
+            {"at_s": 1, "kind": "set_image"},
             {"at_s": 2},
             5,
-            {"at_s": -1, "action": "pause"},
-            {"at_s": 3, "action": "set_image", "image": "v:2", "imag": "v:3"},
-            {"at_s": 4, "action": "scale", "replicas": 2.5},
+            {"at_s": -1, "kind": "pause"},
+            {"at_s": 3, "kind": "set_image", "image": "v:2", "imag": "v:3"},
+            {"at_s": 4, "kind": "scale", "replicas": 2.5},
         ],
     )
     assert _problems(data) == [
         "events[0].image: required field is missing",
-        "events[1].action: required field is missing",
+        "events[1].kind: required field is missing",
         "events[2]: expected a mapping, got 5",
         "events[3].at_s: Input should be greater than or equal to 0 (got -1)",
         "events[4].imag: unknown field (did you mean 'image'?)",
@@ -174,10 +174,10 @@ def test_event_semantics_use_the_roles_at_that_time(
     data = make_scenario(
         make_manifest(),
         events=[
-            {"at_s": 50, "action": "apply", "manifest": "v2.yaml"},
-            {"at_s": 60, "action": "scale", "role": "prefill", "replicas": 2},
-            {"at_s": 10, "action": "set_image", "image": "v:2", "role": "worker"},
-            {"at_s": 20, "action": "set_image", "image": "v:2", "container": "sidecar"},
+            {"at_s": 50, "kind": "apply", "manifest": "v2.yaml"},
+            {"at_s": 60, "kind": "scale", "role": "prefill", "replicas": 2},
+            {"at_s": 10, "kind": "set_image", "image": "v:2", "role": "worker"},
+            {"at_s": 20, "kind": "set_image", "image": "v:2", "container": "sidecar"},
         ],
     )
     assert _problems(data, base_dir=tmp_path) == [
@@ -192,7 +192,7 @@ def test_applied_manifest_must_be_the_same_stormservice(
 ) -> None:
     write_yaml(tmp_path / "v2.yaml", make_manifest("someone-else"))
     path = write_scenario(
-        tmp_path, make_scenario(events=[{"at_s": 5, "action": "apply", "manifest": "v2.yaml"}])
+        tmp_path, make_scenario(events=[{"at_s": 5, "kind": "apply", "manifest": "v2.yaml"}])
     )
     assert _problems(path) == [
         f"events[0].manifest (line {_line_of(path, 'v2.yaml')}): "
@@ -207,7 +207,7 @@ def test_errors_in_an_applied_manifest_name_that_file(
     bad["spec"]["replicas"] = "three"
     mf = write_yaml(tmp_path / "v2.yaml", bad)
     path = write_scenario(
-        tmp_path, make_scenario(events=[{"at_s": 5, "action": "apply", "manifest": "v2.yaml"}])
+        tmp_path, make_scenario(events=[{"at_s": 5, "kind": "apply", "manifest": "v2.yaml"}])
     )
     assert _problems(path) == [
         f"spec.replicas (line {_line_of(mf, 'replicas: three')} of {mf}): Input should be a "
@@ -297,20 +297,20 @@ def test_distribution_problems(
     make_scenario: Any,
 ) -> None:
     timing = {
-        "image_pull_s": {"dist": "lognormal", "median_s": -1},
-        "model_load_s": {"dist": "uniform", "low_s": 5, "high_s": 1},
-        "engine_init_s": {"dist": "exponential", "mean_s": 0},
+        "image_pull_s": {"kind": "lognormal", "median_s": -1},
+        "model_load_s": {"kind": "uniform", "low_s": 5, "high_s": 1},
+        "engine_init_s": {"kind": "exponential", "mean_s": 0},
         "scheduling_s": {"median_s": 1},
         "roles": {"decode": {"model_load_s": "abc", "modl_load_s": 1}},
     }
     assert _problems(make_scenario(make_manifest(), timing=timing)) == [
-        "timing.scheduling_s.dist: required field is missing",
+        "timing.scheduling_s.kind: required field is missing",
         "timing.image_pull_s.median_s: Input should be greater than 0 (got -1)",
         "timing.image_pull_s.p90_s: required field is missing",
         "timing.model_load_s: high_s must be >= low_s",
         "timing.engine_init_s.mean_s: Input should be greater than 0 (got 0)",
         "timing.roles.decode.model_load_s: expected a number or a distribution "
-        "({dist: lognormal|uniform|exponential, ...}), got 'abc'",
+        "({kind: lognormal|uniform|exponential, ...}), got 'abc'",
         "timing.roles.decode.modl_load_s: unknown field (did you mean 'model_load_s'?)",
     ]
 

@@ -61,7 +61,7 @@ COLUMNS = {
     "revisions": ["name", "revision", "created_at_s", "deleted_at_s"],
 }
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-ROLLOUT = [{"at_s": 30, "action": "set_image", "image": "vllm/vllm-openai:v0.11.0"}]
+ROLLOUT = [{"at_s": 30, "kind": "set_image", "image": "vllm/vllm-openai:v0.11.0"}]
 
 runner = CliRunner()
 

@@ -62,8 +62,8 @@ def test_pod_patched_in_place_before_binding_completes() -> None:
         m,
         [{"name": "p", "count": 2, "gpus_per_node": 8}],
         events=[
-            {"at_s": 20, "action": "fail_node", "node": "p-1", "down_s": 200},
-            {"at_s": 100, "action": "set_image", "image": "img:v2"},
+            {"at_s": 20, "kind": "fail_node", "node": "p-1", "down_s": 200},
+            {"at_s": 100, "kind": "set_image", "image": "img:v2"},
         ],
     )
     res = stormsim.run(sc)
@@ -83,8 +83,8 @@ def test_podset_pods_use_the_podsets_own_template() -> None:
         [{"name": "p", "count": 4, "gpus_per_node": 8}],
         timing={"image_pull_s": 100.0},
         events=[
-            {"at_s": 200, "action": "set_image", "image": "img:v2"},
-            {"at_s": 210, "action": "fail_node", "node": "p-0"},
+            {"at_s": 200, "kind": "set_image", "image": "img:v2"},
+            {"at_s": 210, "kind": "fail_node", "node": "p-0"},
         ],
     )
     w = World(sc, 1)
@@ -106,13 +106,13 @@ def test_rollout_surge_ignores_pods_still_terminating_at_settle() -> None:
         m,
         [{"name": "p", "count": 4, "gpus_per_node": 8}],
         timing={"termination_grace_s": 30.0},
-        events=[{"at_s": 100, "action": "set_image", "image": "img:v2"}],
+        events=[{"at_s": 100, "kind": "set_image", "image": "img:v2"}],
     )
     s = stormsim.run(sc).summary
     assert s["gpus_allocated_before_update"] == 8
     assert s["gpus_allocated_after_update"] == 8
     assert s["surge_gpus_peak"] == 8
-    assert s["rollout_surge_gpus_peak"] == 8
+    assert s["update_transient_surge_gpus_peak"] == 8
 
 
 def test_gang_with_required_topology_tries_other_domains() -> None:
@@ -147,7 +147,7 @@ def test_sequential_moves_on_in_the_pass_that_completes_an_in_place_update() -> 
     sc = _scenario(
         m,
         [{"name": "p", "count": 1, "gpus_per_node": 8}],
-        events=[{"at_s": 50, "action": "set_image", "image": "img:v2"}],
+        events=[{"at_s": 50, "kind": "set_image", "image": "img:v2"}],
     )
     ev = stormsim.run(sc).frames["events"]
     done_a = ev[(ev["verb"] == "update") & ev["name"].str.contains("-a-")]["t_s"].min()

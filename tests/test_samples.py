@@ -150,7 +150,7 @@ def test_sample_comes_up(scenario: Any, path: Path) -> None:
 
 @pytest.mark.parametrize("path", _run_cases())
 def test_sample_rolls_out_an_image_change(scenario: Any, path: Path) -> None:
-    res = _run(scenario(path, [{"at_s": 60, "action": "set_image", "image": NEW_IMAGE}]))
+    res = _run(scenario(path, [{"at_s": 60, "kind": "set_image", "image": NEW_IMAGE}]))
     assert res.summary["update_completed"] is True
     assert res.summary["update_duration_s"] > 0
     _assert_settled(res)

@@ -24,7 +24,7 @@ def run(make_manifest: Any, make_scenario: Any) -> Any:
             m,
             nodes=1,
             gpus_per_node=gpus,
-            events=[{"at_s": UPDATE_AT_S, "action": "set_image", "image": "vllm:v2"}],
+            events=[{"at_s": UPDATE_AT_S, "kind": "set_image", "image": "vllm:v2"}],
             until_s=UNTIL_S,
         )
         return stormsim.run(stormsim.load_scenario(data))

@@ -73,7 +73,7 @@ def simulate(replicas: int, surge: Any = None, unav: Any = None, load: float = 1
             "reconcile_latency_s": 0,
         },
         "service": {"manifest": manifest(replicas, surge, unav)},
-        "events": [{"at_s": T, "action": "set_image", "image": "img:v2"}],
+        "events": [{"at_s": T, "kind": "set_image", "image": "img:v2"}],
     }
     return stormsim.run(stormsim.load_scenario(sc, base_dir="."))
 
@@ -238,7 +238,7 @@ def simulate_slots(surge: Any, unav: Any):
             "reconcile_latency_s": 0,
         },
         "service": {"manifest": m},
-        "events": [{"at_s": T, "action": "set_image", "image": "img:v2"}],
+        "events": [{"at_s": T, "kind": "set_image", "image": "img:v2"}],
     }
     res = stormsim.run(stormsim.load_scenario(sc, base_dir="."))
     pods = res.frames["pods"]

@@ -1,4 +1,4 @@
-"""int-or-percent resolution (``ResolveFenceposts``, spec §1.3) and the derived budgets."""
+"""int-or-percent resolution (``ResolveFenceposts``) and the derived budgets."""
 
 from __future__ import annotations
 
@@ -64,11 +64,11 @@ def resolved_mode(spec: StormServiceSpec) -> str:
 def stormservice_budgets(
     spec: StormServiceSpec, profile: str = "aibrix-e3e10f9e"
 ) -> tuple[int, int, int]:
-    """(MaxSurge, MaxUnavailable, MinAvailable) in RoleSets (spec §1.2).
+    """(MaxSurge, MaxUnavailable, MinAvailable) in RoleSets.
 
     Only RollingUpdate has a surge or an unavailability budget; MaxUnavailable is capped at
     ``replicas`` and is 0 when ``replicas`` is 0. Under the ``aibrix-latest`` profile a
-    Pooled service has none either (spec §9.2, PR #2617 review).
+    Pooled service has none either (upstream PR #2617 review; docs/aibrix/README.md).
     """
     replicas = spec.replicas
     if not is_rolling_update(spec):
@@ -85,7 +85,7 @@ _role_budget_cache: dict[int, tuple[RoleSpec, tuple[int, int]]] = {}
 
 
 def role_budgets(role: RoleSpec) -> tuple[int, int]:
-    """(MaxSurge, MaxUnavailable) of a role, in pods or PodSets (spec §1.5); 0/0 when the role
+    """(MaxSurge, MaxUnavailable) of a role, in pods or PodSets; 0/0 when the role
     has no replicas. Memoised per (immutable) role object."""
     hit = _role_budget_cache.get(id(role))
     if hit is not None and hit[0] is role:

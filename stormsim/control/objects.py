@@ -30,7 +30,7 @@ class Condition:
 class Revision:
     """A ControllerRevision: the whole ``spec.template`` of a StormService at some point.
 
-    ``revision`` is the sequence number (bumped on rollback, spec §5.3); ``role_hashes`` the
+    ``revision`` is the sequence number (bumped on rollback); ``role_hashes`` the
     ``role-template-hash`` of each role's pod template.
     """
 
@@ -130,8 +130,8 @@ class RoleSet:
     ready: bool = field(init=False, compare=False, repr=False)
     """Condition ``Ready=True``."""
     all_roles_updated: bool = field(init=False, compare=False, repr=False)
-    """``isAllRoleUpdated`` (spec §1.7): every status role that exists in the spec has
-    ``updatedReplicas == replicas``; vacuously true without status (spec §9.1 item 8)."""
+    """``isAllRoleUpdated``: every status role that exists in the spec has
+    ``updatedReplicas == replicas``; vacuously true without status."""
     all_roles_updated_ready: bool = field(init=False, compare=False, repr=False)
     """``isAllRoleUpdatedAndReady``: the same with ``updatedReadyReplicas``."""
 
@@ -175,7 +175,7 @@ class Pod:
     """``in-place-update-target-hash``: set while an in-place update is in progress."""
     in_place_running: str | None = None
     """The target hash whose images the kubelet has restarted the containers with (stands in
-    for "every recorded imageID changed", spec §4.8)."""
+    for "every recorded imageID changed")."""
     podset: str | None = None
     group_index: int | None = None
     restart_count: int = 0
@@ -198,7 +198,7 @@ class Pod:
 
 @dataclass(frozen=True, slots=True)
 class PodSet:
-    """A PodSet (spec §1.6): one replica of a multi-pod role, ``size`` pods named
+    """A PodSet: one replica of a multi-pod role, ``size`` pods named
     ``<podset>-<k>``. Status: ``ready_pods``, ``total_pods``, ``phase``
     (Pending | Running | Ready)."""
 
@@ -264,7 +264,7 @@ class CreateRoleSet:
 
 @dataclass(frozen=True, slots=True)
 class UpdateRoleSet:
-    """In-place RoleSet update (spec §3.5): new revision label, spec and role revisions; the
+    """In-place RoleSet update: new revision label, spec and role revisions; the
     index is kept."""
 
     name: str
@@ -330,7 +330,7 @@ class WritePodSetStatus:
 
 @dataclass(frozen=True, slots=True)
 class PatchPodInPlace:
-    """Start an in-place update (spec §4.8): set the new images and the target hash."""
+    """Start an in-place update: set the new images and the target hash."""
 
     name: str
     target_hash: str

@@ -1,5 +1,6 @@
-"""The PodSet controller as a pure function (spec §4.7): keeps ``podGroupSize`` pods named
-``<podset>-<k>`` and reports the PodSet phase (Ready only when every pod is Ready)."""
+"""The PodSet controller as a pure function: keeps ``podGroupSize`` pods named
+``<podset>-<k>`` and reports the PodSet phase (Ready only when every pod is Ready;
+docs/aibrix/podset.md)."""
 
 from __future__ import annotations
 

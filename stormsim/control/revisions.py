@@ -1,5 +1,5 @@
-"""ControllerRevision bookkeeping (spec §5): names, hashes, syncRevision, per-role revisions
-and history truncation.
+"""ControllerRevision bookkeeping: names, hashes, syncRevision, per-role revisions
+and history truncation (docs/aibrix/revisions.md).
 
 Bit-exact Go hashes are not reproducible (they hash Go struct dumps); we hash the canonical
 JSON of the template with the same algorithm family (FNV-1 32-bit) and the same 6-character
@@ -51,7 +51,7 @@ def safe_encode6(value: int) -> str:
 
 
 def revision_hash(template: RoleSetTemplate, collision_count: int) -> str:
-    """Hash of a template plus the decimal collision count (always appended, spec §5.2)."""
+    """Hash of a template plus the decimal collision count (always appended)."""
     return safe_encode6(fnv1_32(template.canonical.encode() + str(collision_count).encode()))
 
 
@@ -81,7 +81,7 @@ def next_revision(revisions: Sequence[Revision]) -> int:
 
 
 def sort_revisions(revisions: Sequence[Revision]) -> list[Revision]:
-    """Ascending ``revision``; ties: older first, then name (spec §3.1 step 4)."""
+    """Ascending ``revision``; ties: older first, then name."""
     return sorted(revisions, key=lambda r: (r.revision, r.created_at, r.name))
 
 
@@ -103,13 +103,16 @@ def sync_revision(
     collision_count: int,
     now: float = 0.0,
 ) -> RevisionSync:
-    """``syncRevision`` (spec §5.3).
+    """``syncRevision``.
 
     The newest revision identical to the live template is reused; an older identical one is
     a rollback (its number is bumped to the next one); otherwise a new revision is created,
-    incrementing ``collision_count`` while its name is taken by different data.
+    incrementing ``collision_count`` while its name is taken by different data. ``current``
+    is found among the revisions as listed (pre-bump), ``revisions`` of the result are the
+    revisions after the sync.
     """
     revs = sort_revisions(revisions)
+    listed = revs
     number = next_revision(revs)
     actions: list[Action] = []
     data = template.canonical
@@ -134,14 +137,20 @@ def sync_revision(
         update = Revision(name, number, template, role_hashes(template), now)
         actions.append(CreateRevision(update))
         revs = sort_revisions([*revs, update])
-    current = next((r for r in revs if r.name == current_revision_name), update)
+    # the current revision is looked up in the list as it was read, before any rollback
+    # bump: when the rollback target is the current revision itself, ``current`` is the
+    # pre-bump object (old number) while ``update`` carries the new one, so this pass writes
+    # the old number into per-role revisions (``syncRevision`` in
+    # pkg/controller/stormservice/revision.go searches the listed revisions, and
+    # ``updateControllerRevision`` returns a bumped copy)
+    current = next((r for r in listed if r.name == current_revision_name), update)
     return RevisionSync(current, update, collision_count, tuple(actions), tuple(revs))
 
 
 def compute_role_revisions(
     current: Revision | None, update: Revision
 ) -> dict[str, tuple[int, str]]:
-    """Per-role revision (spec §5.4): the update revision for roles that are new or whose pod
+    """Per-role revision: the update revision for roles that are new or whose pod
     template hash changed, else the current revision."""
     out: dict[str, tuple[int, str]] = {}
     for role in update.template.spec.roles:
@@ -154,7 +163,7 @@ def compute_role_revisions(
 
 
 def truncate_history(revisions: Sequence[Revision], live: set[str], limit: int) -> list[Action]:
-    """Delete non-live revisions oldest-first until at most ``limit`` remain (spec §5.5)."""
+    """Delete non-live revisions oldest-first until at most ``limit`` remain."""
     non_live = [r for r in sort_revisions(revisions) if r.name not in live]
     excess = len(non_live) - limit
     return [DeleteRevision(r.name) for r in non_live[: max(0, excess)]]

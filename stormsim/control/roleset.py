@@ -1,5 +1,6 @@
-"""The RoleSet controller as a pure function (spec §4): rolling managers (Sequential,
-Parallel, Interleave), the stateless and stateful role syncers, and RoleSet status.
+"""The RoleSet controller as a pure function: rolling managers (Sequential,
+Parallel, Interleave), the stateless and stateful role syncers, and RoleSet status
+(docs/aibrix/roleset.md).
 
 ``reconcile_roleset(rs, pods)`` performs one pass over a RoleSet and the pods labelled with
 its name. Pods of a role are considered in creation order (creation time, then sequence);
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from stormsim.control.fenceposts import role_budgets
-from stormsim.control.inplace import IN_PLACE, all_eligible, in_place_step
+from stormsim.control.inplace import IN_PLACE, all_eligible, in_place_step, step_candidates
 from stormsim.control.objects import (
     READY,
     Action,
@@ -57,14 +58,14 @@ def stateful_pod_name(roleset: str, role: str, template_hash: str, slot: int) ->
 
 
 def sort_roles_by_upgrade_order(roles: Sequence[RoleSpec]) -> list[RoleSpec]:
-    """Ascending ``upgradeOrder``, nil last, ties in list order (spec §4.3, §8.9)."""
+    """Ascending ``upgradeOrder``, nil last, ties in list order."""
     return sorted(roles, key=lambda r: (r.upgrade_order is None, r.upgrade_order or 0))
 
 
 @dataclass
 class RoleCtx:
     """One role of one RoleSet during a pass. ``pods`` are the role's units: its pods, or its
-    PodSets when ``podGroupSize > 1`` (the syncers treat both alike, spec §4.7)."""
+    PodSets when ``podGroupSize > 1`` (the syncers treat both alike)."""
 
     rs: RoleSet
     role: RoleSpec
@@ -119,7 +120,7 @@ def _newest_first(pods: Sequence[Pod]) -> list[Pod]:
     return sorted(pods, key=lambda p: (p.created_at, p.seq), reverse=True)
 
 
-# ------------------------------------------------------------------------- stateless (§4.5)
+# ------------------------------------------------------------------------- stateless
 
 
 class StatelessSyncer:
@@ -216,7 +217,7 @@ class StatelessSyncer:
         return (no_inactive and no_not_ready and no_ready_outdated and u >= c.R), step
 
 
-# ------------------------------------------------------------------------- stateful (§4.6)
+# ------------------------------------------------------------------------- stateful
 
 
 class StatefulSyncer:
@@ -278,10 +279,12 @@ class StatefulSyncer:
             delete_budget = min(delete_budget, outdated_slots - c.R + target)
         single_outdated = [s[0] for s in slots if len(s) == 1 and not c.updated(s[0])]
         if c.in_place and all_eligible(c, single_outdated):
-            max_new = None
+            candidates = single_outdated
             if target is not None:
-                max_new = max(0, target - updated_slots)
-            in_place_step(c, single_outdated, delete_budget, max_new)
+                # Interleave: in-progress pods plus the first target − updated candidates in
+                # slot order, chosen before the in-place step sorts them
+                candidates = step_candidates(c.h, single_outdated, max(0, target - updated_slots))
+            in_place_step(c, candidates, delete_budget)
             return len(c.actions) > n0
         if c.podsets and c.role.strategy.type == IN_PLACE and single_outdated:
             c.actions.append(
@@ -345,14 +348,14 @@ STATEFUL = StatefulSyncer()
 
 
 def syncer_for(role: RoleSpec) -> StatelessSyncer | StatefulSyncer:
-    """Stateful syncer for ``stateful: true`` roles, else stateless (spec §4.4). PodSet roles
+    """Stateful syncer for ``stateful: true`` roles, else stateless. PodSet roles
     (``podGroupSize > 1``) use the stateful slot rules over PodSets."""
     if role.stateful or role.group_size > 1:
         return STATEFUL
     return STATELESS
 
 
-# ------------------------------------------------------------------------- managers (§4.3)
+# ------------------------------------------------------------------------- managers
 
 
 def sync_pods(rs: RoleSet, pods: Sequence[Pod], podsets: Sequence[PodSet] = ()) -> list[Action]:
@@ -360,21 +363,19 @@ def sync_pods(rs: RoleSet, pods: Sequence[Pod], podsets: Sequence[PodSet] = ()) 
 
     ``pods`` are the RoleSet's direct pods (PodSet members excluded), ``podsets`` its PodSets.
     A role first deletes the objects of the other kind (orphans after a ``podGroupSize``
-    switch), which counts as scaling (spec §4.4).
+    switch), which counts as scaling, for as long as any orphan is listed.
     """
     by_role: dict[str, list[Any]] = {r.name: [] for r in rs.spec.roles}
     orphans: dict[str, list[Action]] = {r.name: [] for r in rs.spec.roles}
     group_roles = {r.name for r in rs.spec.roles if r.group_size > 1}
     for p in pods:
         if p.role in group_roles:
-            if not p.deleting:
-                orphans[p.role].append(DeletePod(p.name))
+            orphans[p.role].append(DeletePod(p.name))
         elif p.role in by_role:
             by_role[p.role].append(p)
     for ps in podsets:
         if ps.role in by_role and ps.role not in group_roles:
-            if not ps.deleting:
-                orphans[ps.role].append(DeletePodSet(ps.name))
+            orphans[ps.role].append(DeletePodSet(ps.name))
         elif ps.role in by_role:
             by_role[ps.role].append(ps)
     ctxs = {r.name: RoleCtx(rs, r, by_role[r.name]) for r in rs.spec.roles}
@@ -384,7 +385,12 @@ def sync_pods(rs: RoleSet, pods: Sequence[Pod], podsets: Sequence[PodSet] = ()) 
         c = ctxs[r.name]
         if orphans[r.name]:
             # the role's Scale deletes the other syncer's objects first: that is its scaling
-            # for this pass (nothing is created in it); other roles scale as usual
+            # for this pass (nothing is created in it); other roles scale as usual. Every
+            # orphan still listed is deleted again, terminating ones included: a DELETE of a
+            # terminating object succeeds, so the cleanup keeps reporting "cleaned" until the
+            # old objects are gone, and no role of the RoleSet rolls out meanwhile
+            # (cleanupOrphanPods / cleanupOrphanPodSets in pkg/controller/roleset/utils.go,
+            # called first by every syncer's Scale).
             c.actions.extend(orphans[r.name])
             changed = True
             continue
@@ -433,7 +439,7 @@ def sync_pods(rs: RoleSet, pods: Sequence[Pod], podsets: Sequence[PodSet] = ()) 
     return actions
 
 
-# ------------------------------------------------------------------------- status (§4.2)
+# ------------------------------------------------------------------------- status
 
 
 def roleset_status(
@@ -512,7 +518,7 @@ def _post_view(
 
 
 def _same_status(a: RoleSetStatus | None, b: RoleSetStatus) -> bool:
-    """Condition writes are skipped when only the message changed (spec §4.2, §9.1 item 15)."""
+    """Condition writes are skipped when only the message changed."""
     if a is None:
         return False
     strip = lambda s: tuple(replace(c, message="") for c in s.conditions)  # noqa: E731
@@ -520,7 +526,7 @@ def _same_status(a: RoleSetStatus | None, b: RoleSetStatus) -> bool:
 
 
 def reconcile_roleset(rs: RoleSet, pods: Sequence[Pod], podsets: Sequence[PodSet] = ()) -> Result:
-    """One RoleSet pass (spec §4.1). ``pods`` are the RoleSet's direct pods (not PodSet
+    """One RoleSet pass. ``pods`` are the RoleSet's direct pods (not PodSet
     members), ``podsets`` its PodSets."""
     res = Result()
     if rs.deleting:

@@ -1,8 +1,9 @@
-"""The StormService controller as a pure function (spec §3).
+"""The StormService controller as a pure function.
 
-``reconcile_stormservice(ss, revisions, rolesets)`` performs one pass: revisions (§5.3),
-scaling (§3.3) or, when scaling was a no-op and the service is not paused, the rollout
-(§3.4 RollingUpdate, §3.5 InPlaceUpdate), status (§3.7) and history truncation (§5.5).
+``reconcile_stormservice(ss, revisions, rolesets)`` performs one pass: revisions,
+scaling or, when scaling was a no-op and the service is not paused, the rollout
+(RollingUpdate or InPlaceUpdate), status and history truncation. The behaviour reproduced:
+docs/aibrix/stormservice.md, docs/aibrix/revisions.md, docs/aibrix/inplace.md.
 
 Deterministic choices where AIBrix is arbitrary: RoleSets are listed in creation order
 (creation time, then creation sequence), which stands in for the informer cache's order.
@@ -46,7 +47,7 @@ REQUEUE_NOT_READY_S = 15.0
 
 
 def calculate_replicas(desired: int, current: int, updated: int) -> tuple[int, int]:
-    """Proportional split of ``desired`` between two revisions (``calculateReplicas``, §3.3),
+    """Proportional split of ``desired`` between two revisions (``calculateReplicas``),
     rounding half away from zero, the remainder going to the update revision."""
     if current + updated == desired:
         return current, updated
@@ -67,7 +68,7 @@ def sort_rolesets_for_deletion(rolesets: Sequence[RoleSet], update_revision: str
 
 def is_all_role_updated(rs: RoleSet, ready_too: bool = False) -> bool:
     """Every status role that exists in the spec has ``updated(Ready)Replicas == replicas``;
-    a RoleSet with no status is vacuously updated (spec §1.7, §9.1 item 8)."""
+    a RoleSet with no status is vacuously updated."""
     return rs.all_roles_updated_ready if ready_too else rs.all_roles_updated
 
 
@@ -75,7 +76,7 @@ def aggregate_role_statuses(
     rolesets: Sequence[RoleSet], update_revision: str
 ) -> tuple[RoleStatus, ...]:
     """Per-role sums over all RoleSets; updated counts are the replicas / ready replicas of the
-    RoleSets at the update revision (spec §1.7, §8.5). Sorted by role name."""
+    RoleSets at the update revision. Sorted by role name."""
     acc: dict[str, list[int]] = {}
     for rs in rolesets:
         st = rs.status
@@ -133,7 +134,7 @@ class _Pass:
             self.actions.append(DeleteRoleSet(rs.name))
             self.deleted.add(rs.name)
 
-    # ------------------------------------------------------------------------- §3.3 scaling
+    # ------------------------------------------------------------------------- scaling
     def scaling(self) -> bool:
         spec = self.spec
         desired = spec.replicas
@@ -190,7 +191,7 @@ class _Pass:
             if diff <= len(not_ready):
                 for rs in not_ready[:diff]:
                     self.delete(rs)
-                return False  # AIBrix returns "no scaling" here (spec §9.1 item 9)
+                return False  # AIBrix returns "no scaling" here
             for rs in not_ready:
                 self.delete(rs)
             ready_cur = [r for r in ready if r.revision != upd]
@@ -203,7 +204,7 @@ class _Pass:
             return bool(self.deleted)
         return False
 
-    # ------------------------------------------------------------------------- §3.4/§3.5
+    # ------------------------------------------------------------------------- rollout
     def rollout(self) -> None:
         upd = self.update.name
         desired = self.spec.replicas
@@ -242,7 +243,7 @@ class _Pass:
                 self.actions.append(a)
                 self.updated_in_place[rs.name] = a
 
-    # ------------------------------------------------------------------------- §3.7
+    # ------------------------------------------------------------------------- status
     def post_view(self) -> list[RoleSet]:
         """The RoleSets as the status step sees them after this pass's writes (computed once,
         after scaling and rollout are done)."""
@@ -376,7 +377,7 @@ def reconcile_stormservice(
     now: float = 0.0,
     profile: str = "aibrix-e3e10f9e",
 ) -> Result:
-    """One StormService pass (spec §3.1). ``rolesets`` are those matching the selector, in
+    """One StormService pass. ``rolesets`` are those matching the selector, in
     creation order; ``now`` stamps new revisions and, under the ``aibrix-latest`` profile,
     drives the progress deadline."""
     res = Result()

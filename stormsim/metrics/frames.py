@@ -1,4 +1,4 @@
-"""Records -> tidy pandas DataFrames (the output contract of DESIGN.md)."""
+"""Records -> tidy pandas DataFrames (the frames of the README's output reference)."""
 
 from __future__ import annotations
 

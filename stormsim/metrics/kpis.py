@@ -1,4 +1,5 @@
-"""KPIs of a run (DESIGN.md "KPIs"), computed from the frames.
+"""KPIs of a run, computed from the frames. Their names, units and definitions are in
+:mod:`stormsim.metrics.catalogue` (the README's KPI glossary is generated from it).
 
 The update window starts when a scenario event changes ``spec.template`` and ends when the
 StormService status is Ready with ``currentRevision == updateRevision`` for the current
@@ -13,6 +14,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from stormsim.metrics.catalogue import ROLLOUT, names
+
+ROLLOUT_FRAME_KPIS = names("rollouts")
+"""The window KPIs each row of the ``rollouts`` frame carries, in column order."""
+SUMMARY_KPIS = tuple(k.name for k in ROLLOUT)
+"""The rollout KPIs of ``summary.json``, in order."""
+_WINDOW_ONLY = tuple(k.name for k in ROLLOUT if k.scope == "window" and not k.run_fallback)
 
 
 def rollouts(
@@ -132,10 +141,21 @@ def window_kpis(series: dict[str, Series], a: float, b: float, completed: bool) 
     out["gpus_allocated_after_update"] = int(after) if after is not None else None
     out["surge_gpus_peak"] = int(max(0.0, peak - base))
     steady = max(base, after) if after is not None else base
-    out["rollout_surge_gpus_peak"] = int(max(0.0, peak - steady))
+    out["update_transient_surge_gpus_peak"] = int(max(0.0, peak - steady))
     out["gpus_demand_peak"] = int(dpeak)
     out["surge_gpus_demand_peak"] = int(max(0.0, dpeak - base))
-    return out
+    return _in_order(out, ROLLOUT_FRAME_KPIS)
+
+
+def _in_order(out: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """``out`` in catalogue order; computing a key the catalogue lacks (or missing one) is a
+    bug, not a silent extra column."""
+    if set(out) != set(keys):
+        raise AssertionError(
+            f"KPIs computed {sorted(set(out) - set(keys))} not in the catalogue, "
+            f"catalogued {sorted(set(keys) - set(out))} not computed"
+        )
+    return {k: out[k] for k in keys}
 
 
 def rollout_kpis(frames: dict[str, pd.DataFrame], end_s: float) -> pd.DataFrame:
@@ -188,26 +208,18 @@ def compute_kpis(
         win = None
     if win is not None:
         out.update(window_kpis(series, win[0], win[1], completed=bool(out["update_completed"])))
-    else:
+    else:  # no update window: window KPIs are null, those with a whole-run fallback cover it
+        out.update(dict.fromkeys(k for k in _WINDOW_ONLY if k not in out))
         out.update(
             rolesets_max=int(ts["rolesets_total"].max()),
-            rolesets_ready_min=None,
-            capacity_availability_frac=None,
-            full_outage_s=None,
             gpus_allocated_peak=int(ts["gpus_allocated"].max()),
-            gpus_allocated_before_update=None,
-            gpus_allocated_after_update=None,
-            surge_gpus_peak=None,
-            surge_gpu_hours=None,
-            rollout_surge_gpus_peak=None,
             gpus_demand_peak=int((ts["gpus_allocated"] + ts["gpus_pending"]).max()),
-            surge_gpus_demand_peak=None,
         )
     if len(ro):
         done = ro["duration_s"].dropna()
-        out["rollout_time_s"] = float(done.sum()) if len(done) == len(ro) else None
+        out["update_rolling_time_s"] = float(done.sum()) if len(done) == len(ro) else None
     else:
-        out["rollout_time_s"] = None
+        out["update_rolling_time_s"] = None
     pods = frames["pods"]
     if len(pods):
         waited_until = pods["scheduled_at_s"].fillna(pods["gone_at_s"]).fillna(end_s)
@@ -222,7 +234,7 @@ def compute_kpis(
     out["n_pods_created"] = len(pods)
     out["n_rolesets_created"] = len(frames["rolesets"])
     out["gpus_capacity"] = int(ts["gpus_capacity"].iloc[-1])
-    return {k: _plain(v) for k, v in out.items()}
+    return {k: _plain(v) for k, v in _in_order(out, SUMMARY_KPIS).items()}
 
 
 def _plain(v: Any) -> Any:

@@ -1,6 +1,6 @@
 """Request records -> the ``requests`` and ``request_series`` frames and request KPIs.
 
-Definitions (docs/serving.md has the glossary):
+Definitions (the KPIs' own are in :mod:`stormsim.metrics.catalogue`):
 
 * a request's outcome is ``completed``, ``failed`` (with ``fail_reason``) or ``in_flight``
   at the end of the run;
@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from stormsim.metrics.catalogue import REQUEST, REQUEST_BASE, WINDOW_PREFIX
 from stormsim.schema.serving import Slo
 
 REQUEST_COLUMNS = (
@@ -99,24 +100,9 @@ SERIES_COLUMNS = (
     "queued",
 )
 
-KPI_KEYS = (
-    "requests_arrived",
-    "requests_completed",
-    "requests_failed",
-    "requests_in_flight",
-    "requests_retried",
-    "ttft_p50_s",
-    "ttft_p90_s",
-    "ttft_p99_s",
-    "tpot_p50_s",
-    "tpot_p90_s",
-    "tpot_p99_s",
-    "e2e_p50_s",
-    "e2e_p99_s",
-    "slo_attainment_frac",
-    "goodput_rps",
-    "mixed_version_requests",
-)
+KPI_KEYS = tuple(k.name for k in REQUEST_BASE)
+"""Request KPIs of one scope (catalogue order); the update window's carry a ``window_`` prefix."""
+SUMMARY_KEYS = tuple(k.name for k in REQUEST)
 
 
 def requests_frame(records: list[Any], slo: Slo) -> pd.DataFrame:
@@ -198,6 +184,8 @@ def request_kpis(df: pd.DataFrame, a: float, b: float, prefix: str = "") -> dict
     out["slo_attainment_frac"] = float(met.sum()) / (nd + nf) if nd + nf else None
     out["goodput_rps"] = float(met.sum()) / span if span > 0 else None
     out["mixed_version_requests"] = int(df["mixed_version"].to_numpy(dtype=bool)[sel].sum())
+    if tuple(out) != KPI_KEYS:
+        raise AssertionError("request KPIs computed and catalogued differ")
     return {prefix + k: v for k, v in out.items()}
 
 
@@ -211,18 +199,24 @@ def request_summary(df: pd.DataFrame, summary: dict[str, Any], end_s: float) -> 
     out = request_kpis(df, first, end_s)
     start = summary.get("update_started_at_s")
     if start is None:
-        out.update({f"window_{k}": None for k in KPI_KEYS})
+        out.update({f"{WINDOW_PREFIX}{k}": None for k in KPI_KEYS})
         out["request_availability_frac"] = None
-        return out
+        return _checked(out)
     stop = summary.get("update_ended_at_s")
     stop = end_s if stop is None else float(stop)
-    w = request_kpis(df, float(start), stop, "window_")
+    w = request_kpis(df, float(start), stop, WINDOW_PREFIX)
     out.update(w)
     n = w["window_requests_arrived"]
     arr = df["arrived_at_s"].to_numpy()
     sel = (arr >= float(start)) & (arr <= stop)
     met = int(df["slo_met"].to_numpy(dtype=bool)[sel].sum())
     out["request_availability_frac"] = met / n if n else None
+    return _checked(out)
+
+
+def _checked(out: dict[str, Any]) -> dict[str, Any]:
+    if tuple(out) != SUMMARY_KEYS:
+        raise AssertionError("request summary keys and the KPI catalogue differ")
     return out
 
 

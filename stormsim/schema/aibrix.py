@@ -2,8 +2,8 @@
 
 Field names are AIBrix's camelCase (aliases); Python attributes are snake_case. Models are
 frozen and reject unknown fields, except the pod template ``spec``, which is kept verbatim
-(any core ``PodSpec`` content loads). Semantics of every field: spec §1 of
-``reference/aibrix-stormservice-spec.md`` (AIBrix commit e3e10f9e).
+(any core ``PodSpec`` content loads). What the controllers do with each
+field (AIBrix commit e3e10f9e): ``docs/aibrix/``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ GPU_RESOURCE = "nvidia.com/gpu"
 
 IntOrPercent = int | str
 """An int, or a string such as ``"25%"``. Malformed strings are kept (AIBrix silently treats
-them as 0, spec §1.3 step 5); the loader warns about them."""
+them as 0); the loader warns about them."""
 
 
 class K8sModel(BaseModel):
@@ -263,7 +263,7 @@ class RoleSetSpec(K8sModel):
 
     @property
     def strategy(self) -> str:
-        """RoleSet strategy; empty/absent means Sequential (spec §1.4)."""
+        """RoleSet strategy; empty/absent means Sequential."""
         return self.update_strategy or "Sequential"
 
 

@@ -54,7 +54,7 @@ def size_problems(s: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
             n = pods_of(m)
             if n > MAX_PODS:
                 out.append((("events", i, "manifest"), f"a fleet of {n:,} pods is {too_big}"))
-        if getattr(ev, "action", None) == "scale":
+        if getattr(ev, "kind", getattr(ev, "action", None)) == "scale":
             role = getattr(ev, "role", None)
             reps = int(getattr(ev, "replicas", 0))
             if role is None:

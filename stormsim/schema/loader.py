@@ -9,9 +9,11 @@ quirks such as int-or-percent strings without ``%``) go through :mod:`warnings` 
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import stat
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import UnionType
@@ -22,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 from stormsim.errors import InputError, Problem
 from stormsim.schema.aibrix import StormService
 from stormsim.schema.bounds import size_problems
+from stormsim.schema.deprecated import migrate
 from stormsim.schema.intstr import percent
 from stormsim.schema.scenario import Scenario, event_problems
 from stormsim.schema.serving import resolve_trace_path
@@ -155,7 +158,7 @@ def _tag_desc(tag: str) -> str:
     if tag in _SCALAR_TAGS:
         return _SCALAR_TAGS[tag]
     if "Lognormal" in tag:
-        return "a distribution ({dist: lognormal|uniform|exponential, ...})"
+        return "a distribution ({kind: lognormal|uniform|exponential, ...})"
     if tag.startswith("list["):
         return "a list"
     return "a mapping"
@@ -423,13 +426,33 @@ def _int_or_percent_warnings(m: StormService, origin: str) -> None:
             if isinstance(v, str) and not _is_percent(v):
                 warnings.warn(
                     f"{origin}: {where} value {v!r} is not an int or 'N%'; AIBrix silently "
-                    "treats both maxSurge and maxUnavailable as 0 (spec §1.3), which can stall "
+                    "treats both maxSurge and maxUnavailable as 0, which can stall "
                     "a rollout",
                     StormsimWarning,
                     stacklevel=3,
                 )
 
 
+def _keeping_warnings(load: Callable[..., Scenario]) -> Callable[..., Scenario]:
+    """Record the warnings ``load`` gives on the scenario it returns (``load_warnings``) and
+    pass them on unchanged."""
+
+    @functools.wraps(load)
+    def wrapper(*args: Any, **kwargs: Any) -> Scenario:
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                sc = load(*args, **kwargs)
+        finally:  # passed on even when loading fails (warnings come before the errors)
+            for w in caught:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        sc._load_warnings = [str(w.message) for w in caught]
+        return sc
+
+    return wrapper
+
+
+@_keeping_warnings
 def load_scenario(
     source: str | Path | dict[str, Any], base_dir: str | Path | None = None
 ) -> Scenario:
@@ -465,7 +488,9 @@ def load_scenario(
         raise InputError(
             Problem(label, f"a scenario must be a mapping, got {_got(data)}", main.line_of(()))
         )
-    data = dict(data)
+    data, renamed = migrate(data, main)
+    for r in renamed:
+        warnings.warn(r.message(main, label), StormsimWarning, stacklevel=2)
     origins = _Origins(main)
     problems: list[Problem] = []
     failed: list[PathT] = []  # manifests that could not be read: their fields are not checked
@@ -502,7 +527,7 @@ def load_scenario(
     if isinstance(events, list):
         data["events"] = events = [dict(e) if isinstance(e, dict) else e for e in events]
         for i, ev in enumerate(events):
-            if isinstance(ev, dict) and ev.get("action") == "apply":
+            if isinstance(ev, dict) and ev.get("kind") == "apply":
                 sname = svc.get("name") if isinstance(svc, dict) else None
                 resolve(("events", i), ev, "manifest", sname if isinstance(sname, str) else None)
     try:

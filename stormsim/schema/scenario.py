@@ -1,16 +1,18 @@
 """The scenario schema: cluster, timing, service manifest and timed events.
 
 Every model is frozen and rejects unknown fields. Durations are seconds; a duration is either
-a number or a distribution (``{dist: lognormal, median_s, p90_s}``, ``{dist: uniform, low_s,
-high_s}``, ``{dist: exponential, mean_s}``). Defaults come from the start-up table of
-``reference/rollouts-peers-and-startup.md`` (sources cited in the README's scenario reference).
+a number or a distribution (``{kind: lognormal, median_s, p90_s}``, ``{kind: uniform, low_s,
+high_s}``, ``{kind: exponential, mean_s}``). Every union of the schema is tagged by ``kind``
+(durations, events, arrivals, lengths); older spellings are accepted with a warning
+(:mod:`stormsim.schema.deprecated`). Defaults and their sources: the README's scenario
+reference.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from stormsim.schema.aibrix import StormService
 from stormsim.schema.bounds import INT32_MAX, MAX_GPUS_PER_NODE, MAX_NODES, NO_CONTROL_CHARS
@@ -26,7 +28,7 @@ class Model(BaseModel):
 class Lognormal(Model):
     """Lognormal fitted to a median and a 90th percentile (seconds)."""
 
-    dist: Literal["lognormal"]
+    kind: Literal["lognormal"]
     median_s: float = Field(gt=0)
     p90_s: float = Field(gt=0)
 
@@ -38,7 +40,7 @@ class Lognormal(Model):
 
 
 class Uniform(Model):
-    dist: Literal["uniform"]
+    kind: Literal["uniform"]
     low_s: float = Field(ge=0)
     high_s: float = Field(ge=0)
 
@@ -50,11 +52,11 @@ class Uniform(Model):
 
 
 class Exponential(Model):
-    dist: Literal["exponential"]
+    kind: Literal["exponential"]
     mean_s: float = Field(gt=0)
 
 
-Distribution = Annotated[Lognormal | Uniform | Exponential, Field(discriminator="dist")]
+Distribution = Annotated[Lognormal | Uniform | Exponential, Field(discriminator="kind")]
 Duration = Annotated[float, Field(ge=0)] | Distribution
 """Seconds (a constant) or a distribution of seconds."""
 
@@ -74,11 +76,11 @@ class RoleTiming(Model):
 class Timing(Model):
     """Durations of the pod lifecycle and of controller passes (seconds)."""
 
-    scheduling_s: Duration = Lognormal(dist="lognormal", median_s=0.5, p90_s=1.0)
-    image_pull_s: Duration = Lognormal(dist="lognormal", median_s=180.0, p90_s=420.0)
-    model_load_s: Duration = Lognormal(dist="lognormal", median_s=15.0, p90_s=30.0)
-    engine_init_s: Duration = Lognormal(dist="lognormal", median_s=15.0, p90_s=30.0)
-    readiness_probe_s: Duration = Uniform(dist="uniform", low_s=0.0, high_s=10.0)
+    scheduling_s: Duration = Lognormal(kind="lognormal", median_s=0.5, p90_s=1.0)
+    image_pull_s: Duration = Lognormal(kind="lognormal", median_s=180.0, p90_s=420.0)
+    model_load_s: Duration = Lognormal(kind="lognormal", median_s=15.0, p90_s=30.0)
+    engine_init_s: Duration = Lognormal(kind="lognormal", median_s=15.0, p90_s=30.0)
+    readiness_probe_s: Duration = Uniform(kind="uniform", low_s=0.0, high_s=10.0)
     router_registration_s: Duration = 2.0
     termination_grace_s: Duration = 30.0
     reconcile_latency_s: Duration = 0.1
@@ -145,7 +147,7 @@ class Controller(Model):
     """Which AIBrix behaviour to simulate.
 
     ``aibrix-e3e10f9e`` (default): the controllers at commit e3e10f9e, quirks included.
-    ``aibrix-latest``: adds the post-snapshot upstream changes (spec §9.2): ``spec.mode``
+    ``aibrix-latest``: adds the post-snapshot upstream changes: ``spec.mode``
     (Replica | Pooled; undeclared: Replica when replicas > 1, else Pooled) where Pooled rolls
     out in place whatever the update type and has no surge, and ``progressDeadlineSeconds``
     (default 600 s) reporting ``Progressing=False`` reason ``ProgressDeadlineExceeded``.
@@ -162,7 +164,7 @@ class SetImage(EventBase):
     """``kubectl set image``: set the image of one container (default: the first) of one role
     (default: every role)."""
 
-    action: Literal["set_image"]
+    kind: Literal["set_image"]
     image: str = Field(min_length=1)
     role: str | None = None
     container: str | None = None
@@ -171,32 +173,32 @@ class SetImage(EventBase):
 class Apply(EventBase):
     """``kubectl apply`` of a new StormService manifest (same name)."""
 
-    action: Literal["apply"]
+    kind: Literal["apply"]
     manifest: StormService
     manifest_path: str | None = None
 
 
 class Scale(EventBase):
     """Without ``role``: the /scale subresource (``spec.replicas``). With ``role``: that role's
-    ``replicas`` in the template (a template change, so a new revision, spec §3.2)."""
+    ``replicas`` in the template (a template change, so a new revision)."""
 
-    action: Literal["scale"]
+    kind: Literal["scale"]
     replicas: int = Field(ge=0, le=INT32_MAX)
     role: str | None = None
 
 
 class Pause(EventBase):
-    action: Literal["pause"]
+    kind: Literal["pause"]
 
 
 class Resume(EventBase):
-    action: Literal["resume"]
+    kind: Literal["resume"]
 
 
 class Rollback(EventBase):
     """Re-apply the template stored in the ControllerRevision with this revision number."""
 
-    action: Literal["rollback"]
+    kind: Literal["rollback"]
     to_revision: int = Field(ge=1)
 
 
@@ -205,7 +207,7 @@ class CrashPod(EventBase):
     restart in place (restartCount + 1): not Ready until the engine has loaded and initialised
     again (no image pull). Requests on them fail. Pods are drawn from the ``faults`` stream."""
 
-    action: Literal["crash_pod"]
+    kind: Literal["crash_pod"]
     role: str | None = None
     count: int = Field(default=1, ge=1)
 
@@ -216,14 +218,14 @@ class FailNode(EventBase):
     after which it comes back empty. ``node`` is ``<pool>-<i>``; default: the node running the
     most pods (first in node order)."""
 
-    action: Literal["fail_node"]
+    kind: Literal["fail_node"]
     node: str | None = None
     down_s: float | None = Field(default=None, gt=0)
 
 
 Event = Annotated[
     SetImage | Apply | Scale | Pause | Resume | Rollback | CrashPod | FailNode,
-    Field(discriminator="action"),
+    Field(discriminator="kind"),
 ]
 
 
@@ -244,6 +246,13 @@ class Scenario(Model):
     compare: CompareSpec | None = None
     sweep: SweepSpec | None = None
     plan: Plan | None = None
+    _load_warnings: list[str] = PrivateAttr(default_factory=list)
+    """The warnings loading this scenario gave (``summary.json`` lists them)."""
+
+    @property
+    def load_warnings(self) -> list[str]:
+        """The warnings :func:`stormsim.load_scenario` gave for this scenario, as text."""
+        return list(self._load_warnings)
 
     def all_role_names(self) -> list[str]:
         """Every role name that appears in the initial manifest or an applied one, in order."""

@@ -154,6 +154,9 @@ class Slo(_M):
 
     ttft_s: float = Field(default=1.0, gt=0)
     tpot_s: float = Field(default=0.05, gt=0)
+    attainment_frac: float = Field(default=0.99, gt=0, le=1)
+    """The share of the requests arriving in an update window that must meet ``ttft_s`` and
+    ``tpot_s``: studies (compare, sweep) require ``window_slo_attainment_frac >=`` this."""
     ttft_at: Literal["first_token", "prefill_end"] = "first_token"
     """Where the first token is counted. ``first_token`` (default): when the client gets it.
     With AIBrix's ``pd`` routing that is from the decode pod, after prefill, KV transfer and
@@ -263,10 +266,11 @@ class Engine(_M):
 
 class RoleServing(_M):
     """Per-role overrides: the engine kind (default from the role name: ``prefill``,
-    ``decode``, anything else ``combined``), an explicit tensor-parallel degree (default:
-    the pod's GPU count), the model or GPU type, and engine settings."""
+    ``decode``, anything else ``colocated``: one engine serving both phases), an explicit
+    tensor-parallel degree (default: the pod's GPU count), the model or GPU type, and engine
+    settings."""
 
-    kind: Literal["prefill", "decode", "combined", "none"] | None = None
+    kind: Literal["prefill", "decode", "colocated", "none"] | None = None
     tensor_parallel: int | None = Field(default=None, ge=1)
     model: str | None = None
     gpu: str | None = None
@@ -288,6 +292,8 @@ class Serving(_M):
     engines, and user-defined GPU / model catalog entries."""
 
     model: str | ModelArch = "llama-3.1-8b"
+    latency_model: Literal["roofline"] | None = None
+    """The engines' latency model by name (``stormsim.perf.registry``); unset: ``roofline``."""
     router: Literal["random", "least_request", "least_kv"] = "least_request"
     queue_timeout_s: float = Field(default=30.0, ge=0)
     retries: int = Field(default=0, ge=0)

@@ -11,9 +11,8 @@ import zlib
 
 import numpy as np
 
+from stormsim.perf.lengths import lognormal_sigma
 from stormsim.schema.scenario import Duration, Exponential, Lognormal, Uniform
-
-Z90 = 1.2815515655446004  # standard normal 90th percentile
 
 
 def stream(seed: int, name: str) -> np.random.Generator:
@@ -47,7 +46,7 @@ class Sampler:
             return float(spec)
         g = self._gen(key)
         if isinstance(spec, Lognormal):
-            sigma = max(0.0, math.log(spec.p90_s / spec.median_s) / Z90)
+            sigma = lognormal_sigma(spec.median_s, spec.p90_s)
             return float(spec.median_s * math.exp(sigma * g.standard_normal()))
         if isinstance(spec, Uniform):
             return float(g.uniform(spec.low_s, spec.high_s))

@@ -14,6 +14,7 @@ from typing import Any
 
 import simpy
 
+from stormsim.control.convergence import role_converged
 from stormsim.control.objects import READY as READY_PHASE
 from stormsim.control.objects import (
     RUNNING,
@@ -356,8 +357,10 @@ class World:
     def is_settled(self) -> bool:
         """The service is done rolling: AIBrix reports it Ready with ``currentRevision ==
         updateRevision`` for the current generation (spec §3.7) AND the fleet has converged:
-        every live RoleSet is at the update revision and each of its roles has exactly
-        ``replicas`` ready units of the current template, none mid in-place update.
+        every live RoleSet is at the update revision and each of its roles has converged
+        (:func:`~stormsim.control.convergence.role_converged`: exactly ``replicas`` ready
+        units of the current template, none mid in-place update, one per slot for slot-based
+        roles).
 
         The second half guards against AIBrix reporting Ready from stale RoleSet statuses
         (e.g. right after an in-place RoleSet update, before the RoleSet controller has
@@ -381,16 +384,10 @@ class World:
             pods = self.store.pods_of(rs.name)
             sets = self.store.podsets_of(rs.name)
             for role in rs.spec.roles:
-                h = rs.role_hashes[role.name]
                 units: list[Any] = sets if role.group_size > 1 else pods
-                mine = [u for u in units if u.role == role.name and u.active]
-                if len(mine) != role.replicas:
+                mine = [u for u in units if u.role == role.name]
+                if not role_converged(role, rs.role_hashes[role.name], mine):
                     return False
-                for u in mine:
-                    if u.template_hash != h or not u.ready:
-                        return False
-                    if getattr(u, "in_place_target", None) is not None:
-                        return False
         return True
 
     def _check_settled(self) -> None:
@@ -1131,24 +1128,24 @@ class World:
             spec = spec.model_copy(update={"template": target.template})
             detail = f"to revision {ev.to_revision} ({target.name})"
         spec = StormServiceSpec.model_validate(spec.model_dump(by_alias=True))
-        self.recorder.event(self.env.now, "scenario", ev.action, SS, self.ss_name, "", detail)
+        self.recorder.event(self.env.now, "scenario", ev.kind, SS, self.ss_name, "", detail)
         if spec == ss.spec:
             return
         canonical = spec.template.canonical
         if canonical != self._template_canonical:
             self._template_canonical = canonical
-            self.recorder.template_change(self.env.now, i, ev.action)
+            self.recorder.template_change(self.env.now, i, ev.kind)
         self.store.put(SS, replace(ss, spec=spec, generation=ss.generation + 1))
 
     # ------------------------------------------------------------------------- run
-    def run(self, until_s: float | None = None) -> float:
+    def run(self, until_s: float | None = None, settle_cap_s: float = SETTLE_CAP_S) -> float:
         """Run to ``until_s``, or (``None``) until the service settles after the last event,
-        capped at the last event + 1 h. Returns the end time (s)."""
+        capped at the last event + ``settle_cap_s``. Returns the end time (s)."""
         if until_s is not None:
             self.env.run(until=until_s)
         else:
             last = max((e.at_s for e in self.scenario.events), default=0.0)
-            cap = self.env.timeout(last + SETTLE_CAP_S)
+            cap = self.env.timeout(last + settle_cap_s)
             self.env.run(until=self.env.any_of([self.settled, cap]))
             if self._finite_workload() and not cap.processed:
                 self._run_until_drained()

@@ -24,13 +24,13 @@ def small_scenario(**extra: Any) -> dict[str, Any]:
         "until_s": 600,
         "cluster": {"node_pools": [{"name": "h100", "count": 1, "gpus_per_node": 8}]},
         "timing": {
-            "image_pull_s": {"dist": "lognormal", "median_s": 20, "p90_s": 40},
-            "model_load_s": {"dist": "uniform", "low_s": 5, "high_s": 15},
+            "image_pull_s": {"kind": "lognormal", "median_s": 20, "p90_s": 40},
+            "model_load_s": {"kind": "uniform", "low_s": 5, "high_s": 15},
             "engine_init_s": 5,
             "readiness_probe_s": 1,
         },
         "service": {"manifest": manifest},
-        "events": [{"at_s": 100, "action": "set_image", "image": "vllm/vllm-openai:v0.11.0"}],
+        "events": [{"at_s": 100, "kind": "set_image", "image": "vllm/vllm-openai:v0.11.0"}],
         "sweep": {"grid": copy.deepcopy(GRID), "seeds": 2},
     }
     data.update(extra)

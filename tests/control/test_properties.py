@@ -105,7 +105,7 @@ def test_rolling_update_respects_budgets_and_converges(case: dict[str, Any]) -> 
             "reconcile_latency_s": case["latency"],
         },
         "service": {"manifest": old},
-        "events": [{"at_s": T, "action": "set_image", "image": "img:v2"}],
+        "events": [{"at_s": T, "kind": "set_image", "image": "img:v2"}],
     }
     scenario = stormsim.load_scenario(sc, base_dir=".")
     res = stormsim.run(scenario)

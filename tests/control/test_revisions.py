@@ -314,3 +314,21 @@ def test_role_revisions_role_replicas_change_keeps_current():
     cur = revision("cr1", 1, template(role("prefill", 2), role("decode", 1)))
     upd = revision("cr2", 2, template(role("prefill", 4), role("decode", 1)))
     assert compute_role_revisions(cur, upd) == {"prefill": (1, "cr1"), "decode": (1, "cr1")}
+
+
+def test_sync_revision_rollback_to_the_current_revision_keeps_its_old_number_in_current():
+    """Rollback to the *current* revision (mid-rollout): ``syncRevision``
+    (pkg/controller/stormservice/revision.go) bumps it through ``updateControllerRevision``,
+    which returns a bumped copy as the update revision, but looks the current revision up in
+    the revisions as listed: ``current`` is the same revision with its pre-bump number."""
+    ta, tb = template(role(image="img:a")), template(role(image="img:b"))
+    r1, r2 = revision("svc-a", 1, ta), revision("svc-b", 2, tb)
+    s = sync_revision("svc", ta, [r1, r2], "svc-a", 0)
+    assert (s.update.name, s.update.revision) == ("svc-a", 3)
+    assert s.current is r1 and s.current.revision == 1
+    # hence per-role revisions written in this pass carry the pre-bump number
+    assert compute_role_revisions(s.current, s.update) == {"r": (1, "svc-a")}
+    # the next pass lists the bumped revision: numbers are 3 from then on
+    s2 = sync_revision("svc", ta, list(s.revisions), "svc-a", 0)
+    assert s2.current.revision == s2.update.revision == 3
+    assert s2.actions == ()

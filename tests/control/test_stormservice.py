@@ -718,3 +718,20 @@ def test_rollback_makes_old_rolesets_updated_at_once():
     # rollout: n1 (now outdated) is deleted within the budget, one rev1 RoleSet created
     assert deletes(res) == ["n1"]
     assert [c.revision for c in creates(res)] == ["rev1"]
+
+
+def test_rollback_to_current_writes_the_pre_bump_role_revision_number():
+    # a rollout rev1 -> rev2 is under way (rev1 still current) when the template goes back
+    # to rev1: syncRevision bumps rev1 to 3 but takes the current revision from the list as
+    # read (number 1), so the RoleSet this pass creates is annotated role-revision.r = 1
+    # (computeRoleRevisions: unchanged role -> current CR), not 3
+    spec = ss_spec(3, 1, 1)
+    revs = [revision("rev1", 1, spec.template), revision("rev2", 2, OLD_TEMPLATE)]
+    st = StormServiceStatus(current_revision="rev1", update_revision="rev2")
+    live = olds(2) + news(1, ready=False)
+    res = reconcile_stormservice(ss_obj(spec, st), revs, live)
+    assert SetRevisionNumber("rev1", 3) in res.actions
+    assert deletes(res) == ["n1"]
+    (c,) = creates(res)
+    assert c.revision == "rev1"
+    assert c.role_revisions == {"r": (1, "rev1")}

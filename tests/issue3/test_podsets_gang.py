@@ -64,7 +64,7 @@ def test_podset_rollout_recreates_podsets_slot_by_slot(tmp_path: Path) -> None:
         [role("worker", 2, gpus=1, pod_group_size=2, update_type="InPlaceIfPossible")],
         update_type="InPlaceUpdate",
     )
-    res = run(scenario(svc, [{"at_s": T, "action": "set_image", "image": IMAGE_V2}]), tmp_path)
+    res = run(scenario(svc, [{"at_s": T, "kind": "set_image", "image": IMAGE_V2}]), tmp_path)
     ev = events(res, kind="PodSet")
     ev = ev[ev["t_s"] >= T]
     rs = str(res.frames["rolesets"]["roleset"].iloc[0])
@@ -219,7 +219,7 @@ def test_every_sample_rolls_out(tmp_path: Path, filename: str, service_name: str
         "cluster": {"node_pools": cluster},
         "timing": dict(TIMING),
         "service": {"manifest": str(SAMPLES / filename)},
-        "events": [{"at_s": 300, "action": "set_image", "image": "example.com/engine:v2"}],
+        "events": [{"at_s": 300, "kind": "set_image", "image": "example.com/engine:v2"}],
     }
     if service_name is not None:
         data["service"]["name"] = service_name
@@ -254,7 +254,7 @@ def _sample_run(tmp_path: Path, filename: str) -> stormsim.RunResult:
         "cluster": {"node_pools": cluster},
         "timing": dict(TIMING),
         "service": {"manifest": str(SAMPLES / filename)},
-        "events": [{"at_s": 300, "action": "set_image", "image": "example.com/engine:v2"}],
+        "events": [{"at_s": 300, "kind": "set_image", "image": "example.com/engine:v2"}],
     }
     return run(data, tmp_path)
 

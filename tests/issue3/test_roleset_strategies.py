@@ -26,7 +26,7 @@ from .helpers import (
 )
 
 T = 100.0
-SET_V2 = {"at_s": T, "action": "set_image", "image": IMAGE_V2}
+SET_V2 = {"at_s": T, "kind": "set_image", "image": IMAGE_V2}
 
 
 def _pod_events(res, role_name: str, t0: float = T) -> list[tuple[float, str]]:

@@ -33,7 +33,7 @@ from .helpers import (
 )
 
 T = 100.0
-SET_V2 = {"at_s": T, "action": "set_image", "image": IMAGE_V2}
+SET_V2 = {"at_s": T, "kind": "set_image", "image": IMAGE_V2}
 
 
 def _rs_events(res, verb: str) -> list[tuple[float, str]]:
@@ -78,10 +78,10 @@ def test_pause_scales_proportionally_between_revisions(tmp_path: Path) -> None:
     svc = manifest([role("decode", 1)], replicas=4, max_surge=0, max_unavailable=1)
     evs = [
         SET_V2,
-        {"at_s": 110, "action": "pause"},
-        {"at_s": 112, "action": "scale", "replicas": 6},
-        {"at_s": 150, "action": "scale", "replicas": 3},
-        {"at_s": 200, "action": "resume"},
+        {"at_s": 110, "kind": "pause"},
+        {"at_s": 112, "kind": "scale", "replicas": 6},
+        {"at_s": 150, "kind": "scale", "replicas": 3},
+        {"at_s": 200, "kind": "resume"},
     ]
     res = run(scenario(svc, evs), tmp_path)
     old, new = _revs(res)
@@ -123,7 +123,7 @@ def test_paused_scale_in_prefers_not_ready_rolesets(tmp_path: Path) -> None:
     at 100 one new RoleSet is surged; its pod never fits (2-GPU node fully used), so it
     stays not Ready; pausing at 110 (E = 2, active 3) deletes exactly that RoleSet."""
     svc = manifest([role("decode", 1, gpus=2)], replicas=2, max_surge=1, max_unavailable=0)
-    evs = [SET_V2, {"at_s": 110, "action": "pause"}]
+    evs = [SET_V2, {"at_s": 110, "kind": "pause"}]
     res = run(scenario(svc, evs, node_pools=pools(("gpu", 1, 4))), tmp_path, until_s=200)
     old, new = _revs(res)
     assert _rs_events(res, "create") == [(T, new)]
@@ -142,7 +142,7 @@ def test_rollback_reuses_old_revision(tmp_path: Path) -> None:
     touched; the not-Ready v2 RoleSet is deleted at once (110), and when it is gone (115)
     one RoleSet at the old revision is created, Ready at 131."""
     svc = manifest([role("decode", 1)], replicas=3, max_surge=0, max_unavailable=1)
-    evs = [SET_V2, {"at_s": 110, "action": "rollback", "to_revision": 1}]
+    evs = [SET_V2, {"at_s": 110, "kind": "rollback", "to_revision": 1}]
     res = run(scenario(svc, evs), tmp_path)
     rv = res.frames["revisions"].sort_values("created_at_s").reset_index(drop=True)
     assert len(rv) == 2
@@ -176,8 +176,8 @@ def _history_run(tmp_path: Path):
     svc = manifest([role("decode", 1)], update_type="InPlaceUpdate", history_limit=1)
     evs = [
         SET_V2,
-        {"at_s": 200, "action": "set_image", "image": IMAGE_V3},
-        {"at_s": 300, "action": "set_image", "image": IMAGE_V4},
+        {"at_s": 200, "kind": "set_image", "image": IMAGE_V3},
+        {"at_s": 300, "kind": "set_image", "image": IMAGE_V4},
     ]
     return run(scenario(svc, evs), tmp_path)
 
@@ -229,7 +229,7 @@ def test_pooled_role_scaling_creates_revision_and_adds_pods_only(tmp_path: Path)
     revision 1 because decode's pod template did not change (spec §5.4)."""
     svc = manifest([role("prefill", 2), role("decode", 2)], update_type="InPlaceUpdate")
     res = run(
-        scenario(svc, [{"at_s": T, "action": "scale", "role": "decode", "replicas": 4}]), tmp_path
+        scenario(svc, [{"at_s": T, "kind": "scale", "role": "decode", "replicas": 4}]), tmp_path
     )
     rv = res.frames["revisions"].sort_values("revision")
     assert list(rv["revision"]) == [1, 2] and list(rv["created_at_s"]) == [0.0, T]
@@ -287,7 +287,7 @@ def test_latest_progress_deadline_exceeded(tmp_path: Path) -> None:
 def test_latest_progress_deadline_excludes_paused_time(tmp_path: Path) -> None:
     """Paused 110..150: the status shows Progressing=Unknown/DeploymentPaused meanwhile and
     the deadline counts from the resume: 150 + 30 = 180."""
-    extra = ({"at_s": 110, "action": "pause"}, {"at_s": 150, "action": "resume"})
+    extra = ({"at_s": 110, "kind": "pause"}, {"at_s": 150, "kind": "resume"})
     res = run(_stuck_surge(30, "aibrix-latest", extra), tmp_path, until_s=400)
     st = res.frames["status"]
     assert list(st[st["reason"] == "ProgressDeadlineExceeded"]["t_s"]) == [180.0]

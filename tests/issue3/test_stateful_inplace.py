@@ -27,7 +27,7 @@ from .helpers import (
 )
 
 T = 100.0
-SET_V2 = {"at_s": T, "action": "set_image", "image": IMAGE_V2}
+SET_V2 = {"at_s": T, "kind": "set_image", "image": IMAGE_V2}
 
 
 def _trace(res, t0: float = T) -> list[tuple[float, str, str]]:
@@ -202,10 +202,13 @@ def test_in_place_falls_back_on_non_image_change(tmp_path: Path) -> None:
     r2 = role("decode", 2, update_type="InPlaceIfPossible", args=["--port", "8001"], image=IMAGE_V2)
     svc = manifest([r1], update_type="InPlaceUpdate")
     new = manifest([r2], update_type="InPlaceUpdate")
-    res = run(scenario(svc, [{"at_s": T, "action": "apply", "manifest": new}]), tmp_path)
+    res = run(scenario(svc, [{"at_s": T, "kind": "apply", "manifest": new}]), tmp_path)
     fb = events(res, "event")
     fb = fb[fb["detail"].str.startswith("InPlaceFallback")]
     assert not fb.empty and float(fb["t_s"].iloc[0]) == T
+    # recorded on the RoleSet, not on a pod (issue 11 divergence 6)
+    assert set(fb["kind"]) == {"RoleSet"}
+    assert set(fb["name"]) == set(res.frames["rolesets"]["roleset"])
     assert events(res, "patch").empty
     trace = _trace(res)
     step = GRACE + READY_AFTER_CREATE

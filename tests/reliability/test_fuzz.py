@@ -41,8 +41,8 @@ def _base() -> dict[str, Any]:
     m = make_manifest(replicas=2, roles=(("prefill", 1, 1), ("decode", 2, 1)))
     return make_scenario(
         m, nodes=2, until_s=120,
-        events=[{"at_s": 10, "action": "set_image", "image": "v:2"},
-                {"at_s": 40, "action": "scale", "replicas": 3}],
+        events=[{"at_s": 10, "kind": "set_image", "image": "v:2"},
+                {"at_s": 40, "kind": "scale", "replicas": 3}],
     )  # fmt: skip
 
 
@@ -125,9 +125,9 @@ def test_invariants_on_random_valid_scenarios(
     m = make_manifest(replicas=replicas, roles=(("prefill", prefill, 1), ("decode", decode, 2)),
                       max_surge=surge, max_unavailable=unavailable)  # fmt: skip
     m["spec"]["template"]["spec"]["roles"][0]["stateful"] = stateful
-    events: list[dict[str, Any]] = [{"at_s": 10, "action": "set_image", "image": "v:2"}]
+    events: list[dict[str, Any]] = [{"at_s": 10, "kind": "set_image", "image": "v:2"}]
     if fail:
-        events.append({"at_s": 15, "action": "fail_node", "node": "gpu-0", "down_s": 20})
+        events.append({"at_s": 15, "kind": "fail_node", "node": "gpu-0", "down_s": 20})
     res = stormsim.run(
         stormsim.load_scenario(make_scenario(m, nodes=3, events=events, until_s=200))
     )

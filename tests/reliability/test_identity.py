@@ -21,10 +21,10 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> stormsim.RunResult:
     m["spec"]["revisionHistoryLimit"] = 1
     image0 = m["spec"]["template"]["spec"]["roles"][0]["template"]["spec"]["containers"][0]["image"]
     events: list[dict[str, Any]] = [
-        {"at_s": 20, "action": "fail_node", "node": "gpu-0", "down_s": 30},
-        {"at_s": 100, "action": "set_image", "image": "x:2"},
-        {"at_s": 200, "action": "set_image", "image": "x:3"},
-        {"at_s": 300, "action": "set_image", "image": image0},  # back to revision 1's template
+        {"at_s": 20, "kind": "fail_node", "node": "gpu-0", "down_s": 30},
+        {"at_s": 100, "kind": "set_image", "image": "x:2"},
+        {"at_s": 200, "kind": "set_image", "image": "x:3"},
+        {"at_s": 300, "kind": "set_image", "image": image0},  # back to revision 1's template
     ]
     sc = make_scenario(m, nodes=2, events=events, until_s=500)
     return stormsim.run(write_scenario(tmp_path_factory.mktemp("id"), sc))

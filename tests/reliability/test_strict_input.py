@@ -120,7 +120,7 @@ CASES: list[tuple[str, Any, str]] = [
     ),
     (
         "scale too big",
-        lambda sc, m: sc.__setitem__("events", [{"at_s": 1, "action": "scale", "replicas": 10**7}]),
+        lambda sc, m: sc.__setitem__("events", [{"at_s": 1, "kind": "scale", "replicas": 10**7}]),
         "at most 1,000,000 pods",
     ),
     (
@@ -140,7 +140,7 @@ CASES: list[tuple[str, Any, str]] = [
     ),
     (
         "inf event time",
-        lambda sc, m: sc.__setitem__("events", [{"at_s": float("inf"), "action": "pause"}]),
+        lambda sc, m: sc.__setitem__("events", [{"at_s": float("inf"), "kind": "pause"}]),
         "finite number",
     ),
     ("inf until", lambda sc, m: sc.__setitem__("until_s", float("inf")), "finite number"),

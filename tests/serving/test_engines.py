@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from serving_helpers import role, run_world, scenario
 
 import stormsim
+from stormsim.perf.catalog import builtin
+from stormsim.perf.latency import EngineCost, kv_bytes_per_token
 from stormsim.schema.serving import Efficiency
-from stormsim.sim.serving.catalog import builtin
-from stormsim.sim.serving.latency import EngineCost, kv_bytes_per_token
 
 GPUS, MODELS = builtin()
 H100 = GPUS["H100-80GB"]
@@ -161,7 +161,7 @@ def test_conservation_and_capacity(
                 "chunked_prefill": chunked,
             },
         },
-        events=[{"at_s": 60, "action": "set_image", "image": "vllm/vllm-openai:v2"}],
+        events=[{"at_s": 60, "kind": "set_image", "image": "vllm/vllm-openai:v2"}],
         until_s=140,
         seed=seed,
     )

@@ -15,7 +15,7 @@ def test_trace_replay_is_complete_without_until(tmp_path):
     data = scenario(
         workload={"arrival": {"kind": "trace", "path": str(trace), "offset_s": 40}},
         strategy={"type": "RollingUpdate", "maxSurge": 1, "maxUnavailable": 0},
-        events=[{"at_s": 60, "action": "set_image", "image": "v2"}],
+        events=[{"at_s": 60, "kind": "set_image", "image": "v2"}],
     )
     del data["until_s"]
     res = stormsim.run(stormsim.load_scenario(data))

@@ -7,8 +7,8 @@ import math
 from serving_helpers import scenario
 
 import stormsim
-from stormsim.sim.serving.catalog import builtin
-from stormsim.sim.serving.latency import kv_bytes_per_token
+from stormsim.perf.catalog import builtin
+from stormsim.perf.latency import kv_bytes_per_token
 
 GPUS, MODELS = builtin()
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stormsim.schema.serving import Efficiency
-from stormsim.sim.serving.catalog import builtin
-from stormsim.sim.serving.latency import (
+from stormsim.perf.catalog import builtin
+from stormsim.perf.latency import (
     EngineCost,
     kv_bytes_per_token,
     total_params,
 )
+from stormsim.schema.serving import Efficiency
 
 GPUS, MODELS = builtin()
 

@@ -29,7 +29,7 @@ def _one_replica(max_surge: int | None, seed: int = 3) -> dict:
             "start_s": 30,
         },
         serving={"queue_timeout_s": 10},
-        events=[{"at_s": 100, "action": "set_image", "image": "vllm/vllm-openai:v2"}],
+        events=[{"at_s": 100, "kind": "set_image", "image": "vllm/vllm-openai:v2"}],
         until_s=260,
         seed=seed,
     )

@@ -7,9 +7,9 @@ import math
 from serving_helpers import scenario
 
 import stormsim
+from stormsim.perf.catalog import builtin
+from stormsim.perf.latency import EngineCost, kv_bytes_per_token
 from stormsim.schema.serving import Efficiency
-from stormsim.sim.serving.catalog import builtin
-from stormsim.sim.serving.latency import EngineCost, kv_bytes_per_token
 
 GPUS, MODELS = builtin()
 

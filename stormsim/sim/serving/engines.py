@@ -9,7 +9,7 @@ One SimPy-level event per iteration.
 Decode: continuous batching without per-token work. The engine keeps an iteration counter K,
 the time ``t_ref`` of boundary K, the batch size B and C = Σ (context at join − join
 iteration), so the total context at iteration k is C + B·k. Between membership changes the
-time of n iterations is :meth:`EngineCost.span` (closed form); a member leaves at
+time of n iterations is ``LatencyModel.span`` (closed form); a member leaves at
 ``join + tokens``; a transferred request joins at the first boundary after it is ready. The
 state is advanced lazily (:meth:`DecodeEngine.sync`) by whoever needs it (the router, a KV
 admission wake-up, the end of the run), so a request costs O(log n) decode work in total and
@@ -24,7 +24,7 @@ from collections import deque
 from heapq import heappop, heappush
 from typing import TYPE_CHECKING, Any
 
-from stormsim.sim.serving.latency import EngineCost
+from stormsim.perf.registry import LatencyModel
 
 if TYPE_CHECKING:
     from stormsim.sim.serving.plane import ServingPlane
@@ -138,13 +138,13 @@ class KVPool:
 
 
 class PrefillEngine:
-    """The prefill side of a pod (a prefill pod, or the prefill phase of a combined pod)."""
+    """The prefill side of a pod (a prefill pod, or the prefill phase of a colocated pod)."""
 
     def __init__(
         self,
         plane: ServingPlane,
         info: Any,
-        cost: EngineCost,
+        cost: LatencyModel,
         max_seqs: int,
         budget: int,
         chunked: bool,
@@ -159,7 +159,7 @@ class PrefillEngine:
         self.budget = budget
         self.chunked = chunked
         self.kv = kv
-        self.dec = dec  # combined pod: the decode engine sharing the GPU and the KV pool
+        self.dec = dec  # colocated pod: the decode engine sharing the GPU and the KV pool
         self.group: Any = None
         self.queue: deque[Request] = deque()
         self.batch: list[tuple[Request, int]] = []
@@ -203,7 +203,7 @@ class PrefillEngine:
         ctx_read = 0
         finishing = 0
         items: list[tuple[Request, int]] = []
-        combined = self.dec is not None
+        colocated = self.dec is not None
         while q and seqs < self.max_seqs and budget > 0:
             r = q[0]
             rem = r.prompt - r.done_tokens
@@ -216,7 +216,7 @@ class PrefillEngine:
             else:
                 break
             if r.done_tokens == 0:
-                need = r.prompt + r.output if combined else r.prompt
+                need = r.prompt + r.output if colocated else r.prompt
                 if kv.used + need > kv.cap:
                     break
                 kv.take(need)
@@ -286,9 +286,11 @@ class PrefillEngine:
 
 
 class DecodeEngine:
-    """The decode side of a pod (a decode pod, or the decode phase of a combined pod)."""
+    """The decode side of a pod (a decode pod, or the decode phase of a colocated pod)."""
 
-    def __init__(self, plane: ServingPlane, info: Any, cost: EngineCost, max_seqs: int, kv: KVPool):
+    def __init__(
+        self, plane: ServingPlane, info: Any, cost: LatencyModel, max_seqs: int, kv: KVPool
+    ):
         self.plane = plane
         self.info = info
         self.node = info.node
@@ -421,7 +423,7 @@ class DecodeEngine:
         r.state = DECODE_RUN
         r.decode_start = self.t_ref
         r.join_k = self.K
-        if r.local:  # combined pod: prefill produced the first token
+        if r.local:  # colocated pod: prefill produced the first token
             ntok = r.output - 1
             r.ctx0 = r.prompt + 1
         else:
@@ -489,7 +491,7 @@ class DecodeEngine:
         self.sync(self.plane.env.now)
         self._add_pending(r, ready)
 
-    # ------------------------------------------------------------------ combined pods
+    # ------------------------------------------------------------------ colocated pods
     def pause(self, now: float) -> float:
         """Stop after the running iteration (a prefill wants the GPU); returns when."""
         self.sync(now)

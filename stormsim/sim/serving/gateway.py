@@ -2,8 +2,8 @@
 
 Routable engines are grouped by RoleSet. A RoleSet is *eligible* when it has at least one
 routable prefill and one routable decode pod; a request's prefill and decode pods always come
-from the same RoleSet. Pods of roles named neither ``prefill`` nor ``decode`` are colocated
-("combined") engines serving both phases; they are used in RoleSets without a P/D pair.
+from the same RoleSet. Pods of roles named neither ``prefill`` nor ``decode`` are
+``colocated`` engines serving both phases; they are used in RoleSets without a P/D pair.
 
 Policies (ties go to the first candidate in registration order):
 
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 class Group:
     """The routable engines of one RoleSet."""
 
-    __slots__ = ("cache", "combined", "decode", "dirty", "name", "prefill")
+    __slots__ = ("cache", "colocated", "decode", "dirty", "name", "prefill")
 
     def __init__(self, name: str):
         self.name = name
@@ -43,7 +43,7 @@ class Group:
         self.cache: tuple[float, float, Any, Any] = (0.0, 0.0, None, None)
         self.prefill: list[PrefillEngine] = []
         self.decode: list[DecodeEngine] = []
-        self.combined: list[Any] = []  # CombinedPod
+        self.colocated: list[Any] = []  # ColocatedPod
 
     @property
     def pd(self) -> bool:
@@ -51,7 +51,7 @@ class Group:
 
     @property
     def empty(self) -> bool:
-        return not (self.prefill or self.decode or self.combined)
+        return not (self.prefill or self.decode or self.colocated)
 
 
 class Gateway:
@@ -74,7 +74,7 @@ class Gateway:
         if g is None:
             g = self.groups[roleset] = Group(roleset)
         getattr(g, kind).append(engine)
-        if kind == "combined":
+        if kind == "colocated":
             engine.prefill.group = engine.decode.group = g
         else:
             engine.group = g
@@ -89,7 +89,7 @@ class Gateway:
         lst = getattr(g, kind)
         if engine in lst:
             lst.remove(engine)
-        if kind == "combined":
+        if kind == "colocated":
             engine.prefill.group = engine.decode.group = None
         else:
             engine.group = None
@@ -99,7 +99,7 @@ class Gateway:
         self._rebuild()
 
     def _rebuild(self) -> None:
-        self.units = [g for g in self.groups.values() if g.pd or g.combined]
+        self.units = [g for g in self.groups.values() if g.pd or g.colocated]
 
     # ------------------------------------------------------------------ requests
     def submit(self, r: Request) -> None:
@@ -151,14 +151,14 @@ class Gateway:
                 bp = min(g.prefill, key=_kv_frac)
                 bd = min(g.decode, key=_kv_frac)
                 return bp.kv.frac(), bd.kv.frac(), bp, bd
-            bc = min(g.combined, key=_combined_kv)
+            bc = min(g.colocated, key=_colocated_kv)
             v = bc.decode.kv.frac()
             return v, v, bc.prefill, bc.decode
         if g.pd:
             bp = min(g.prefill, key=_OUT)
             bd = min(g.decode, key=_OUT)
             return float(bp.outstanding), float(bd.outstanding), bp, bd
-        bc = min(g.combined, key=_combined_out)
+        bc = min(g.colocated, key=_colocated_out)
         v = float(bc.prefill.outstanding + bc.decode.outstanding)
         return v, v, bc.prefill, bc.decode
 
@@ -173,7 +173,7 @@ class Gateway:
                 de = g.decode[int(self._rand() * len(g.decode))]
                 plane.dispatch(r, g, pe, de)
             else:
-                c = g.combined[int(self._rand() * len(g.combined))]
+                c = g.colocated[int(self._rand() * len(g.colocated))]
                 plane.dispatch(r, g, c.prefill, c.decode)
             return
         plane.sync_due(now)
@@ -218,9 +218,9 @@ def _kv_frac(e: Any) -> float:
     return float(e.kv.frac())
 
 
-def _combined_kv(c: Any) -> float:
+def _colocated_kv(c: Any) -> float:
     return float(c.decode.kv.frac())
 
 
-def _combined_out(c: Any) -> int:
+def _colocated_out(c: Any) -> int:
     return int(c.prefill.outstanding + c.decode.outstanding)

@@ -21,8 +21,10 @@ from heapq import heappop, heappush
 from typing import TYPE_CHECKING, Any
 
 from stormsim.errors import InputError, Problem
+from stormsim.perf.catalog import Catalog
+from stormsim.perf.latency import kv_bytes_per_token
+from stormsim.perf.registry import LatencyModel, build_latency_model
 from stormsim.schema.serving import Engine, Serving
-from stormsim.sim.serving.catalog import Catalog
 from stormsim.sim.serving.engines import (
     DECODE_WAIT,
     DONE,
@@ -34,7 +36,6 @@ from stormsim.sim.serving.engines import (
 )
 from stormsim.sim.serving.gateway import Gateway, Group
 from stormsim.sim.serving.kvtransfer import Network
-from stormsim.sim.serving.latency import EngineCost, kv_bytes_per_token
 from stormsim.sim.serving.workload import RequestSource
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ class PodInfo:
     compat_version: int = -1
 
 
-class CombinedPod:
+class ColocatedPod:
     """A colocated engine: prefill and decode share the GPU (prefill first) and one KV pool."""
 
     def __init__(self, info: PodInfo, prefill: PrefillEngine, decode: DecodeEngine):
@@ -75,12 +76,12 @@ class PodEntry:
     info: PodInfo
     prefill: PrefillEngine | None = None
     decode: DecodeEngine | None = None
-    combined: CombinedPod | None = None
+    colocated: ColocatedPod | None = None
     registered: bool = True
 
 
 def role_kind(role: str, gpus: int, serving: Serving) -> str:
-    """``prefill``, ``decode``, ``combined`` or ``none`` (pods without GPUs get no traffic)."""
+    """``prefill``, ``decode``, ``colocated`` or ``none`` (pods without GPUs get no traffic)."""
     over = serving.roles.get(role)
     if over is not None and over.kind is not None:
         return over.kind
@@ -90,7 +91,7 @@ def role_kind(role: str, gpus: int, serving: Serving) -> str:
         return "prefill"
     if role == "decode":
         return "decode"
-    return "combined"
+    return "colocated"
 
 
 class ServingPlane:
@@ -109,7 +110,7 @@ class ServingPlane:
         self.gateway = Gateway(self, self.cfg.router, self.cfg.queue_timeout_s, world.seed)
         self.pods: dict[str, PodEntry] = {}
         self.all_pods: list[PodEntry] = []  # every engine ever built (tests, statistics)
-        self._costs: dict[tuple[Any, ...], EngineCost] = {}
+        self._costs: dict[tuple[Any, ...], LatencyModel] = {}
         self._revs: dict[str, dict[str, str]] = {}
         self._rev_version = -1
         self.heap: list[tuple[float, int, Any, Any]] = []
@@ -371,7 +372,7 @@ class ServingPlane:
         over = self.cfg.roles.get(role)
         return over.engine if over is not None and over.engine is not None else self.cfg.engine
 
-    def cost_for(self, role: str, gpu_type: str, gpus: int) -> EngineCost:
+    def cost_for(self, role: str, gpu_type: str, gpus: int) -> LatencyModel:
         over = self.cfg.roles.get(role)
         tp = over.tensor_parallel if over is not None and over.tensor_parallel else max(1, gpus)
         model_name = over.model if over is not None and over.model else None
@@ -386,15 +387,7 @@ class ServingPlane:
                 else self.model
             )
             gpu = self.catalog.gpu(gpu_name)
-            cost = EngineCost.build(
-                model,
-                gpu,
-                tp,
-                ecfg.efficiency,
-                ecfg.gpu_memory_utilization,
-                ecfg.activation_reserve_gb,
-                ecfg.kv_cache_tokens,
-            )
+            cost = build_latency_model(self.cfg.latency_model, model, gpu, tp, ecfg)
             if cost.kv_capacity_tokens <= 0:
                 raise InputError(
                     Problem(
@@ -486,10 +479,10 @@ class ServingPlane:
                 kv,
                 dec,
             )
-            entry.combined = CombinedPod(info, pre, dec)
+            entry.colocated = ColocatedPod(info, pre, dec)
             entry.prefill, entry.decode = pre, dec
             self.pods[cur.name] = entry
-            gw.add(cur.roleset, "combined", entry.combined)
+            gw.add(cur.roleset, "colocated", entry.colocated)
 
     def _deregister(self, entry: PodEntry) -> None:
         if not entry.registered:
@@ -497,8 +490,8 @@ class ServingPlane:
         entry.registered = False
         rs = entry.info.roleset
         gw = self.gateway
-        if entry.combined is not None:
-            gw.remove(rs, "combined", entry.combined)
+        if entry.colocated is not None:
+            gw.remove(rs, "colocated", entry.colocated)
         elif entry.prefill is not None:
             gw.remove(rs, "prefill", entry.prefill)
         elif entry.decode is not None:

@@ -1,5 +1,8 @@
 """Request sources: synthetic arrivals and lengths drawn in numpy blocks, or trace replay.
 
+The length distributions themselves are pure code of the performance layer
+(:func:`stormsim.perf.lengths.draw_lengths`); arrival processes and trace files are here.
+
 Each stochastic input has its own named stream (:func:`stormsim.sim.rng.stream`):
 ``workload/arrivals``, ``workload/prompt_tokens``, ``workload/output_tokens``. Lengths are
 drawn per request index, independently of the arrival process, so two runs that differ only
@@ -19,20 +22,16 @@ from pathlib import Path
 import numpy as np
 
 from stormsim.errors import InputError, Problem
+from stormsim.perf.lengths import draw_lengths
 from stormsim.schema.serving import (
-    ConstantLen,
     DiurnalArrival,
-    EmpiricalLen,
     GammaArrival,
-    Length,
-    LognormalLen,
     PiecewiseArrival,
     PoissonArrival,
     TraceArrival,
-    UniformLen,
     Workload,
 )
-from stormsim.sim.rng import Z90, stream
+from stormsim.sim.rng import stream
 
 BLOCK = 4096
 
@@ -54,23 +53,6 @@ OUTPUT_COLUMNS = (
 )
 
 Block = tuple[list[float], list[int], list[int]]
-
-
-def draw_lengths(spec: Length, g: np.random.Generator, n: int) -> np.ndarray:
-    """``n`` integer lengths >= 1 from ``spec``."""
-    if isinstance(spec, ConstantLen):
-        return np.full(n, spec.value, dtype=np.int64)
-    if isinstance(spec, UniformLen):
-        return g.integers(spec.low, spec.high + 1, size=n, dtype=np.int64)
-    if isinstance(spec, LognormalLen):
-        sigma = max(0.0, math.log(spec.p90 / spec.median) / Z90)
-        x = np.rint(spec.median * np.exp(sigma * g.standard_normal(n)))
-        hi = spec.max if spec.max is not None else np.iinfo(np.int64).max
-        return np.clip(x, 1, hi).astype(np.int64)
-    if isinstance(spec, EmpiricalLen):
-        vals = np.asarray(spec.values, dtype=np.int64)
-        return vals[g.integers(0, len(vals), size=n)]
-    raise TypeError(f"not a length distribution: {spec!r}")  # pragma: no cover
 
 
 class _Rate:

@@ -1,4 +1,5 @@
-"""Per-iteration latency of prefill and decode: a calibrated roofline (docs/latency-model.md).
+"""The roofline latency model (``roofline`` in :mod:`stormsim.perf.registry`): per-iteration
+latency of prefill and decode, calibrated (docs/latency-model.md).
 
 For a pod serving model M on ``tp`` GPUs of type G:
 

@@ -1,0 +1,125 @@
+"""The :class:`LatencyModel` interface and the registry of latency models (name -> factory).
+
+A latency model times the iterations of one engine: a model on ``tp`` GPUs of one type with
+given engine settings. The serving data plane asks it for the duration of every prefill
+iteration and for decode spans in closed form; the planner asks it for single-iteration times
+and the KV capacity. All times are **seconds of simulated time**, all sizes **tokens** or
+**bytes**. The roofline (:class:`stormsim.perf.latency.EngineCost`, docs/latency-model.md) is
+the one model today; another (e.g. one calibrated from measured iteration times) joins by
+implementing the protocol in its own module and adding one entry to :data:`LATENCY_MODELS`
+(and its name to ``serving.latency_model``'s choices in ``stormsim/schema/serving.py``).
+``tests/serving/test_latency_registry.py`` checks every registered model against the
+protocol's invariants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+from stormsim.errors import InputError, Problem
+from stormsim.perf.latency import EngineCost
+from stormsim.schema.serving import Engine, GpuSpec, ModelArch
+
+
+@runtime_checkable
+class LatencyModel(Protocol):
+    """Iteration times of one engine (a model on ``tp`` GPUs of one type).
+
+    Invariants every implementation keeps (the data plane relies on them):
+
+    * every time is > 0 for a non-empty batch and non-decreasing in each size argument;
+    * ``span(B, S0, n)`` equals ``Σ_{k<n} decode_time(B, S0 + k·B)`` (a fixed batch's context
+      grows by ``B`` tokens per iteration), ``span(B, S0, 0) == 0``, and ``span`` is
+      non-decreasing in ``n``;
+    * ``boundary(B, S0, e, limit) == (n, span(B, S0, n))`` with ``n`` the smallest count
+      ``<= limit`` whose span reaches ``e`` (``limit`` if none does), and ``first_n`` is its
+      ``n``: both are exact against ``span`` (one consistent clock);
+    * ``prefill_one(p) == prefill_time(p, p²/2, 1)``.
+    """
+
+    @property
+    def tp(self) -> int:
+        """Tensor-parallel degree (GPUs of the engine)."""
+        ...
+
+    @property
+    def kv_capacity_tokens(self) -> int:
+        """Tokens of KV cache the engine holds (0: the model does not fit)."""
+        ...
+
+    @property
+    def kv_bytes_per_token(self) -> float:
+        """KV cache bytes of one token, summed over the ``tp`` GPUs."""
+        ...
+
+    @property
+    def weight_bytes(self) -> float:
+        """Bytes of the model's weights (all GPUs together)."""
+        ...
+
+    def prefill_time(self, tokens: float, pairs: float, seqs: int, ctx_read: float = 0.0) -> float:
+        """Seconds of one prefill iteration over ``tokens`` new tokens (chunks) of ``seqs``
+        sequences finishing their prompt in it, with ``pairs = Σ l·(c + l/2)`` causal
+        attention pairs (chunk length ``l`` after ``c`` cached tokens) and ``ctx_read = Σ c``
+        cached tokens read."""
+        ...
+
+    def prefill_one(self, prompt: int) -> float:
+        """Seconds to prefill one ``prompt``-token prompt alone, in one iteration."""
+        ...
+
+    def decode_time(self, batch: int, context: float) -> float:
+        """Seconds of one decode iteration of ``batch`` sequences holding ``context`` tokens
+        of KV in total."""
+        ...
+
+    def span(self, batch: int, s0: float, n: int) -> float:
+        """Seconds of ``n`` decode iterations of a fixed batch of ``batch`` sequences starting
+        at total context ``s0`` tokens."""
+        ...
+
+    def boundary(self, batch: int, s0: float, elapsed: float, limit: int) -> tuple[int, float]:
+        """``(n, span(batch, s0, n))`` for the first iteration boundary at or after
+        ``elapsed`` seconds, ``n <= limit``."""
+        ...
+
+    def first_n(self, batch: int, s0: float, elapsed: float, limit: int) -> int:
+        """The ``n`` of :meth:`boundary`."""
+        ...
+
+
+LatencyModelFactory = Callable[[ModelArch, GpuSpec, int, Engine], LatencyModel]
+"""(model, GPU, tensor-parallel degree, engine settings) -> the engine's latency model."""
+
+
+def _roofline(model: ModelArch, gpu: GpuSpec, tp: int, engine: Engine) -> LatencyModel:
+    return EngineCost.build(
+        model,
+        gpu,
+        tp,
+        engine.efficiency,
+        engine.gpu_memory_utilization,
+        engine.activation_reserve_gb,
+        engine.kv_cache_tokens,
+    )
+
+
+DEFAULT_LATENCY_MODEL = "roofline"
+LATENCY_MODELS: dict[str, LatencyModelFactory] = {"roofline": _roofline}
+"""Every latency model by the name a scenario selects it with (``serving.latency_model``)."""
+
+
+def build_latency_model(
+    name: str | None, model: ModelArch, gpu: GpuSpec, tp: int, engine: Engine
+) -> LatencyModel:
+    """The latency model ``name`` (None: :data:`DEFAULT_LATENCY_MODEL`) of an engine."""
+    factory = LATENCY_MODELS.get(name or DEFAULT_LATENCY_MODEL)
+    if factory is None:
+        raise InputError(
+            Problem(
+                "serving.latency_model",
+                f"unknown latency model {name!r}: known {', '.join(sorted(LATENCY_MODELS))}",
+            )
+        )
+    return factory(model, gpu, tp, engine)

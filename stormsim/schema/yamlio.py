@@ -49,7 +49,7 @@ class LineMap:
 
 MAX_YAML_BYTES = 8 * 2**20
 """Largest scenario or manifest file read (bytes)."""
-MAX_YAML_NODES = 1_000_000
+MAX_YAML_NODES = 200_000
 """Most values one document may expand to (YAML aliases included): bounds "billion laughs"."""
 MAX_YAML_DEPTH = 64
 """Deepest nesting of mappings and lists."""

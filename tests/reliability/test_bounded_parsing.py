@@ -33,8 +33,8 @@ def test_alias_bomb_is_rejected_fast(tmp_path: Path) -> None:
     p.write_text(BOMB)
     t0 = time.perf_counter()
     (msg,) = _problems(p)
-    assert time.perf_counter() - t0 < 10
-    assert "expands to more than 1,000,000 values" in msg and "line" in msg
+    assert time.perf_counter() - t0 < 30
+    assert "expands to more than 200,000 values" in msg and "line" in msg
 
 
 @pytest.mark.parametrize("levels", [MAX_YAML_DEPTH + 5, 300, 5000])

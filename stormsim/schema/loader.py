@@ -23,11 +23,11 @@ from pydantic import BaseModel, ValidationError
 
 from stormsim.errors import InputError, Problem
 from stormsim.schema.aibrix import StormService
-from stormsim.schema.bounds import size_problems
 from stormsim.schema.deprecated import migrate
 from stormsim.schema.intstr import percent
 from stormsim.schema.scenario import Scenario, event_problems
 from stormsim.schema.serving import resolve_trace_path
+from stormsim.schema.sizes import size_problems
 from stormsim.schema.yamlio import MAX_YAML_BYTES, LineMap, PathT, format_path, load_documents
 
 

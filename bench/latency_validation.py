@@ -26,8 +26,13 @@ from stormsim.perf.fit import (
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = {
-    "Llama-2-7b-hf": 32, "Meta-Llama-3-8B": 32, "Llama-2-70b-hf": 80, "Meta-Llama-3-70B": 80,
-    "internlm-20b": 60, "CodeLlama-34b-Instruct-hf": 48, "phi-2": 32,
+    "Llama-2-7b-hf": 32,
+    "Meta-Llama-3-8B": 32,
+    "Llama-2-70b-hf": 80,
+    "Meta-Llama-3-70B": 80,
+    "internlm-20b": 60,
+    "CodeLlama-34b-Instruct-hf": 48,
+    "phi-2": 32,
 }  # num_hidden_layers of each model's Hugging Face config.json
 GPUS = (("a100", "A100-80GB"), ("h100", "H100-80GB"))
 SOURCE = (
@@ -68,10 +73,15 @@ def loo(prof: Profiles, cal: Calibration, name: str) -> list[ErrorRow]:
 
 
 def table(rows: list[ErrorRow]) -> list[str]:
-    out = ["| what | model | TP | n | median \\|err\\| | p90 \\|err\\| | median pred/meas |",
-           "|---|---|---|---|---|---|---|"]
-    out += [f"| {r.what} | {r.model} | {r.tp} | {r.n} | {r.median:.1%} | {r.p90:.1%} | "
-            f"{r.ratio_median:.3f} |" for r in rows]
+    out = [
+        "| what | model | TP | n | median \\|err\\| | p90 \\|err\\| | median pred/meas |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    out += [
+        f"| {r.what} | {r.model} | {r.tp} | {r.n} | {r.median:.1%} | {r.p90:.1%} | "
+        f"{r.ratio_median:.3f} |"
+        for r in rows
+    ]
     return out
 
 
@@ -79,10 +89,12 @@ def verdict(rows: list[ErrorRow]) -> list[str]:
     bad = [r for r in rows if r.what == "non-attention" and (r.median > 0.05 or r.p90 > 0.10)]
     if not bad:
         return ["All non-attention rows meet the targets (median ≤ 5 %, p90 ≤ 10 %)."]
-    return [f"**Target missed** in {len(bad)} of "
-            f"{sum(r.what == 'non-attention' for r in rows)} non-attention rows: "
-            + "; ".join(f"{r.model} TP{r.tp} median {r.median:.1%} p90 {r.p90:.1%}" for r in bad)
-            + "."]
+    return [
+        f"**Target missed** in {len(bad)} of "
+        f"{sum(r.what == 'non-attention' for r in rows)} non-attention rows: "
+        + "; ".join(f"{r.model} TP{r.tp} median {r.median:.1%} p90 {r.p90:.1%}" for r in bad)
+        + "."
+    ]
 
 
 def main() -> None:
@@ -114,7 +126,12 @@ def main() -> None:
     for name, (prof, cal) in fits.items():
         g = gpus[name]
         rows = layer_ratios(prof, cal, g, LAYERS)
-        lines += [f"## {name}", "", f"Coefficients: `stormsim/data/calibration/{name.lower()}.yaml`.", ""]
+        lines += [
+            f"## {name}",
+            "",
+            f"Coefficients: `stormsim/data/calibration/{name.lower()}.yaml`.",
+            "",
+        ]
         lines += [*table(rows), "", *verdict(rows), ""]
         att = attention_ratios(prof, cal, g)
         if att:
@@ -124,12 +141,27 @@ def main() -> None:
                 lines.append(f"* {r.what}: median {r.median:.1%} {ok} the 10 % target.")
             lines.append("")
         else:
-            lines += ["No attention rows for this GPU: its attention coefficients are the A100's "
-                      "(efficiencies applied to this GPU's peak numbers); not validated.", ""]
-        lines += ["All-reduce fit against the network profile:", "", *table(allreduce_ratios(prof, cal)), ""]
+            lines += [
+                "No attention rows for this GPU: its attention coefficients are the A100's "
+                "(efficiencies applied to this GPU's peak numbers); not validated.",
+                "",
+            ]
+        lines += [
+            "All-reduce fit against the network profile:",
+            "",
+            *table(allreduce_ratios(prof, cal)),
+            "",
+        ]
         lo = loo(prof, cal, name)
-        lines += ["Leave one model out (refit the GEMM and elementwise coefficients without the "
-                  "model, predict it):", "", *table(lo), "", *verdict(lo), ""]
+        lines += [
+            "Leave one model out (refit the GEMM and elementwise coefficients without the "
+            "model, predict it):",
+            "",
+            *table(lo),
+            "",
+            *verdict(lo),
+            "",
+        ]
         if a.write_calibration:
             out = ROOT / "stormsim" / "data" / "calibration" / f"{name.lower()}.yaml"
             out.write_text(f"# {cal.source}\n" + dump_calibration(cal), encoding="utf-8")

@@ -149,7 +149,9 @@ class Operators:
             return 0.0
         a = self.cal.attention_decode
         return (
-            a.launch_s + a.per_seq_s * batch + context * self.kv_bytes_layer / (self.hbm * a.memory_eff)
+            a.launch_s
+            + a.per_seq_s * batch
+            + context * self.kv_bytes_layer / (self.hbm * a.memory_eff)
         )
 
     def prefill_attention_layer(self, pairs: float, ctx_read: float) -> float:
@@ -235,8 +237,10 @@ class CalibratedCost:
     def _line(self, batch: int) -> tuple[float, float]:
         """Decode iteration time as ``a + b·context`` for a batch of ``batch`` sequences."""
         a = self.decode_time(batch, 0.0)
-        b = self.ops.s.layers * self.ops.kv_bytes_layer / (
-            self.ops.hbm * self.ops.cal.attention_decode.memory_eff
+        b = (
+            self.ops.s.layers
+            * self.ops.kv_bytes_layer
+            / (self.ops.hbm * self.ops.cal.attention_decode.memory_eff)
         )
         return a, b
 

@@ -80,7 +80,9 @@ def _rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
-        raise InputError(Problem("<profile>", f"cannot read: {e.strerror}", None, str(path))) from None
+        raise InputError(
+            Problem("<profile>", f"cannot read: {e.strerror}", None, str(path))
+        ) from None
     lines = text.splitlines()
     start = 0
     while start < len(lines) and lines[start].startswith("#"):
@@ -142,7 +144,11 @@ def read_profiles(paths: list[Path]) -> Profiles:
                 if int(_num(path, line, r, "devices_per_node")) != n:
                     continue
                 prof.allreduce.append(
-                    (n, _num(path, line, r, "size"), _num(path, line, r, "time_stats.all_reduce.median") * 1e-3)
+                    (
+                        n,
+                        _num(path, line, r, "size"),
+                        _num(path, line, r, "time_stats.all_reduce.median") * 1e-3,
+                    )
                 )
         elif hs >= {"kv", "batch", "ms"} or hs >= {"chunk", "kv", "ms"}:
             shape = _sibling_shape(path)
@@ -217,8 +223,9 @@ def fit_gemm(f: np.ndarray, b: np.ndarray, y: np.ndarray) -> GemmCoef:
     return GemmCoef(compute_eff=round(ce, 4), memory_eff=round(me, 4), sharpness=p, launch_s=c0)
 
 
-def fit(prof: Profiles, gpu_name: str, g: GpuSpec, base: Calibration | None = None,
-        source: str = "") -> Calibration:
+def fit(
+    prof: Profiles, gpu_name: str, g: GpuSpec, base: Calibration | None = None, source: str = ""
+) -> Calibration:
     """Coefficients for GPU ``g`` from ``prof``; parts without data come from ``base``."""
     peak, hbm = g.bf16_tflops * 1e12, g.hbm_gbps * 1e9
     parts: dict[str, object] = {}
@@ -248,27 +255,29 @@ def fit(prof: Profiles, gpu_name: str, g: GpuSpec, base: Calibration | None = No
             by[n] = AllReduceFit(latency_s=float(c[0]), bandwidth_gbps=1.0 / (c[1] * 1e9))
         parts["allreduce"] = AllReduceCoef(launch_s=ALLREDUCE_LAUNCH_S, by_workers=by)
     if prof.decode_attn:
-        x, y = [], []
+        xd: list[list[float]] = []
+        yd: list[float] = []
         for shape, batch, kv, t in prof.decode_attn:
             s = Shapes.of(shape, 1)
             kvb = 2.0 * s.kv_heads * s.head_dim * s.bytes_per
-            x.append([1.0, batch, batch * kv * kvb / hbm])
-            y.append(t)
-        c = _rel_lstsq(np.array(x), np.array(y))
+            xd.append([1.0, batch, batch * kv * kvb / hbm])
+            yd.append(t)
+        c = _rel_lstsq(np.array(xd), np.array(yd))
         parts["attention_decode"] = DecodeAttentionCoef(
             memory_eff=1.0 / c[2] if c[2] > 0 else 1.0, per_seq_s=float(c[1]), launch_s=float(c[0])
         )
     if prof.prefill_attn:
         dec = parts.get("attention_decode") or (base.attention_decode if base else None)
         me = dec.memory_eff if isinstance(dec, DecodeAttentionCoef) else 1.0
-        x, y = [], []
+        xp: list[list[float]] = []
+        yp: list[float] = []
         for shape, chunk, kv, t in prof.prefill_attn:
             s = Shapes.of(shape, 1)
             kvb = 2.0 * s.kv_heads * s.head_dim * s.bytes_per
             flops = 4.0 * s.q_heads * s.head_dim * chunk * (kv + chunk / 2.0)
-            x.append([1.0, flops / peak])
-            y.append(max(t - kv * kvb / (hbm * me), 1e-9))
-        c = _rel_lstsq(np.array(x), np.array(y))
+            xp.append([1.0, flops / peak])
+            yp.append(max(t - kv * kvb / (hbm * me), 1e-9))
+        c = _rel_lstsq(np.array(xp), np.array(yp))
         parts["attention_prefill"] = PrefillAttentionCoef(
             compute_eff=min(1.5, 1.0 / c[1]) if c[1] > 0 else 1.0, launch_s=float(c[0])
         )
@@ -279,19 +288,24 @@ def fit(prof: Profiles, gpu_name: str, g: GpuSpec, base: Calibration | None = No
     ]
     if missing and base is None:
         raise InputError(
-            Problem("<profiles>", f"no data for {', '.join(missing)} and no packaged calibration of {gpu_name}")
+            Problem(
+                "<profiles>",
+                f"no data for {', '.join(missing)} and no packaged calibration of {gpu_name}",
+            )
         )
-    for k in missing:
-        parts[k] = getattr(base, k)
+    for part in missing:
+        parts[part] = getattr(base, part)
     cal = Calibration(
         gpu=gpu_name,
         source=source,
         overhead_s=base.overhead_s if base else CPU_OVERHEAD_S,
         overhead_source=base.overhead_source if base else CPU_OVERHEAD_SOURCE,
-        **parts,  # type: ignore[arg-type]
+        **parts,
     )
     if prof.iterations:
-        raise InputError(Problem("<profiles>", "iteration profiles need the model: use fit_iterations"))
+        raise InputError(
+            Problem("<profiles>", "iteration profiles need the model: use fit_iterations")
+        )
     return cal
 
 
@@ -314,12 +328,20 @@ class ErrorRow:
 def _summary(what: str, model: str, tp: int, ratios: list[float]) -> ErrorRow:
     r = np.array(ratios)
     e = np.abs(r - 1.0)
-    return ErrorRow(what, model, tp, len(r), float(np.median(e)), float(np.percentile(e, 90)),
-                    float(np.median(r)))
+    return ErrorRow(
+        what,
+        model,
+        tp,
+        len(r),
+        float(np.median(e)),
+        float(np.percentile(e, 90)),
+        float(np.median(r)),
+    )
 
 
-def layer_ratios(prof: Profiles, cal: Calibration, g: GpuSpec, layers: dict[str, int] | None = None
-                 ) -> list[ErrorRow]:
+def layer_ratios(
+    prof: Profiles, cal: Calibration, g: GpuSpec, layers: dict[str, int] | None = None
+) -> list[ErrorRow]:
     """Predicted ÷ measured of the non-attention iteration time per (model, tp) over the
     profiles' token grid: ``L·(GEMMs + elementwise) + embedding + 2L all-reduces`` with the
     measured side's all-reduce from the network fit (``layers`` by profile model name;
@@ -346,7 +368,10 @@ def layer_ratios(prof: Profiles, cal: Calibration, g: GpuSpec, layers: dict[str,
 def attention_ratios(prof: Profiles, cal: Calibration, g: GpuSpec) -> list[ErrorRow]:
     """Predicted ÷ measured of the per-layer attention rows."""
     out = []
-    for what, rows in (("attention decode", prof.decode_attn), ("attention prefill", prof.prefill_attn)):
+    for what, rows in (
+        ("attention decode", prof.decode_attn),
+        ("attention prefill", prof.prefill_attn),
+    ):
         if not rows:
             continue
         rs = []
@@ -389,13 +414,17 @@ def iteration_points(
             try:
                 lens = [int(x) for x in raw.split(";") if x.strip()]
             except ValueError:
-                raise _bad(path, line, f"column 'prompt_lens': not ';'-separated integers: {raw!r}") from None
+                raise _bad(
+                    path, line, f"column 'prompt_lens': not ';'-separated integers: {raw!r}"
+                ) from None
             if len(lens) == 1:
                 lens = lens * batch
             if not lens:
                 raise _bad(path, line, "column 'prompt_lens' is empty")
             c = float(r.get("cached") or 0)
-            t = cost.prefill_time(sum(lens), sum(x * (c + x / 2.0) for x in lens), len(lens), c * len(lens))
+            t = cost.prefill_time(
+                sum(lens), sum(x * (c + x / 2.0) for x in lens), len(lens), c * len(lens)
+            )
         else:
             raise _bad(path, line, f"column 'kind': expected prefill or decode, got {kind!r}")
         out.append((t, _num(path, line, r, "measured_ms") * 1e-3, r))
@@ -416,10 +445,22 @@ def fit_iterations(prof: Profiles, m: ModelArch, g: GpuSpec, base: Calibration) 
     gm, el, ad, ap = base.gemm, base.elementwise, base.attention_decode, base.attention_prefill
     return base.model_copy(
         update={
-            "gemm": scale(gm, compute_eff=gm.compute_eff / k, memory_eff=gm.memory_eff / k, launch_s=gm.launch_s * k),
+            "gemm": scale(
+                gm,
+                compute_eff=gm.compute_eff / k,
+                memory_eff=gm.memory_eff / k,
+                launch_s=gm.launch_s * k,
+            ),
             "elementwise": scale(el, memory_eff=el.memory_eff / k, launch_s=el.launch_s * k),
-            "attention_decode": scale(ad, memory_eff=ad.memory_eff / k, launch_s=ad.launch_s * k, per_seq_s=ad.per_seq_s * k),
-            "attention_prefill": scale(ap, compute_eff=ap.compute_eff / k, launch_s=ap.launch_s * k),
+            "attention_decode": scale(
+                ad,
+                memory_eff=ad.memory_eff / k,
+                launch_s=ad.launch_s * k,
+                per_seq_s=ad.per_seq_s * k,
+            ),
+            "attention_prefill": scale(
+                ap, compute_eff=ap.compute_eff / k, launch_s=ap.launch_s * k
+            ),
             "overhead_s": over,
             "overhead_source": f"fitted intercept of {len(pts)} measured iteration times",
         }

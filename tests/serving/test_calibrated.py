@@ -292,3 +292,36 @@ def test_a100_error_table_on_the_shared_profiles() -> None:
         assert r.median <= limit and r.p90 <= 0.10, r
     dec = [r for r in attention_ratios(prof, cal, gpus["A100-80GB"]) if "decode" in r.what]
     assert dec and dec[0].median <= 0.10
+
+
+def test_cli_calibrate_fits_iteration_times(tmp_path: Path) -> None:
+    """Iteration times made by the packaged A100 model with 3 ms of overhead and every GPU
+    time ×1.25 fit back to overhead 3 ms and efficiencies ÷1.25; the file loads."""
+    gpus, models = builtin()
+    base = builtin_calibration("a100-80gb")
+    m, g = models["llama-3.1-8b"], gpus["A100-80GB"]
+    rows = []
+    for tp, b, ctx in ((1, 8, 512), (1, 64, 1024), (2, 32, 2048)):
+        c = CalibratedCost.build(m, g, tp, base, kv_tokens=1, overhead_s=0.0)
+        ms = (0.003 + 1.25 * c.decode_time(b, b * ctx)) * 1e3
+        rows.append({"kind": "decode", "batch": b, "context": ctx, "prompt_lens": "",
+                     "tp": tp, "measured_ms": ms})  # fmt: skip
+    for lens in ([1024], [512, 512, 256]):
+        c = CalibratedCost.build(m, g, 1, base, kv_tokens=1, overhead_s=0.0)
+        t = c.prefill_time(sum(lens), sum(x * x / 2.0 for x in lens), len(lens))
+        rows.append({"kind": "prefill", "batch": len(lens), "context": "",
+                     "prompt_lens": ";".join(map(str, lens)), "tp": 1,
+                     "measured_ms": (0.003 + 1.25 * t) * 1e3})  # fmt: skip
+    _write_csv(tmp_path / "iters.csv", rows)
+    out = tmp_path / "cal.yaml"
+    r = _cli("calibrate", str(tmp_path / "iters.csv"), "--gpu", "A100", "--model",
+             "llama-3.1-8b", "--out", str(out))  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "iteration" in r.stdout
+    got = load_calibration(str(out))
+    assert got.overhead_s == pytest.approx(0.003, rel=1e-6)
+    assert got.gemm.compute_eff == pytest.approx(base.gemm.compute_eff / 1.25, rel=1e-6)
+    bad = _cli("calibrate", str(tmp_path / "iters.csv"), "--gpu", "A100", "--out",
+               str(tmp_path / "x.yaml"))  # fmt: skip
+    assert bad.returncode == 2 and bad.stderr.startswith("error: --model")
+    assert not (tmp_path / "x.yaml").exists()

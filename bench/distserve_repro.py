@@ -177,7 +177,7 @@ def main() -> None:
         if not pln.evaluate(cfg).passes():
             out[name] = {"goodput_rps": None, "note": f"fails at {base} req/s"}
             continue
-        f, _ = pln.goodput(cfg)
+        f = pln.goodput(cfg)
         rate = f * base
         out[name] = {"gpus": cfg.gpus, "goodput_rps": round(rate, 3),
                      "goodput_per_gpu": round(rate / cfg.gpus, 3)}  # fmt: skip

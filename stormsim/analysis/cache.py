@@ -18,6 +18,12 @@ from typing import Any
 RUNS_DIR = "runs"
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 class RunCache:
     def __init__(self, root: str | Path):
         self.root = Path(root)
@@ -47,6 +53,7 @@ class RunCache:
                 f.write("\n")
                 f.flush()
                 os.fsync(f.fileno())
+            os.chmod(tmp, 0o666 & ~_umask())
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

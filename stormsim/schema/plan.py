@@ -14,7 +14,9 @@ from __future__ import annotations
 import itertools
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from stormsim.schema.study import check_requirements
 
 
 class _M(BaseModel):
@@ -90,13 +92,29 @@ class PlanRollout(_M):
     combination of ``max_surge`` x ``max_unavailable`` (RollingUpdate of the StormService in
     replica mode; per-role budgets of an InPlaceUpdate in pooled mode). When the SLOs break
     during the rollout, up to ``max_extra`` extra replicas (replica mode) or pods per role
-    (pooled mode) are tried. A rollout that has not ended after ``timeout_s`` fails."""
+    (pooled mode) are tried. A rollout that has not ended after ``timeout_s`` fails (default:
+    twice an estimate from the start-up distributions plus a minute, then four times that
+    for a rollout still running). Budgets
+    are ints or percentages (``"25%"``), resolved as AIBrix resolves them."""
 
     image: str = Field(default="vllm/vllm-openai:plan-next", min_length=1)
     max_surge: list[int | str] = Field(default_factory=_one, min_length=1)
     max_unavailable: list[int | str] = Field(default_factory=_zero, min_length=1)
     max_extra: int = Field(default=4, ge=0)
-    timeout_s: float = Field(default=3600.0, gt=0)
+    timeout_s: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _budgets(self) -> PlanRollout:
+        for name in ("max_surge", "max_unavailable"):
+            for v in getattr(self, name):
+                if isinstance(v, int):
+                    if v < 0:
+                        raise ValueError(f"{name}: {v} must be >= 0")
+                    continue
+                body = v[:-1] if v.endswith("%") else None
+                if body is None or not body.isdigit():
+                    raise ValueError(f"{name}: {v!r} is neither an int nor a percentage like '25%'")
+        return self
 
 
 class Plan(_M):
@@ -107,8 +125,10 @@ class Plan(_M):
     meets the SLOs over the seeds: ``min`` (every seed), ``mean`` (the mean), ``ci_low`` (the
     lower end of the 95% Student-t interval).
 
-    Each simulation starts traffic at ``warmup_s`` (initial images pre-pulled), measures the
-    requests that arrive in ``[warmup_s + settle_s, warmup_s + duration_s]`` and runs
+    Each simulation starts with the fleet deployed and Ready at t = 0, starts traffic at
+    ``warmup_s``, measures the requests that arrive in ``[warmup_s + settle_s, warmup_s +
+    duration_s]`` (a rollout starts at ``warmup_s + settle_s`` and its update window is
+    measured instead) and runs
     ``drain_s`` longer; a request still unfinished at the end counts as missing its SLO."""
 
     load: PlanLoad
@@ -123,13 +143,19 @@ class Plan(_M):
     rollout: PlanRollout | None = Field(default_factory=PlanRollout)
     seeds: list[int] = Field(default_factory=lambda: [1, 2], min_length=1)
     criterion: Literal["min", "mean", "ci_low"] = "min"
-    warmup_s: float = Field(default=120.0, ge=0)
+    warmup_s: float = Field(default=0.0, ge=0)
     settle_s: float = Field(default=10.0, ge=0)
     duration_s: float = Field(default=300.0, gt=0)
     drain_s: float = Field(default=60.0, ge=0)
     max_pods: int = Field(default=32, ge=1)
     goodput: bool = True
     goodput_max_factor: float = Field(default=4.0, gt=1)
+    require: list[str] = Field(default_factory=list)
+    """Requirements on summary KPIs besides the SLO attainment, as in ``compare.require``
+    (``'update_duration_s<=1800'``): a configuration meets them when every seed's run does.
+    Whole-run KPIs are held in every phase, update-window KPIs in the rollout phase."""
+
+    _req = field_validator("require")(classmethod(lambda cls, v: check_requirements(v)))
     goodput_rel_tol: float = Field(default=0.1, gt=0, lt=1)
     sensitivity: bool = True
 

@@ -108,7 +108,7 @@ def test_cli_plan_prints_recommendation(
     assert r.exit_code == 0, r.output
     assert "recommended:" in r.output
     assert res.recommendation is not None
-    assert res.recommendation["config"] in r.output
+    assert res.recommendation.label in r.output
     assert "0 runs" in r.output  # every run came from the cache
     for f in ("plan.html", "plan.md", "candidates.parquet"):
         assert (out / f).is_file()

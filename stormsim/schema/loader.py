@@ -524,7 +524,7 @@ def load_scenario(
     scenario = resolve_trace_path(scenario, base)  # relative paths are relative to the file
     cal = getattr(getattr(scenario, "serving", None), "calibration", None)
     if cal:
-        from stormsim.perf.calibration import load_calibration
+        from stormsim.schema.calibration import load_calibration
 
         try:
             load_calibration(cal)

@@ -190,11 +190,7 @@ def run(
         "scenario_hash": scenario_hash(scenario, seed),
         "wall_time_s": round(wall, 6),
         "sim_end_s": end,
-        "controller_passes": {
-            "stormservice-controller": world.ss_ctrl.passes,
-            "roleset-controller": world.rs_ctrl.passes,
-            "podset-controller": world.ps_ctrl.passes,
-        },
+        "controller_passes": {name: c.passes for name, c in world.controllers.items()},
         "exception": error,
     }
     return RunResult(scenario, seed, summary, frames, provenance, all_warnings)

@@ -7,11 +7,9 @@ Layers, low to high::
 
 plus these rules:
 
-* ``metrics`` may not import ``sim``;
-* ``sim`` may import ``metrics.recorder`` and nothing else of ``metrics`` (the world writes
-  records through the recorder interface);
-* nothing in ``sim`` or ``control`` imports pandas, and so neither does ``metrics.recorder``,
-  which ``sim`` imports;
+* ``metrics`` may import ``sim.recorder`` (the simulator's output port: plain records) and
+  nothing else of ``sim``;
+* nothing in ``sim`` or ``control`` imports pandas (so neither does the recorder);
 * ``control`` and ``perf`` do not import simpy, and ``perf`` (the latency models, the GPU and
   model catalog, the length distributions) does not import pandas either;
 * ``analysis`` does not import ``sim``: it runs simulations through the runner, and the
@@ -20,7 +18,11 @@ plus these rules:
   ``importlib.util``, ``__import__``) happens in ``stormsim.plugins`` only. That is how the
   runner and the studies reach the report layer's artifact writers without importing it, and
   how the packages resolve their public names lazily; every writer in its tables must be a
-  function of the report layer, and every lazy name must resolve.
+  function of the report layer, and every lazy name must resolve;
+* no import cycles inside a layer: the graph of stormsim modules (an edge for every import
+  statement of a module of the same layer) has no cycle. Two modules that need each other
+  talk through a narrow interface (a ``Protocol`` or a callable) defined by the one that
+  uses it.
 
 Every import statement counts, wherever it is (module level, inside functions, under
 ``TYPE_CHECKING``). The check reads the source (``ast``), so it also sees imports that are
@@ -30,6 +32,7 @@ never executed.
 from __future__ import annotations
 
 import ast
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,7 +60,7 @@ RANK = {
     "api": 8,
     "__init__": 8,
 }
-RECORDER = "stormsim.metrics.recorder"
+RECORDER = "stormsim.sim.recorder"
 NO_PANDAS = ("sim", "control", "perf")
 NO_SIMPY = ("control", "perf")
 LATE_BINDING = "stormsim.plugins"
@@ -137,17 +140,14 @@ def check_module(module: str, source: str, is_package: bool = False) -> list[str
             if dst is None:
                 why = f"{target} is in no layer"
             elif src == "metrics" and dst == "sim":
-                why = "metrics may not import sim"
+                if target != RECORDER and not target.startswith(RECORDER + "."):
+                    why = f"metrics may import sim only through {RECORDER}"
             elif src == "analysis" and dst == "sim":
                 why = "analysis may not import sim (use the runner, and perf for latency)"
-            elif src == "sim" and dst == "metrics":
-                if target != RECORDER and not target.startswith(RECORDER + "."):
-                    why = f"sim may import metrics only through {RECORDER}"
             elif RANK[dst] > RANK[src]:
                 why = f"{src} (layer {RANK[src]}) may not import {dst} (layer {RANK[dst]})"
-        elif _top(target) == "pandas" and (src in NO_PANDAS or module == RECORDER):
-            where = "metrics.recorder (imported by sim)" if module == RECORDER else src
-            why = f"nothing in {where} may import pandas"
+        elif _top(target) == "pandas" and src in NO_PANDAS:
+            why = f"nothing in {src} may import pandas"
         elif _top(target) == "simpy" and src in NO_SIMPY:
             why = f"{src} may not import simpy"
         if why:
@@ -170,6 +170,93 @@ def _modules() -> list[tuple[str, Path, bool]]:
 MODULES = _modules()
 
 
+def import_graph(sources: dict[str, tuple[str, bool]]) -> dict[str, dict[str, int]]:
+    """Module -> {imported module of the same layer: line of the first such import}, for the
+    modules ``sources`` maps to (source, is_package). An import of something inside a module
+    (``from stormsim.sim.store import POD``) is an edge to that module; an import of a module
+    outside ``sources`` is resolved to its nearest enclosing module that is in it."""
+    graph: dict[str, dict[str, int]] = {}
+    for module, (source, is_package) in sources.items():
+        edges = graph[module] = {}
+        for line, target, _ in imported_modules(module, source, is_package):
+            while target not in sources and "." in target:
+                target = target.rpartition(".")[0]
+            if target in sources and target != module and layer_of(target) == layer_of(module):
+                edges.setdefault(target, line)
+    return graph
+
+
+def import_cycles(graph: dict[str, dict[str, int]]) -> list[list[str]]:
+    """The import cycles of ``graph``: each strongly connected component of more than one
+    module, as a closed path ``[a, b, ..., a]`` through it (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    comps: list[list[str]] = []
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            v, it = work[-1]
+            w = next(it, None)
+            if w is not None:
+                if w not in index:
+                    index[w] = low[w] = len(index)
+                    stack.append(w)
+                    on_stack.add(w)
+                    work.append((w, iter(sorted(graph.get(w, {})))))
+                elif w in on_stack:
+                    low[v] = min(low[v], index[w])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[v])
+            if low[v] == index[v]:
+                comp = []
+                while True:
+                    u = stack.pop()
+                    on_stack.discard(u)
+                    comp.append(u)
+                    if u == v:
+                        break
+                if len(comp) > 1:
+                    comps.append(sorted(comp))
+    return [_closed_path(graph, set(c)) for c in comps]
+
+
+def _closed_path(graph: dict[str, dict[str, int]], comp: set[str]) -> list[str]:
+    """A shortest cycle through the first module of a strongly connected component."""
+    start = min(comp)
+    prev: dict[str, str | None] = {start: None}
+    frontier = [start]
+    while frontier:
+        nxt = []
+        for v in frontier:
+            for w in sorted(graph[v]):
+                if w == start:
+                    path = [v]
+                    while (p := prev[path[-1]]) is not None:
+                        path.append(p)
+                    return [*reversed(path), start]
+                if w in comp and w not in prev:
+                    prev[w] = v
+                    nxt.append(w)
+        frontier = nxt
+    raise AssertionError("not a strongly connected component")  # pragma: no cover
+
+
+def _describe(graph: dict[str, dict[str, int]], cycle: list[str]) -> str:
+    return (
+        " -> ".join(f"{a} (line {graph[a][b]})" for a, b in itertools.pairwise(cycle))
+        + f" -> {cycle[-1]}"
+    )
+
+
 def test_modules_found() -> None:
     names = {m for m, _, _ in MODULES}
     assert {"stormsim", "stormsim.cli", "stormsim.runner", "stormsim.sim.world"} <= names
@@ -182,18 +269,79 @@ def test_module_respects_the_layers(module: str, path: Path, is_package: bool) -
     assert not problems, "layering violations:\n" + "\n".join(f"  {rel}:{p}" for p in problems)
 
 
+def test_no_import_cycle_within_a_layer() -> None:
+    sources = {m: (path.read_text(encoding="utf-8"), pkg) for m, path, pkg in MODULES}
+    graph = import_graph(sources)
+    cycles = import_cycles(graph)
+    assert not cycles, "import cycles:\n" + "\n".join(f"  {_describe(graph, c)}" for c in cycles)
+
+
+@pytest.mark.parametrize(
+    ("sources", "expected"),
+    [
+        # a back-pointer hidden behind TYPE_CHECKING is still a cycle
+        (
+            {
+                "stormsim.sim.a": "from stormsim.sim.b import B",
+                "stormsim.sim.b": "from typing import TYPE_CHECKING\n"
+                "if TYPE_CHECKING:\n    from stormsim.sim.a import A",
+            },
+            [["stormsim.sim.a", "stormsim.sim.b", "stormsim.sim.a"]],
+        ),
+        # three modules, one import inside a function
+        (
+            {
+                "stormsim.sim.a": "import stormsim.sim.b",
+                "stormsim.sim.b": "from stormsim.sim.c import f",
+                "stormsim.sim.c": "def g():\n    from stormsim.sim.a import x",
+            },
+            [["stormsim.sim.a", "stormsim.sim.b", "stormsim.sim.c", "stormsim.sim.a"]],
+        ),
+        # a package that imports its module, which imports the package back
+        (
+            {
+                "stormsim.sim.p": "from stormsim.sim.p.m import M",
+                "stormsim.sim.p.m": "from stormsim.sim.p import helper",
+            },
+            [["stormsim.sim.p", "stormsim.sim.p.m", "stormsim.sim.p"]],
+        ),
+        # a chain is not a cycle; imports across layers are the layer rule's business
+        (
+            {
+                "stormsim.sim.a": "from stormsim.sim.b import B",
+                "stormsim.sim.b": "from stormsim.sim.c import C",
+                "stormsim.sim.c": "import simpy",
+            },
+            [],
+        ),
+        (
+            {
+                "stormsim.sim.a": "from stormsim.metrics.x import f",
+                "stormsim.metrics.x": "from stormsim.sim.a import g",
+            },
+            [],
+        ),
+    ],
+)
+def test_cycle_checker(sources: dict[str, str], expected: list[list[str]]) -> None:
+    graph = import_graph({m: (src, m == "stormsim.sim.p") for m, src in sources.items()})
+    assert import_cycles(graph) == expected
+
+
 @pytest.mark.parametrize(
     ("module", "source", "expected"),
     [
         ("stormsim.control.x", "import simpy", "control may not import simpy"),
         ("stormsim.control.x", "import pandas as pd", "nothing in control may import pandas"),
         ("stormsim.sim.x", "from pandas import DataFrame", "nothing in sim may import pandas"),
-        (RECORDER, "import pandas", "nothing in metrics.recorder (imported by sim)"),
-        ("stormsim.sim.x", "from stormsim.metrics.frames import f", "only through"),
-        ("stormsim.sim.x", "from stormsim.metrics import frames", "only through"),
-        ("stormsim.sim.x", "import stormsim.metrics", "only through"),
-        ("stormsim.sim.x", "from ..metrics import kpis", "only through"),
-        ("stormsim.metrics.x", "from stormsim.sim.world import World", "metrics may not import"),
+        (RECORDER, "import pandas", "nothing in sim may import pandas"),
+        ("stormsim.sim.x", "from stormsim.metrics.frames import f", "sim (layer 3) may not"),
+        ("stormsim.sim.x", "from stormsim.metrics import frames", "sim (layer 3) may not"),
+        ("stormsim.sim.x", "import stormsim.metrics", "sim (layer 3) may not"),
+        ("stormsim.sim.x", "from ..metrics import recorder", "sim (layer 3) may not"),
+        ("stormsim.metrics.x", "from stormsim.sim.world import World", "only through"),
+        ("stormsim.metrics.x", "from stormsim.sim import store", "only through"),
+        ("stormsim.metrics.x", "import stormsim.sim", "only through"),
         ("stormsim.schema.x", "from stormsim.control import objects", "schema (layer 1) may not"),
         ("stormsim.schema.x", "from stormsim import load_scenario", "may not import __init__"),
         ("stormsim.control.x", "def f():\n    from stormsim.runner import run", "runner"),
@@ -221,10 +369,11 @@ def test_checker_catches_violations(module: str, source: str, expected: str) -> 
 @pytest.mark.parametrize(
     ("module", "source"),
     [
-        ("stormsim.sim.x", "from stormsim.metrics.recorder import Recorder"),
-        ("stormsim.sim.x", "from ..metrics import recorder"),
+        ("stormsim.sim.x", "from stormsim.sim.recorder import Recorder"),
+        ("stormsim.sim.x", "from . import recorder"),
         ("stormsim.sim.x", "import simpy\nfrom stormsim.control.objects import Pod"),
-        ("stormsim.metrics.frames", "import pandas as pd\nfrom .recorder import Recorder"),
+        ("stormsim.metrics.frames", "import pandas as pd\nfrom stormsim.sim.recorder import X"),
+        ("stormsim.metrics.frames", "from ..sim import recorder"),
         ("stormsim.report.timeline", "from stormsim.runner import RunResult"),
         ("stormsim.schema.loader", "from stormsim.errors import InputError\nimport stormsim.units"),
         ("stormsim.errors", "from stormsim.units import parse_quantity"),

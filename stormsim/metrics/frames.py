@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from stormsim.metrics.recorder import (
+from stormsim.sim.recorder import (
     COUNTERS,
     EVENT_FIELDS,
     POD_FIELDS,

@@ -1,31 +1,44 @@
-"""Nodes, the scheduler and the kubelet: where pods get GPUs and go through their lifecycle.
+"""Nodes and the scheduler: where pods get GPUs.
 
 Scheduler: a pod is tried ``scheduling_s`` after creation; it binds to the fitting node with
 the fewest free GPUs (bin packing; ties in pool then node order). A pod that fits nowhere
 stays Pending, holds nothing, and is retried (in creation order) whenever a pod leaves a node.
 
-Kubelet: bound pod -> image pull (only for images the node has neither pulled nor is pulling)
--> Running -> model load + engine init + readiness probe -> Ready -> router registration ->
-routable. Deleted pod: never-bound pods vanish at once; bound ones keep their resources for
-``termination_grace_s`` and then are gone.
+The scheduler reads the store's pods and writes nothing: a binding goes through the ``bind``
+callable it is given (the pod lifecycle, :mod:`stormsim.sim.pods`).
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Generator
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
 
 import simpy
 
-from stormsim.control.objects import RUNNING, Pod
+from stormsim.control.objects import Pod
 from stormsim.schema.aibrix import GPU_RESOURCE, PodTemplate
 from stormsim.schema.scenario import Cluster
 from stormsim.sim.store import POD
 
-if TYPE_CHECKING:
-    from stormsim.sim.world import World
+DurationOf = Callable[[str, str], float]
+"""``(role, timing key)`` -> a drawn duration in seconds (e.g. ``("decode", "image_pull_s")``)."""
+
+
+class EventLog(Protocol):
+    """Appends one event record (the recorder's ``event``)."""
+
+    def __call__(
+        self,
+        t: float,
+        source: str,
+        verb: str,
+        kind: str,
+        name: str,
+        revision: str = "",
+        detail: str = "",
+    ) -> None: ...
 
 
 @dataclass
@@ -85,8 +98,21 @@ class Scheduler:
     Topology policies: ``Required`` restricts a new pod to nodes whose ``key`` label equals
     that of nodes already running pods of its scope; ``Preferred`` ranks those nodes first."""
 
-    def __init__(self, world: World, nodes: list[Node]):
-        self.world = world
+    def __init__(
+        self,
+        env: simpy.Environment,
+        nodes: list[Node],
+        pods: Mapping[str, Pod],
+        duration: DurationOf,
+        event: EventLog,
+        bind: Callable[[Pod, Node], None],
+    ):
+        """``pods``: the store's pods (read only); ``bind(pod, node)`` writes a binding."""
+        self.env = env
+        self.pods = pods
+        self.duration = duration
+        self.event = event
+        self.bind = bind
         self.nodes = nodes
         self.by_name = {n.name: n for n in nodes}
         self.pending: dict[str, None] = {}  # insertion-ordered set of pod names
@@ -101,13 +127,13 @@ class Scheduler:
 
     def submit(self, pod: Pod, requests: dict[str, float]) -> None:
         self.requests[pod.name] = requests
-        delay = self.world.duration(pod.role, "scheduling_s")
+        delay = self.duration(pod.role, "scheduling_s")
         seq = pod.seq
-        ev = self.world.env.timeout(delay)
+        ev = self.env.timeout(delay)
         ev.callbacks.append(lambda _e: self._attempt(pod.name, seq))
 
     def _alive(self, name: str, seq: int) -> Pod | None:
-        p = self.world.store.pods.get(name)
+        p = self.pods.get(name)
         if p is None or p.seq != seq or p.deleting or p.node is not None:
             return None
         return p
@@ -125,9 +151,7 @@ class Scheduler:
                 if p.gang is not None
                 else "no node has enough free resources"
             )
-            self.world.recorder.event(
-                self.world.env.now, "scheduler", "unschedulable", POD, name, p.revision, why
-            )
+            self.event(self.env.now, "scheduler", "unschedulable", POD, name, p.revision, why)
 
     # placement ---------------------------------------------------------------------
     def _peer_values(self, pod: Pod) -> set[str]:
@@ -136,14 +160,10 @@ class Scheduler:
         out: set[str] = set()
         placed = [
             (p, self.by_name[p.node])
-            for p in self.world.store.pods.values()
+            for p in self.pods.values()
             if p.node is not None and not p.deleting
         ]
-        placed += [
-            (self.world.store.pods[n], node)
-            for n, node in self._tentative.items()
-            if n in self.world.store.pods
-        ]
+        placed += [(self.pods[n], node) for n, node in self._tentative.items() if n in self.pods]
         for p, node in placed:
             if p.name == pod.name:
                 continue
@@ -248,23 +268,21 @@ class Scheduler:
             return False
         self._take(node, req, 1.0)
         self.pending.pop(p.name, None)
-        self.world.bind(p, node)
+        self.bind(p, node)
         return True
 
     def _try_gang(self, group: str) -> bool:
-        store = self.world.store
+        pods = self.pods
         members = [
-            store.pods[n]
+            pods[n]
             for n in self.pending
-            if n in store.pods and store.pods[n].gang == group and store.pods[n].node is None
+            if n in pods and pods[n].gang == group and pods[n].node is None
         ]
         if not members:
             return False
         need = members[0].gang_min
         bound = sum(
-            1
-            for p in store.pods.values()
-            if p.gang == group and p.node is not None and not p.deleting
+            1 for p in pods.values() if p.gang == group and p.node is not None and not p.deleting
         )
         placed = self._place(members, need - bound)
         if placed is None:
@@ -288,7 +306,7 @@ class Scheduler:
             return False
         for p, node in placed:
             self.pending.pop(p.name, None)
-            self.world.bind(p, node)
+            self.bind(p, node)
         return True
 
     def _place(
@@ -328,7 +346,7 @@ class Scheduler:
         for name in list(self.pending):
             if name not in self.pending:
                 continue
-            p = self.world.store.pods.get(name)
+            p = self.pods.get(name)
             if p is None or p.deleting or p.node is not None:
                 self.pending.pop(name, None)
                 continue
@@ -338,104 +356,3 @@ class Scheduler:
                     self._try_gang(p.gang)
             else:
                 self._bind(p)
-
-
-class Kubelet:
-    """Runs pod start-ups and in-place container restarts. Each start-up or restart of a pod
-    is a run; a newer run (an in-place patch) supersedes an older one still in progress."""
-
-    def __init__(self, world: World, scheduler: Scheduler):
-        self.world = world
-        self.scheduler = scheduler
-        self.runs: dict[str, int] = {}
-
-    def start(self, pod: Pod, node: Node) -> None:
-        run = self.runs[pod.name] = self.runs.get(pod.name, 0) + 1
-        # a pod patched in place before it was bound starts with the new images: its update
-        # completes when it is Ready (it had no old imageIDs to change, spec §4.8)
-        self.world.env.process(self._run(pod.name, pod.seq, node, run, pod.in_place_target))
-
-    def restart(self, pod: Pod, node: Node) -> None:
-        """Containers restart with new images (in-place update): not Ready until the new
-        images are pulled (if not cached) and the engine has loaded and initialised."""
-        run = self.runs[pod.name] = self.runs.get(pod.name, 0) + 1
-        self.world.pod_restarting(pod)
-        self.world.env.process(self._run(pod.name, pod.seq, node, run, pod.in_place_target))
-
-    def _alive(self, name: str, seq: int, run: int) -> Pod | None:
-        p = self.world.store.pods.get(name)
-        if p is None or p.seq != seq or p.deleting or self.runs.get(name) != run:
-            return None
-        return p
-
-    def _pull(self, node: Node, image: str, role: str) -> simpy.Event:
-        ev = node.pulling.get(image)
-        if ev is None:
-            ev = self.world.env.timeout(self.world.duration(role, "image_pull_s"))
-
-            def done(_e: Any, image: str = image) -> None:
-                node.images.add(image)
-                node.pulling.pop(image, None)
-
-            ev.callbacks.append(done)
-            node.pulling[image] = ev
-        return ev
-
-    def _run(
-        self, name: str, seq: int, node: Node, run: int, target: str | None
-    ) -> Generator[simpy.Event, Any, None]:
-        w = self.world
-        pod = self._alive(name, seq, run)
-        if pod is None:
-            return
-        waits = [self._pull(node, im, pod.role) for im in pod.images if im not in node.images]
-        if waits:
-            t0 = w.env.now
-            yield w.env.all_of(waits)
-            if self._alive(name, seq, run) is None:
-                return
-            w.recorder.event(
-                w.env.now,
-                "kubelet",
-                "pulled",
-                POD,
-                name,
-                pod.revision,
-                f"{w.env.now - t0:.3f}s on {node.name}",
-            )
-        pod = self._alive(name, seq, run)
-        if pod is None:
-            return
-        if pod.phase != RUNNING:
-            w.store.put(POD, replace(pod, phase=RUNNING))
-        startup = (
-            w.duration(pod.role, "model_load_s")
-            + w.duration(pod.role, "engine_init_s")
-            + w.duration(pod.role, "readiness_probe_s")
-        )
-        yield w.env.timeout(startup)
-        pod = self._alive(name, seq, run)
-        if pod is None:
-            return
-        w.set_ready(pod, True, in_place_running=target, restarted=run > 1)
-        yield w.env.timeout(w.duration(pod.role, "router_registration_s"))
-        pod = self._alive(name, seq, run)
-        if pod is None:
-            return
-        w.set_routable(pod)
-
-    def delete(self, pod: Pod, on_gone: Callable[[Pod], None]) -> None:
-        """Mark ``pod`` terminating; it is gone now if never bound, else after the grace period."""
-        w = self.world
-        if pod.node is None:
-            on_gone(pod)
-            return
-        grace = w.duration(pod.role, "termination_grace_s")
-        seq = pod.seq
-
-        def gone(_e: Any) -> None:
-            p = w.store.pods.get(pod.name)
-            if p is not None and p.seq == seq:
-                on_gone(p)
-
-        w.env.timeout(grace).callbacks.append(gone)

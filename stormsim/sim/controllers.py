@@ -1,24 +1,31 @@
-"""Controller drivers: a work queue and one worker per controller kind (spec §7).
+"""Controller drivers: a work queue and one worker per controller, and the manager that
+builds them from registrations and routes the store's watch events to them.
 
 Semantics follow client-go's work queue: a key is queued at most once; a key that changes
 while its pass runs is processed again afterwards; ``add_after`` keeps only the earliest
 pending requeue. Each pass waits ``reconcile_latency_s`` (the watch -> reconcile -> API write
 hop) and then reads the store, so it sees everything written up to that instant.
 
-Idle requeues are elided (and world.py does not enqueue keys for watch events that change
-nothing the controller reads): a requeue timer that fires for a key whose inputs have not changed
-since its last pass is dropped, because the pure reconcile would see the same state and do
-nothing (any later change enqueues the key at once). This keeps a 15 s / 1 s polling loop
-from costing work without changing behaviour.
+Idle requeues are elided (and a watch's predicate keeps watch events that change nothing the
+controller reads from enqueueing it): a requeue timer that fires for a key whose inputs have
+not changed since its last pass is dropped, because the pure reconcile would see the same
+state and do nothing (any later change enqueues the key at once). This keeps a 15 s / 1 s
+polling loop from costing work without changing behaviour.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import simpy
+
+from stormsim.control.objects import Action
+from stormsim.sim.clock import Clock
+from stormsim.sim.recorder import Recorder
+from stormsim.sim.store import Store
 
 Reconcile = Callable[[str], "float | tuple[float | None, bool] | None"]
 """Runs one pass for a key; returns the requeue delay in seconds or ``None``, optionally
@@ -99,3 +106,98 @@ class Controller:
                 self.queue.append(key)
             if requeue is not None:
                 self.add_after(key, requeue)
+
+
+# ----------------------------------------------------------------------------- registration
+
+
+@dataclass(frozen=True)
+class ControllerContext:
+    """What a controller may use: the store to read (and to write statuses), the clock, the
+    recorder, the scenario's controller profile and service name, and ``apply`` to carry out
+    the actions a pass decides (``apply(source, actions)``)."""
+
+    store: Store
+    clock: Clock
+    recorder: Recorder
+    profile: str
+    service: str
+    apply: Callable[[str, Sequence[Action]], None]
+
+
+KeyOf = Callable[[ControllerContext, Any], "str | None"]
+"""Maps a watched object to the key to enqueue (``None``: not this controller's)."""
+Unseen = Callable[[ControllerContext, Any, Any], bool]
+"""``(ctx, old, new)`` -> True when the write changes nothing the controller reads, so the
+pass it would cause is a provable no-op (``old``/``new`` is ``None`` on create/delete)."""
+
+
+@dataclass(frozen=True)
+class Watch:
+    """One watch of a controller (controller-runtime's ``For``/``Owns``/``Watches``): writes
+    to objects of ``kind`` enqueue ``key(ctx, obj)`` unless ``unseen(ctx, old, new)``."""
+
+    kind: str
+    key: KeyOf
+    unseen: Unseen | None = None
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A controller: its name (event source), its latency stream key, the kind it
+    reconciles (its primary watch), its watches, and ``setup(ctx)`` building the reconcile
+    function of one world (it may keep state, e.g. caches)."""
+
+    name: str
+    stream: str
+    kind: str
+    watches: tuple[Watch, ...]
+    setup: Callable[[ControllerContext], Reconcile]
+
+
+def _bind(latency: Callable[[str], float], stream: str) -> Callable[[], float]:
+    return lambda: latency(stream)
+
+
+class Manager:
+    """Builds one :class:`Controller` per registration (in registration order) and routes
+    the store's watch events to them. A write to an object of kind K enqueues first the
+    controllers that reconcile K (their primary watch), then the other controllers watching K,
+    each in registration order: the owned object's controller before its owners'."""
+
+    def __init__(
+        self,
+        ctx: ControllerContext,
+        registrations: Sequence[Registration],
+        latency: Callable[[str], float],
+    ):
+        self.ctx = ctx
+        self.controllers: dict[str, Controller] = {}
+        primary: dict[str, list[tuple[Controller, Watch]]] = {}
+        others: dict[str, list[tuple[Controller, Watch]]] = {}
+        for reg in registrations:
+            if reg.name in self.controllers:
+                raise ValueError(f"controller {reg.name!r} registered twice")
+            ctl = Controller(ctx.clock, reg.name, reg.setup(ctx), _bind(latency, reg.stream))
+            self.controllers[reg.name] = ctl
+            for w in reg.watches:
+                table = primary if w.kind == reg.kind else others
+                table.setdefault(w.kind, []).append((ctl, w))
+        kinds = set(primary) | set(others)
+        self.routes: dict[str, tuple[tuple[Controller, Watch], ...]] = {
+            k: (*primary.get(k, ()), *others.get(k, ())) for k in kinds
+        }
+
+    def on_change(self, kind: str, old: Any, new: Any) -> None:
+        """Store listener: enqueue the keys the write concerns."""
+        routes = self.routes.get(kind)
+        if routes is None:
+            return
+        ctx = self.ctx
+        obj = new if new is not None else old
+        for ctl, w in routes:
+            if w.unseen is not None and w.unseen(ctx, old, new):
+                continue
+            key = w.key(ctx, obj)
+            if key is not None:
+                ctl.add(key)

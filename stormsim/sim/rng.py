@@ -12,7 +12,7 @@ import zlib
 import numpy as np
 
 from stormsim.perf.lengths import lognormal_sigma
-from stormsim.schema.scenario import Duration, Exponential, Lognormal, Uniform
+from stormsim.schema.scenario import Duration, Exponential, Lognormal, Timing, Uniform
 
 
 def stream(seed: int, name: str) -> np.random.Generator:
@@ -53,3 +53,15 @@ class Sampler:
         if isinstance(spec, Exponential):
             return float(g.exponential(spec.mean_s))
         raise TypeError(f"not a duration: {spec!r}")  # pragma: no cover
+
+
+class Durations:
+    """The scenario's lifecycle durations (``timing``), drawn on the ``startup`` stream:
+    ``durations(role, key)`` -> seconds, e.g. ``durations("decode", "image_pull_s")``."""
+
+    def __init__(self, timing: Timing, seed: int):
+        self.timing = timing
+        self.sampler = Sampler(seed, "startup")
+
+    def __call__(self, role: str, key: str) -> float:
+        return self.sampler.draw(self.timing.for_role(role, key), f"{key}/{role}")

@@ -33,8 +33,14 @@ class Store:
         self.podsets_by_rs: dict[str, dict[str, PodSet]] = {}
         self.pods_by_ps: dict[str, dict[str, Pod]] = {}
         self.listeners: list[Listener] = []
+        self._versions: dict[str, int] = dict.fromkeys((SS, CR, RS, PS, POD), 0)
         self._seq = 0
         self._names = 0
+
+    def version(self, kind: str) -> int:
+        """How many writes (puts and removes) objects of ``kind`` have had so far: a reader
+        that caches something derived from them recomputes it when this changes."""
+        return self._versions[kind]
 
     def next_seq(self) -> int:
         self._seq += 1
@@ -69,6 +75,7 @@ class Store:
         table = self._table(kind)
         old = table.get(obj.name)
         table[obj.name] = obj
+        self._versions[kind] += 1
         if kind == POD:
             self._index(obj).setdefault(self._owner(obj), {})[obj.name] = obj
         elif kind == PS:
@@ -81,6 +88,7 @@ class Store:
         old = table.pop(name, None)
         if old is None:
             return
+        self._versions[kind] += 1
         index: dict[str, dict[str, Any]] | None = None
         if kind == POD:
             index, owner = self._index(old), self._owner(old)

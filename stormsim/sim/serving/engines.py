@@ -22,14 +22,26 @@ from __future__ import annotations
 import math
 from collections import deque
 from heapq import heappop, heappush
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from stormsim.perf.registry import LatencyModel
-
-if TYPE_CHECKING:
-    from stormsim.sim.serving.plane import ServingPlane
+from stormsim.sim.clock import Now
 
 INF = math.inf
+
+
+class EngineHost(Protocol):
+    """What the engines use of the serving plane."""
+
+    @property
+    def env(self) -> Now: ...
+    def at(self, t: float, fn: Any, arg: Any) -> None: ...
+    def push_due(self, t: float, engine: DecodeEngine) -> None: ...
+    def fail(self, r: Request, reason: str, retry: bool = True) -> None: ...
+    def prefill_done(self, r: Request) -> None: ...
+    def complete(self, r: Request, t: float) -> None: ...
+    def start_transfer(self, r: Request, de: DecodeEngine) -> None: ...
+
 
 # request states
 GATEWAY, PREFILL_Q, PREFILL_RUN, DECODE_WAIT, TRANSFER, DECODE_PENDING, DECODE_RUN, DONE = range(8)
@@ -142,7 +154,7 @@ class PrefillEngine:
 
     def __init__(
         self,
-        plane: ServingPlane,
+        plane: EngineHost,
         info: Any,
         cost: LatencyModel,
         max_seqs: int,
@@ -288,9 +300,7 @@ class PrefillEngine:
 class DecodeEngine:
     """The decode side of a pod (a decode pod, or the decode phase of a colocated pod)."""
 
-    def __init__(
-        self, plane: ServingPlane, info: Any, cost: LatencyModel, max_seqs: int, kv: KVPool
-    ):
+    def __init__(self, plane: EngineHost, info: Any, cost: LatencyModel, max_seqs: int, kv: KVPool):
         self.plane = plane
         self.info = info
         self.node = info.node

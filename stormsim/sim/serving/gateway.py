@@ -23,13 +23,22 @@ from __future__ import annotations
 
 from collections import deque
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from stormsim.sim.clock import Now
 from stormsim.sim.rng import stream
 from stormsim.sim.serving.engines import GATEWAY, DecodeEngine, PrefillEngine, Request
 
-if TYPE_CHECKING:
-    from stormsim.sim.serving.plane import ServingPlane
+
+class GatewayHost(Protocol):
+    """What the gateway uses of the serving plane."""
+
+    @property
+    def env(self) -> Now: ...
+    def at(self, t: float, fn: Any, arg: Any) -> None: ...
+    def dispatch(self, r: Request, g: Group, pe: PrefillEngine, de: DecodeEngine) -> None: ...
+    def fail(self, r: Request, reason: str, retry: bool = True) -> None: ...
+    def sync_due(self, now: float) -> None: ...
 
 
 class Group:
@@ -55,7 +64,7 @@ class Group:
 
 
 class Gateway:
-    def __init__(self, plane: ServingPlane, router: str, timeout_s: float, seed: int):
+    def __init__(self, plane: GatewayHost, router: str, timeout_s: float, seed: int):
         self.plane = plane
         self.router = router
         self.timeout_s = timeout_s

@@ -10,10 +10,20 @@ transfer inside one node uses NVLink at full rate. ``base_latency_s`` is added a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from stormsim.sim.serving.plane import ServingPlane
+from stormsim.sim.clock import Now
+
+
+class NetworkHost(Protocol):
+    """What the KV network uses of the serving plane (bandwidths in bytes per second)."""
+
+    @property
+    def env(self) -> Now: ...
+    def at(self, t: float, fn: Any, arg: Any) -> None: ...
+    def nic_bytes_per_s(self, node: str) -> float: ...
+    def pod_nic_bytes_per_s(self, node: str, gpus: int) -> float: ...
+    def nvlink_bytes_per_s(self, node: str) -> float: ...
 
 
 class Link:
@@ -41,7 +51,7 @@ class Flow:
 
 
 class Network:
-    def __init__(self, plane: ServingPlane):
+    def __init__(self, plane: NetworkHost):
         self.plane = plane
         self.egress: dict[str, Link] = {}
         self.ingress: dict[str, Link] = {}

@@ -6,7 +6,10 @@ callback runs at its simulated time, interleaved with the controllers and kubele
 per-request work is plain function calls: an arrival, one prefill iteration (shared by its
 batch), one KV-transfer completion; decode costs no events (see :mod:`.engines`).
 
-Hooks called by the world: :meth:`pod_routable` (router registration done),
+The plane reads the cluster through narrow views (the store's pods, the nodes by name, the
+ControllerRevisions with their change counter) and advances time only through
+:meth:`~stormsim.sim.clock.Clock.advance_if_idle`. Hooks called by the pod lifecycle
+(:class:`~stormsim.sim.pods.PodTraffic`): :meth:`pod_routable` (router registration done),
 :meth:`pod_deleted` (deregistered at once; in-flight work continues through the grace
 period), :meth:`pod_gone` and :meth:`pod_restarting` (whatever is left fails, or is retried
 by the gateway while ``retries`` allow), and :meth:`finish` at the end of the run.
@@ -16,15 +19,20 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from heapq import heappop, heappush
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from stormsim.control.objects import Pod, Revision
 from stormsim.errors import InputError, Problem
 from stormsim.perf.catalog import Catalog
 from stormsim.perf.latency import kv_bytes_per_token
 from stormsim.perf.registry import LatencyModel, build_latency_model
+from stormsim.schema.scenario import Scenario
 from stormsim.schema.serving import Engine, Serving
+from stormsim.sim.clock import Clock
+from stormsim.sim.cluster import Node
 from stormsim.sim.serving.engines import (
     DECODE_WAIT,
     DONE,
@@ -37,12 +45,17 @@ from stormsim.sim.serving.engines import (
 from stormsim.sim.serving.gateway import Gateway, Group
 from stormsim.sim.serving.kvtransfer import Network
 from stormsim.sim.serving.workload import RequestSource
-
-if TYPE_CHECKING:
-    from stormsim.control.objects import Pod
-    from stormsim.sim.world import World
+from stormsim.sim.store import CR
 
 INF = math.inf
+
+
+class RevisionView(Protocol):
+    """The ControllerRevisions of the store (read only) and its write counters."""
+
+    @property
+    def revisions(self) -> Mapping[str, Revision]: ...
+    def version(self, kind: str) -> int: ...
 
 
 @dataclass
@@ -95,19 +108,33 @@ def role_kind(role: str, gpus: int, serving: Serving) -> str:
 
 
 class ServingPlane:
-    def __init__(self, world: World):
-        sc = world.scenario
+    def __init__(
+        self,
+        env: Clock,
+        scenario: Scenario,
+        seed: int,
+        records: list[Any],
+        pods: Mapping[str, Pod],
+        nodes: Mapping[str, Node],
+        revisions: RevisionView,
+    ):
+        """``records``: where the requests go, in arrival order (the recorder's
+        ``requests``); ``pods``, ``nodes``, ``revisions``: read-only views of the cluster."""
+        sc = scenario
         assert sc.workload is not None
-        self.world = world
-        self.env = world.env
+        self.workload = sc.workload
+        self.env = env
+        self.pods_view = pods
+        self.nodes = nodes
+        self.revisions = revisions
         self.cfg: Serving = sc.serving if sc.serving is not None else Serving()
         self.catalog = Catalog(self.cfg)
         self.model = self.catalog.model(self.cfg.model)
-        self.records: list[Request] = world.recorder.requests
+        self.records: list[Request] = records
         self.retries = self.cfg.retries
         self.base_latency = self.cfg.kv_transfer.base_latency_s
         self.net = Network(self)
-        self.gateway = Gateway(self, self.cfg.router, self.cfg.queue_timeout_s, world.seed)
+        self.gateway = Gateway(self, self.cfg.router, self.cfg.queue_timeout_s, seed)
         self.pods: dict[str, PodEntry] = {}
         self.all_pods: list[PodEntry] = []  # every engine ever built (tests, statistics)
         self._costs: dict[tuple[Any, ...], LatencyModel] = {}
@@ -121,12 +148,11 @@ class ServingPlane:
         self._draining = False
         self.n_timeouts = 0
         self.n_fast = 0
-        self._fast = hasattr(self.env, "_now")
         self.n_entries = 0
         self.n_arrived = 0
         self.n_done = 0
         """Requests that ended (completed or failed for good)."""
-        self.source = RequestSource(sc.workload, world.seed)
+        self.source = RequestSource(sc.workload, seed)
         self._bt: list[float] = []
         self._bp: list[int] = []
         self._bo: list[int] = []
@@ -169,12 +195,12 @@ class ServingPlane:
 
     def _fire(self, _ev: Any) -> None:
         """Run every plane entry that is due, then keep going while the next one comes before
-        any other SimPy event (advancing SimPy's clock directly: the same as a timeout, but
-        without one per entry), and arm a timeout for the first entry after that."""
+        any other SimPy event (advancing the clock to it: the same as a timeout, but without
+        one per entry), and arm a timeout for the first entry after that."""
         env = self.env
+        advance = env.advance_if_idle
         arms = self._arms
         heap = self.heap
-        fast = self._fast
         self._draining = True
         try:
             while True:
@@ -196,9 +222,8 @@ class ServingPlane:
                 nxt = heap[0][0] if heap else INF
                 if self.next_arrival < nxt:
                     nxt = self.next_arrival
-                if not fast or nxt == INF or nxt >= env.peek():
-                    break
-                env._now = nxt  # nothing else is due before nxt
+                if nxt == INF or not advance(nxt):
+                    break  # no more entries, or a SimPy event comes first
                 self.n_fast += 1
         finally:
             self._draining = False
@@ -354,9 +379,9 @@ class ServingPlane:
     # ------------------------------------------------------------------ mixed versions
     def _compat(self, info: PodInfo) -> frozenset[str]:
         """Revisions of the service whose template has this pod's role template."""
-        version = len(self.world.recorder.revisions)
+        version = self.revisions.version(CR)
         if version != self._rev_version:
-            for name, rev in self.world.store.revisions.items():
+            for name, rev in self.revisions.revisions.items():
                 if name not in self._revs:
                     self._revs[name] = dict(rev.role_hashes)
             self._rev_version = version
@@ -402,7 +427,7 @@ class ServingPlane:
         return cost
 
     def nic_bytes_per_s(self, node: str) -> float:
-        n = self.world.scheduler.by_name[node]
+        n = self.nodes[node]
         if self.cfg.kv_transfer.nic_gbps is not None:
             gbps = self.cfg.kv_transfer.nic_gbps
         else:
@@ -413,20 +438,20 @@ class ServingPlane:
     def pod_nic_bytes_per_s(self, node: str, gpus: int) -> float:
         """A pod's share of its node's NICs: GPUDirect RDMA pairs each GPU with its own NIC,
         so a pod with ``gpus`` GPUs moves KV over ``gpus`` of the node's NICs."""
-        n = self.world.scheduler.by_name[node]
+        n = self.nodes[node]
         node_gpus = max(1, int(n.capacity.get("nvidia.com/gpu", 1)))
         return self.nic_bytes_per_s(node) * min(1.0, gpus / node_gpus)
 
     def nvlink_bytes_per_s(self, node: str) -> float:
         v = self._nvlink.get(node)
         if v is None:
-            n = self.world.scheduler.by_name[node]
+            n = self.nodes[node]
             g = self.catalog.gpu(n.gpu_type)
             v = self._nvlink[node] = g.nvlink_gbps * 1e9 * self.cfg.engine.efficiency.nvlink_eff
         return v
 
     def pod_routable(self, pod: Pod) -> None:
-        cur = self.world.store.pods.get(pod.name, pod)
+        cur = self.pods_view.get(pod.name, pod)
         old = self.pods.get(pod.name)
         if old is not None:
             if old.info.seq == cur.seq and old.registered:
@@ -437,7 +462,7 @@ class ServingPlane:
         kind = role_kind(cur.role, cur.gpus, self.cfg)
         if kind == "none":
             return
-        node = self.world.scheduler.by_name[cur.node]
+        node = self.nodes[cur.node]
         cost = self.cost_for(cur.role, node.gpu_type, cur.gpus)
         over = self.cfg.roles.get(cur.role)
         model = self.catalog.model(over.model) if over is not None and over.model else self.model
@@ -542,7 +567,7 @@ class ServingPlane:
         """The last arrival time when it is already known (a trace, or a ``stop_s``)."""
         if self.source.done:
             return float(self._bt[-1]) if len(self._bt) else float(self.env.now)
-        stop = self.world.scenario.workload.stop_s if self.world.scenario.workload else None
+        stop = self.workload.stop_s
         return float(stop) if stop is not None else None
 
     def drained(self) -> bool:

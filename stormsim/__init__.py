@@ -30,6 +30,8 @@ if TYPE_CHECKING:  # the names below, as the type checker sees them
     from stormsim.analysis.sweep import SweepResult, sweep
     from stormsim.analysis.variants import override
     from stormsim.errors import InputError, SimulationError, StormsimError
+    from stormsim.perf.calibrate import calibrate
+    from stormsim.perf.query import IterationLatency, latency
     from stormsim.runner import RunResult, run
     from stormsim.schema.loader import StormsimWarning, load_scenario
     from stormsim.schema.scenario import Scenario
@@ -50,6 +52,9 @@ _LAZY = {
     "StormsimWarning": "stormsim.schema.loader",
     "load_scenario": "stormsim.schema.loader",
     "Scenario": "stormsim.schema.scenario",
+    "latency": "stormsim.perf.query",
+    "IterationLatency": "stormsim.perf.query",
+    "calibrate": "stormsim.perf.calibrate",
 }
 """Public name -> the module that defines it (imported on first access)."""
 
@@ -77,6 +82,7 @@ def default_scenario() -> Scenario:
 __all__ = [
     "CompareResult",
     "InputError",
+    "IterationLatency",
     "PlanResult",
     "RunResult",
     "Scenario",
@@ -85,9 +91,11 @@ __all__ = [
     "StormsimWarning",
     "SweepResult",
     "__version__",
+    "calibrate",
     "compare",
     "default_scenario",
     "default_scenario_path",
+    "latency",
     "load_scenario",
     "override",
     "plan",

@@ -582,6 +582,121 @@ _USAGE_ERROR: type[Exception] = next(
 )
 
 
+def _int_list(text: str, flag: str) -> list[int]:
+    try:
+        vals = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise InputError(
+            Problem(flag, f"expected comma-separated integers, got {text!r}")
+        ) from None
+    if not vals:
+        raise InputError(Problem(flag, "empty list"))
+    return vals
+
+
+@app.command("latency")
+def latency_cmd(
+    model: Annotated[str, typer.Option(help="Catalog model name.")] = "llama-3.1-8b",
+    model_file: Annotated[
+        Path | None, typer.Option(help="YAML with one architecture (inline model format).")
+    ] = None,
+    gpu: Annotated[str, typer.Option(help="Catalog GPU type.")] = "H100-80GB",
+    tp: Annotated[int, typer.Option(help="Tensor-parallel degree.")] = 1,
+    prefill: Annotated[str | None, typer.Option(help="Prompt lengths, e.g. 512,1024.")] = None,
+    cached: Annotated[int, typer.Option(help="Cached tokens before each prompt chunk.")] = 0,
+    decode_batch: Annotated[int | None, typer.Option(help="Decode batch (sequences).")] = None,
+    context: Annotated[int | None, typer.Option(help="Context tokens per sequence.")] = None,
+    latency_model: Annotated[
+        str | None, typer.Option("--latency-model", "--model-name", help="roofline|calibrated")
+    ] = None,
+    calibration: Annotated[Path | None, typer.Option(help="Calibration file.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+    grid: Annotated[bool, typer.Option(help="Decode table over batch sizes and contexts.")] = False,
+) -> None:
+    """Predicted time of one iteration, part by part."""
+    from stormsim.perf.query import latency, read_model_file
+    from stormsim.report.latency import breakdown_table, grid_table
+
+    def go() -> None:
+        arch = read_model_file(model_file) if model_file else model
+        cal = str(calibration) if calibration else None
+        if grid:
+            if prefill is not None or decode_batch is not None:
+                raise InputError(Problem("--grid", "--grid takes no --prefill / --decode-batch"))
+            batches, ctxs = [1, 8, 32, 128, 256], [128, 1024, 4096, 16384]
+            ms = [
+                [
+                    latency(
+                        arch,
+                        gpu,
+                        tp,
+                        decode_batch=b,
+                        context=c,
+                        latency_model=latency_model,
+                        calibration=cal,
+                    ).total_s
+                    * 1e3
+                    for c in ctxs
+                ]
+                for b in batches
+            ]
+            if as_json:
+                print(json.dumps({"batch": batches, "context": ctxs, "decode_ms": ms}))
+            else:
+                out.print(
+                    grid_table(
+                        f"decode iteration ms: {model} on {tp} x {gpu}",
+                        [str(b) for b in batches],
+                        [str(c) for c in ctxs],
+                        ms,
+                    )
+                )
+            return
+        res = latency(
+            arch,
+            gpu,
+            tp,
+            prefill=_int_list(prefill, "--prefill") if prefill is not None else None,
+            cached=cached,
+            decode_batch=decode_batch,
+            context=context,
+            latency_model=latency_model,
+            calibration=cal,
+        )
+        if as_json:
+            print(json.dumps(res.to_json()))
+        else:
+            out.print(breakdown_table(res))
+
+    _guard(go)
+
+
+@app.command()
+def calibrate(
+    profiles: Annotated[
+        list[Path], typer.Argument(help="Profile CSVs (Vidur format or iteration times).")
+    ],
+    gpu: Annotated[str, typer.Option(help="Catalog GPU type the profiles were measured on.")],
+    out_file: Annotated[Path, typer.Option("--out", help="Calibration YAML to write.")],
+    model: Annotated[str | None, typer.Option(help="Model of iteration-time profiles.")] = None,
+    model_file: Annotated[
+        Path | None, typer.Option(help="Architecture YAML of iteration-time profiles.")
+    ] = None,
+) -> None:
+    """Fit the calibrated latency model's coefficients for a GPU from measured profiles."""
+    from stormsim.perf.calibrate import calibrate as run_calibrate
+    from stormsim.perf.query import read_model_file
+    from stormsim.report.latency import error_table
+
+    def go() -> None:
+        arch = read_model_file(model_file) if model_file else model
+        res = run_calibrate(profiles, gpu, out_file, arch)
+        out.print(error_table(res.errors))
+        out.print(f"wrote {out_file}", markup=False)
+
+    _guard(go)
+
+
 def main() -> None:
     """Entry point: bad command-line arguments give one ``error:`` line and exit 2.
 

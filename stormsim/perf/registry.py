@@ -105,15 +105,57 @@ def _roofline(model: ModelArch, gpu: GpuSpec, tp: int, engine: Engine) -> Latenc
     )
 
 
+def _gpu_name(gpu: GpuSpec) -> str:
+    """The packaged catalog name of ``gpu`` ("" for a scenario-defined GPU)."""
+    from stormsim.perf.catalog import builtin
+
+    return next((k for k, v in builtin()[0].items() if v == gpu), "")
+
+
+def calibrated(
+    model: ModelArch, gpu: GpuSpec, tp: int, engine: Engine, calibration: str | None = None
+) -> LatencyModel:
+    """The calibrated model (:mod:`stormsim.perf.calibrated`): coefficients from the file
+    ``calibration`` or the packaged table of ``gpu``. The CPU overhead is the calibration's
+    unless the engine sets ``efficiency.iteration_overhead_s`` explicitly."""
+    from stormsim.perf.calibrated import CalibratedCost
+    from stormsim.perf.calibration import builtin_calibration, load_calibration
+
+    cal = load_calibration(calibration) if calibration else builtin_calibration(_gpu_name(gpu))
+    eff = engine.efficiency
+    over = eff.iteration_overhead_s if "iteration_overhead_s" in eff.model_fields_set else None
+    return CalibratedCost.build(
+        model,
+        gpu,
+        tp,
+        cal,
+        engine.gpu_memory_utilization,
+        engine.activation_reserve_gb,
+        engine.kv_cache_tokens,
+        over,
+    )
+
+
 DEFAULT_LATENCY_MODEL = "roofline"
-LATENCY_MODELS: dict[str, LatencyModelFactory] = {"roofline": _roofline}
+"""The default stays the roofline: the calibrated model misses the accuracy targets on some
+shared profiles (docs/latency-validation.md)."""
+LATENCY_MODELS: dict[str, LatencyModelFactory] = {"roofline": _roofline, "calibrated": calibrated}
 """Every latency model by the name a scenario selects it with (``serving.latency_model``)."""
 
 
 def build_latency_model(
-    name: str | None, model: ModelArch, gpu: GpuSpec, tp: int, engine: Engine
+    name: str | None,
+    model: ModelArch,
+    gpu: GpuSpec,
+    tp: int,
+    engine: Engine,
+    calibration: str | None = None,
 ) -> LatencyModel:
-    """The latency model ``name`` (None: :data:`DEFAULT_LATENCY_MODEL`) of an engine."""
+    """The latency model ``name`` (None: :data:`DEFAULT_LATENCY_MODEL`) of an engine;
+    ``calibration`` (a calibration file's path) selects the calibrated model's coefficients and
+    makes ``calibrated`` the default."""
+    if name is None and calibration:
+        name = "calibrated"
     factory = LATENCY_MODELS.get(name or DEFAULT_LATENCY_MODEL)
     if factory is None:
         raise InputError(
@@ -122,4 +164,6 @@ def build_latency_model(
                 f"unknown latency model {name!r}: known {', '.join(sorted(LATENCY_MODELS))}",
             )
         )
+    if name == "calibrated":
+        return calibrated(model, gpu, tp, engine, calibration)
     return factory(model, gpu, tp, engine)

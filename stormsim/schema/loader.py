@@ -556,7 +556,22 @@ def load_scenario(
         manifest = getattr(ev, "manifest", None)
         if isinstance(manifest, StormService):
             _int_or_percent_warnings(manifest, f"events[{i}].manifest")
-    return resolve_trace_path(scenario, base)  # a relative trace path is relative to the file
+    scenario = resolve_trace_path(scenario, base)  # relative paths are relative to the file
+    cal = getattr(getattr(scenario, "serving", None), "calibration", None)
+    if cal:
+        from stormsim.schema.calibration import load_calibration
+
+        try:
+            load_calibration(cal)
+        except InputError as e:
+            line = main.line_of(("serving", "calibration"))
+            raise InputError(
+                [
+                    p if p.file else Problem("serving.calibration", p.message, line, p.file)
+                    for p in e.problems
+                ]
+            ) from None
+    return scenario
 
 
 def locate(error: InputError, scenario_file: str | Path) -> InputError:

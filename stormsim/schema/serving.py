@@ -292,8 +292,12 @@ class Serving(_M):
     engines, and user-defined GPU / model catalog entries."""
 
     model: str | ModelArch = "llama-3.1-8b"
-    latency_model: Literal["roofline"] | None = None
-    """The engines' latency model by name (``stormsim.perf.registry``); unset: ``roofline``."""
+    latency_model: Literal["roofline", "calibrated"] | None = None
+    """The engines' latency model by name (``stormsim.perf.registry``); unset: ``roofline``
+    (``calibrated`` when ``calibration`` is set)."""
+    calibration: str | None = Field(default=None, min_length=1)
+    """A calibration file of the calibrated model (``stormsim calibrate``), relative to the
+    scenario file; unset: the packaged coefficients of each GPU."""
     router: Literal["random", "least_request", "least_kv"] = "least_request"
     queue_timeout_s: float = Field(default=30.0, ge=0)
     retries: int = Field(default=0, ge=0)
@@ -306,7 +310,12 @@ class Serving(_M):
 
 
 def resolve_trace_path(scenario: Any, base: Path) -> Any:
-    """The scenario with a relative ``workload.arrival.path`` made relative to ``base``."""
+    """The scenario with a relative ``workload.arrival.path`` (and ``serving.calibration``)
+    made relative to ``base``."""
+    sv = getattr(scenario, "serving", None)
+    if isinstance(sv, Serving) and sv.calibration and not Path(sv.calibration).is_absolute():
+        sv = sv.model_copy(update={"calibration": str(base / sv.calibration)})
+        scenario = scenario.model_copy(update={"serving": sv})
     wl = getattr(scenario, "workload", None)
     if wl is None or not isinstance(wl.arrival, TraceArrival):
         return scenario

@@ -412,7 +412,9 @@ class ServingPlane:
                 else self.model
             )
             gpu = self.catalog.gpu(gpu_name)
-            cost = build_latency_model(self.cfg.latency_model, model, gpu, tp, ecfg)
+            cost = build_latency_model(
+                self.cfg.latency_model, model, gpu, tp, ecfg, self.cfg.calibration
+            )
             if cost.kv_capacity_tokens <= 0:
                 raise InputError(
                     Problem(

@@ -1,0 +1,280 @@
+"""The calibrated latency model (``calibrated`` in :mod:`stormsim.perf.registry`): one engine's
+iteration time built operator by operator, as measured operator profiles time them
+(docs/latency-validation.md).
+
+Per transformer layer, on one GPU of a ``tp``-way tensor-parallel engine:
+
+* **GEMMs** (QKV, attention output, MLP gate+up, MLP down; the LM head once per sequence that
+  samples): ``launch + ((F / (peak·ce))^p + (B / (hbm·me))^p)^(1/p)`` with ``F`` the FLOPs and
+  ``B`` the bytes (weights + activations in and out) of the GPU's shard: a smooth roofline whose
+  efficiencies ``ce``, ``me``, sharpness ``p`` and launch time are fitted per GPU;
+* **elementwise operators** (two RMS/layer norms, rotary embedding, the MLP activation, the
+  residual add; the embedding gather once per iteration): ``launch + bytes / (hbm·ee)``;
+* **attention**: decode ``launch + per_seq·B + KV bytes read / (hbm·de)``; prefill
+  ``launch + 4·heads·d·pairs / (peak·pe) + KV bytes of cached context / (hbm·de)``;
+* **all-reduce** (two per layer at ``tp > 1``, ``tokens·hidden·2`` bytes each):
+  ``launch + latency(tp) + bytes / bandwidth(tp)`` from network profiles;
+* a per-iteration CPU **overhead** (scheduling, input preparation, sampling), a named
+  assumption of the calibration file (the profiles measure GPU kernels only).
+
+All times are seconds. Decode time is ``const(B) + slope·S`` (linear in the total context ``S``),
+so a fixed batch's ``n`` iterations sum in closed form (:meth:`CalibratedCost.span`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from stormsim.perf.calibration import Calibration
+from stormsim.perf.latency import DTYPE_BYTES, head_dim, kv_bytes_per_token, kv_capacity_tokens
+from stormsim.perf.latency import weight_bytes as _weight_bytes
+from stormsim.schema.serving import GpuSpec, ModelArch
+
+COMPONENTS = ("linear", "elementwise", "attention", "communication", "lm_head", "overhead")
+"""The parts of one iteration's time, in the order they are reported."""
+
+
+@dataclass(frozen=True)
+class Shapes:
+    """Per-GPU shard sizes of one layer (elements), for a model on ``tp`` GPUs."""
+
+    hidden: int
+    q_heads: int  # query heads per GPU
+    kv_heads: int  # KV heads per GPU (at least one)
+    head_dim: int
+    inter: int  # MLP intermediate width per GPU
+    gated: bool
+    vocab: int  # LM head rows per GPU
+    layers: int
+    bytes_per: int  # activation / weight element bytes
+
+    @classmethod
+    def of(cls, m: ModelArch, tp: int) -> Shapes:
+        return cls(
+            hidden=m.hidden_size,
+            q_heads=max(1, m.num_heads // tp),
+            kv_heads=math.ceil(m.num_kv_heads / tp),
+            head_dim=head_dim(m),
+            inter=max(1, m.intermediate_size // tp),
+            gated=m.gated_mlp,
+            vocab=math.ceil(m.vocab_size / tp),
+            layers=m.num_layers,
+            bytes_per=DTYPE_BYTES[m.dtype],
+        )
+
+    def gemms(self) -> list[tuple[str, int, int]]:
+        """The layer's GEMMs as (operator, in width, out width) of the GPU's shard."""
+        h, d = self.hidden, self.head_dim
+        return [
+            ("attn_pre_proj", h, (self.q_heads + 2 * self.kv_heads) * d),
+            ("attn_post_proj", self.q_heads * d, h),
+            ("mlp_up_proj", h, self.inter * (2 if self.gated else 1)),
+            ("mlp_down_proj", self.inter, h),
+        ]
+
+    def elementwise_bytes(self) -> list[tuple[str, int]]:
+        """Bytes one token moves through each elementwise operator of the layer."""
+        h, d, b = self.hidden, self.head_dim, self.bytes_per
+        act = self.inter * (3 if self.gated else 2)  # read gate+up (or one), write one
+        return [
+            ("input_layernorm", 2 * h * b),
+            ("attn_rope", 2 * (self.q_heads + self.kv_heads) * d * b),
+            ("post_attention_layernorm", 2 * h * b),
+            ("mlp_act", act * b),
+            ("add", 3 * h * b),
+        ]
+
+
+def gemm_flops_bytes(tokens: float, k: int, n: int, bytes_per: int) -> tuple[float, float]:
+    """FLOPs and bytes moved of a ``tokens × k`` by ``k × n`` GEMM."""
+    return 2.0 * tokens * k * n, float(bytes_per) * (k * n + tokens * (k + n))
+
+
+class Operators:
+    """Operator times (seconds) of one model on one GPU type at one TP degree."""
+
+    def __init__(self, m: ModelArch, g: GpuSpec, tp: int, cal: Calibration):
+        self.s = Shapes.of(m, tp)
+        self.tp = tp
+        self.cal = cal
+        self.peak = g.bf16_tflops * 1e12 * (2.0 if m.dtype == "fp8" else 1.0)
+        self.hbm = g.hbm_gbps * 1e9
+        kvb = DTYPE_BYTES[m.kv_dtype or m.dtype]
+        self.kv_bytes_layer = 2.0 * self.s.kv_heads * self.s.head_dim * kvb  # one token, one GPU
+
+    def gemm(self, tokens: float, k: int, n: int) -> float:
+        if tokens <= 0:
+            return 0.0
+        c = self.cal.gemm
+        f, b = gemm_flops_bytes(tokens, k, n, self.s.bytes_per)
+        p = c.sharpness
+        x = f / (self.peak * c.compute_eff)
+        y = b / (self.hbm * c.memory_eff)
+        return c.launch_s + (x**p + y**p) ** (1.0 / p)
+
+    def elementwise(self, nbytes: float) -> float:
+        if nbytes <= 0:
+            return 0.0
+        c = self.cal.elementwise
+        return c.launch_s + nbytes / (self.hbm * c.memory_eff)
+
+    def linear_layer(self, tokens: float) -> float:
+        return sum(self.gemm(tokens, k, n) for _, k, n in self.s.gemms())
+
+    def elementwise_layer(self, tokens: float) -> float:
+        return sum(self.elementwise(tokens * b) for _, b in self.s.elementwise_bytes())
+
+    def embedding(self, tokens: float) -> float:
+        return self.elementwise(tokens * self.s.hidden * self.s.bytes_per)
+
+    def lm_head(self, seqs: float) -> float:
+        return self.gemm(seqs, self.s.hidden, self.s.vocab)
+
+    def allreduce(self, nbytes: float) -> float:
+        """One all-reduce of ``nbytes`` over the ``tp`` GPUs (0 at tp 1)."""
+        if self.tp <= 1 or nbytes <= 0:
+            return 0.0
+        ar = self.cal.allreduce
+        lat, bw = ar.at(self.tp)
+        return ar.launch_s + lat + nbytes / (bw * 1e9)
+
+    def communication(self, tokens: float) -> float:
+        """The layers' all-reduces: two per layer of ``tokens·hidden`` elements."""
+        per = self.allreduce(tokens * self.s.hidden * self.s.bytes_per)
+        return 2.0 * self.s.layers * per
+
+    def decode_attention_layer(self, batch: float, context: float) -> float:
+        if batch <= 0:
+            return 0.0
+        a = self.cal.attention_decode
+        return (
+            a.launch_s
+            + a.per_seq_s * batch
+            + context * self.kv_bytes_layer / (self.hbm * a.memory_eff)
+        )
+
+    def prefill_attention_layer(self, pairs: float, ctx_read: float) -> float:
+        if pairs <= 0:
+            return 0.0
+        a = self.cal.attention_prefill
+        flops = 4.0 * self.s.q_heads * self.s.head_dim * pairs
+        kv = ctx_read * self.kv_bytes_layer / (self.hbm * self.cal.attention_decode.memory_eff)
+        return a.launch_s + flops / (self.peak * a.compute_eff) + kv
+
+
+@dataclass(frozen=True)
+class CalibratedCost:
+    """The calibrated :class:`~stormsim.perf.registry.LatencyModel` of one engine."""
+
+    ops: Operators
+    tp: int
+    overhead_s: float
+    kv_bytes_per_token: float
+    kv_capacity_tokens: int
+    weight_bytes: float
+
+    @classmethod
+    def build(
+        cls,
+        m: ModelArch,
+        g: GpuSpec,
+        tp: int,
+        cal: Calibration,
+        mem_util: float = 0.9,
+        reserve_gb: float = 1.0,
+        kv_tokens: int | None = None,
+        overhead_s: float | None = None,
+    ) -> CalibratedCost:
+        cap = (
+            kv_tokens
+            if kv_tokens is not None
+            else kv_capacity_tokens(m, g, tp, mem_util, reserve_gb)
+        )
+        return cls(
+            ops=Operators(m, g, tp, cal),
+            tp=tp,
+            overhead_s=cal.overhead_s if overhead_s is None else overhead_s,
+            kv_bytes_per_token=kv_bytes_per_token(m, tp),
+            kv_capacity_tokens=cap,
+            weight_bytes=_weight_bytes(m),
+        )
+
+    # ----------------------------------------------------------------- breakdowns
+    def prefill_parts(
+        self, tokens: float, pairs: float, seqs: int, ctx_read: float = 0.0
+    ) -> dict[str, float]:
+        """Seconds of each :data:`COMPONENTS` part of one prefill iteration."""
+        o, L = self.ops, self.ops.s.layers
+        return {
+            "linear": L * o.linear_layer(tokens),
+            "elementwise": L * o.elementwise_layer(tokens) + o.embedding(tokens),
+            "attention": L * o.prefill_attention_layer(pairs, ctx_read),
+            "communication": o.communication(tokens),
+            "lm_head": o.lm_head(seqs),
+            "overhead": self.overhead_s,
+        }
+
+    def decode_parts(self, batch: int, context: float) -> dict[str, float]:
+        """Seconds of each :data:`COMPONENTS` part of one decode iteration."""
+        o, L = self.ops, self.ops.s.layers
+        return {
+            "linear": L * o.linear_layer(batch),
+            "elementwise": L * o.elementwise_layer(batch) + o.embedding(batch),
+            "attention": L * o.decode_attention_layer(batch, context),
+            "communication": o.communication(batch),
+            "lm_head": o.lm_head(batch),
+            "overhead": self.overhead_s,
+        }
+
+    # ----------------------------------------------------------------- protocol
+    def prefill_time(self, tokens: float, pairs: float, seqs: int, ctx_read: float = 0.0) -> float:
+        return sum(self.prefill_parts(tokens, pairs, seqs, ctx_read).values())
+
+    def prefill_one(self, prompt: int) -> float:
+        return self.prefill_time(prompt, prompt * prompt / 2.0, 1)
+
+    def _line(self, batch: int) -> tuple[float, float]:
+        """Decode iteration time as ``a + b·context`` for a batch of ``batch`` sequences."""
+        a = self.decode_time(batch, 0.0)
+        b = (
+            self.ops.s.layers
+            * self.ops.kv_bytes_layer
+            / (self.ops.hbm * self.ops.cal.attention_decode.memory_eff)
+        )
+        return a, b
+
+    def decode_time(self, batch: int, context: float) -> float:
+        return sum(self.decode_parts(batch, context).values())
+
+    def span(self, batch: int, s0: float, n: int) -> float:
+        if n <= 0:
+            return 0.0
+        a, b = self._line(batch)
+        return n * (a + b * s0) + b * batch * (n - 1) * n / 2.0
+
+    def boundary(self, batch: int, s0: float, elapsed: float, limit: int) -> tuple[int, float]:
+        if elapsed <= 0:
+            return 0, 0.0
+        a, b = self._line(batch)
+        a0, step = a + b * s0, b * batch
+        if step <= 0:
+            n = math.ceil(elapsed / a0 - 1e-12)
+        else:
+            p = a0 - step / 2.0
+            n = math.ceil((-p + math.sqrt(p * p + 2.0 * step * elapsed)) / step - 1e-9)
+        n = min(max(n, 0), limit)
+        sn = self.span(batch, s0, n)
+        while n < limit and sn < elapsed:
+            n += 1
+            sn = self.span(batch, s0, n)
+        while n > 0:
+            sp = self.span(batch, s0, n - 1)
+            if sp < elapsed:
+                break
+            n -= 1
+            sn = sp
+        return n, sn
+
+    def first_n(self, batch: int, s0: float, elapsed: float, limit: int) -> int:
+        return self.boundary(batch, s0, elapsed, limit)[0]

@@ -1,0 +1,467 @@
+"""Fitting the calibrated model's coefficients from measured profiles (``stormsim calibrate``).
+
+Inputs (CSV, recognised by their header):
+
+* Vidur-format operator profiles ``mlp.csv`` (``time_stats.<op>.median`` ms per layer by
+  ``num_tokens`` and ``num_tensor_parallel_workers``, model shape columns);
+* Vidur-format ``all_reduce.csv`` (``time_stats.all_reduce.median`` ms by ``size`` bytes and
+  ``num_workers``; single-node rows, ``devices_per_node == num_workers``, are used);
+* attention rows ``kv,batch,ms`` (decode) and ``chunk,kv,ms`` (prefill), ms per layer at TP 1,
+  of the model whose ``mlp.csv`` sits in the same directory;
+* measured iteration times (docs/latency-validation.md): columns ``kind`` (``prefill`` or
+  ``decode``), ``batch``, ``context`` (decode: tokens per sequence), ``prompt_lens`` (prefill:
+  ``;``-separated lengths, or one length used ``batch`` times), ``cached`` (optional, cached
+  tokens per prefill sequence), ``tp``, ``measured_ms``; needs the model's architecture.
+
+Fits minimise the squared *relative* error. Pure numpy, no I/O beyond reading the CSVs.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from stormsim.errors import InputError, Problem
+from stormsim.perf.calibrated import CalibratedCost, Shapes, gemm_flops_bytes
+from stormsim.perf.calibration import (
+    AllReduceCoef,
+    AllReduceFit,
+    Calibration,
+    DecodeAttentionCoef,
+    ElementwiseCoef,
+    GemmCoef,
+    PrefillAttentionCoef,
+)
+from stormsim.schema.serving import GpuSpec, ModelArch
+
+GEMM_OPS = ("attn_pre_proj", "attn_post_proj", "mlp_up_proj", "mlp_down_proj")
+ELEM_OPS = ("input_layernorm", "attn_rope", "post_attention_layernorm", "mlp_act", "add")
+ALLREDUCE_LAUNCH_S = 2e-5
+"""Launch overhead per all-reduce call (Vidur's execution-time predictor adds 0.02 ms)."""
+CPU_OVERHEAD_S = 1e-3
+CPU_OVERHEAD_SOURCE = (
+    "assumption, not fitted: ~1 ms of CPU work per engine step (scheduling, input preparation, "
+    "sampling) for a vLLM-style engine; the operator profiles time GPU kernels only"
+)
+
+
+@dataclass(frozen=True)
+class MlpRow:
+    """One ``mlp.csv`` row: per-layer operator times (seconds) of a model at (tokens, tp)."""
+
+    model: str
+    shape: ModelArch  # layers unknown in the profile: num_layers=1
+    tokens: int
+    tp: int
+    ops_s: dict[str, float]
+
+
+@dataclass
+class Profiles:
+    """Everything read from the profile files of one GPU."""
+
+    mlp: list[MlpRow] = field(default_factory=list)
+    allreduce: list[tuple[int, float, float]] = field(default_factory=list)  # (n, bytes, s)
+    decode_attn: list[tuple[ModelArch, int, int, float]] = field(default_factory=list)
+    prefill_attn: list[tuple[ModelArch, int, int, float]] = field(default_factory=list)
+    iterations: list[dict[str, str]] = field(default_factory=list)
+
+
+def _bad(path: Path, line: int | None, msg: str) -> InputError:
+    return InputError(Problem("<profile>", msg, line, str(path)))
+
+
+def _rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """Header and (line, row) of a CSV whose leading ``#`` lines are comments."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise InputError(
+            Problem("<profile>", f"cannot read: {e.strerror}", None, str(path))
+        ) from None
+    lines = text.splitlines()
+    start = 0
+    while start < len(lines) and lines[start].startswith("#"):
+        start += 1
+    reader = csv.DictReader(lines[start:])
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    out = [(start + i + 2, r) for i, r in enumerate(reader)]
+    return header, out
+
+
+def _num(path: Path, line: int, row: dict[str, str], key: str) -> float:
+    try:
+        return float(row[key])
+    except (KeyError, TypeError, ValueError):
+        raise _bad(path, line, f"column {key!r}: not a number: {row.get(key)!r}") from None
+
+
+def _shape(path: Path, line: int, r: dict[str, str]) -> ModelArch:
+    h = int(_num(path, line, r, "n_embd"))
+    return ModelArch(
+        num_layers=1,
+        hidden_size=h,
+        num_heads=int(_num(path, line, r, "n_head")),
+        num_kv_heads=int(_num(path, line, r, "n_kv_head")),
+        intermediate_size=int(_num(path, line, r, "n_expanded_embd")),
+        vocab_size=int(_num(path, line, r, "vocab_size")),
+        gated_mlp=str(r.get("use_gated_mlp", "True")).strip().lower() in ("true", "1"),
+    )
+
+
+def read_profiles(paths: list[Path]) -> Profiles:
+    """Read every profile file (kind recognised by its header)."""
+    prof = Profiles()
+    for path in paths:
+        header, rows = _rows(path)
+        if not rows:
+            raise _bad(path, None, "no data rows")
+        hs = set(header)
+        if "time_stats.attn_pre_proj.median" in hs:
+            model = path.parent.name
+            for line, r in rows:
+                ops = {
+                    op: _num(path, line, r, f"time_stats.{op}.median") * 1e-3
+                    for op in (*GEMM_OPS, *ELEM_OPS, "emb")
+                    if f"time_stats.{op}.median" in hs
+                }
+                prof.mlp.append(
+                    MlpRow(
+                        model,
+                        _shape(path, line, r),
+                        int(_num(path, line, r, "num_tokens")),
+                        int(_num(path, line, r, "num_tensor_parallel_workers")),
+                        ops,
+                    )
+                )
+        elif "time_stats.all_reduce.median" in hs:
+            for line, r in rows:
+                n = int(_num(path, line, r, "num_workers"))
+                if int(_num(path, line, r, "devices_per_node")) != n:
+                    continue
+                prof.allreduce.append(
+                    (
+                        n,
+                        _num(path, line, r, "size"),
+                        _num(path, line, r, "time_stats.all_reduce.median") * 1e-3,
+                    )
+                )
+        elif hs >= {"kv", "batch", "ms"} or hs >= {"chunk", "kv", "ms"}:
+            shape = _sibling_shape(path)
+            decode = "batch" in hs
+            for line, r in rows:
+                a = int(_num(path, line, r, "batch" if decode else "chunk"))
+                kv = int(_num(path, line, r, "kv"))
+                t = _num(path, line, r, "ms") * 1e-3
+                (prof.decode_attn if decode else prof.prefill_attn).append((shape, a, kv, t))
+        elif hs >= {"kind", "batch", "tp", "measured_ms"}:
+            for line, r in rows:
+                r = dict(r)
+                r["_line"] = str(line)
+                r["_file"] = str(path)
+                prof.iterations.append(r)
+        else:
+            raise _bad(
+                path,
+                1,
+                "unrecognised profile: expected a Vidur mlp.csv or all_reduce.csv, attention rows "
+                "(kv,batch,ms / chunk,kv,ms) or iteration times (kind,batch,...,tp,measured_ms)",
+            )
+    return prof
+
+
+def _sibling_shape(path: Path) -> ModelArch:
+    mlp = path.parent / "mlp.csv"
+    if not mlp.exists():
+        raise _bad(path, None, "attention rows need the model's mlp.csv in the same directory")
+    _, rows = _rows(mlp)
+    line, r = rows[0]
+    return _shape(mlp, line, r)
+
+
+# --------------------------------------------------------------------------- fits
+
+
+def _rel_lstsq(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Non-negative-clipped least squares of ``x @ c ≈ y`` in relative error."""
+    w = 1.0 / y
+    c, *_ = np.linalg.lstsq(x * w[:, None], y * w, rcond=None)
+    return np.maximum(c, 0.0)
+
+
+def fit_gemm(f: np.ndarray, b: np.ndarray, y: np.ndarray) -> GemmCoef:
+    """Fit ``launch + ((f/ce)^p + (b/me)^p)^(1/p)`` (``f``, ``b`` already in seconds at
+    peak) to ``y`` seconds: grid over ``p``, coarse-to-fine grid over ``ce``/``me``, launch
+    in closed form."""
+    w2 = 1.0 / (y * y)
+
+    def score(p: float, ce: float, me: float) -> tuple[float, float]:
+        s = ((f / ce) ** p + (b / me) ** p) ** (1.0 / p)
+        c0 = max(0.0, float(np.sum(w2 * (y - s)) / np.sum(w2)))
+        return float(np.sum(w2 * (c0 + s - y) ** 2)), c0
+
+    best = (math.inf, 2.0, 0.7, 0.8, 0.0)
+    for p in (1.0, 1.5, 2.0, 3.0, 4.0):
+        for ce in np.arange(0.3, 1.21, 0.05):
+            for me in np.arange(0.3, 1.21, 0.05):
+                e, c0 = score(p, ce, me)
+                if e < best[0]:
+                    best = (e, p, float(ce), float(me), c0)
+    _, p, ce0, me0 = best[:4]
+    for ce in np.arange(ce0 - 0.05, ce0 + 0.051, 0.01):
+        for me in np.arange(me0 - 0.05, me0 + 0.051, 0.01):
+            if ce <= 0 or me <= 0:
+                continue
+            e, c0 = score(p, ce, me)
+            if e < best[0]:
+                best = (e, p, float(ce), float(me), c0)
+    _, p, ce, me, c0 = best
+    return GemmCoef(compute_eff=round(ce, 4), memory_eff=round(me, 4), sharpness=p, launch_s=c0)
+
+
+def fit(
+    prof: Profiles, gpu_name: str, g: GpuSpec, base: Calibration | None = None, source: str = ""
+) -> Calibration:
+    """Coefficients for GPU ``g`` from ``prof``; parts without data come from ``base``."""
+    peak, hbm = g.bf16_tflops * 1e12, g.hbm_gbps * 1e9
+    parts: dict[str, object] = {}
+    if prof.mlp:
+        fs, bs, ys, eb, ey = [], [], [], [], []
+        for r in prof.mlp:
+            s = Shapes.of(r.shape, r.tp)
+            for op, k, n in s.gemms():
+                if op in r.ops_s and r.ops_s[op] > 0:
+                    f, b = gemm_flops_bytes(r.tokens, k, n, s.bytes_per)
+                    fs.append(f / peak)
+                    bs.append(b / hbm)
+                    ys.append(r.ops_s[op])
+            for op, per in s.elementwise_bytes():
+                if op in r.ops_s and r.ops_s[op] > 0:
+                    eb.append(r.tokens * per / hbm)
+                    ey.append(r.ops_s[op])
+        parts["gemm"] = fit_gemm(np.array(fs), np.array(bs), np.array(ys))
+        c = _rel_lstsq(np.stack([np.ones(len(ey)), np.array(eb)], 1), np.array(ey))
+        parts["elementwise"] = ElementwiseCoef(memory_eff=1.0 / c[1], launch_s=float(c[0]))
+    if prof.allreduce:
+        by = {}
+        for n in sorted({a[0] for a in prof.allreduce}):
+            pts = [(sz, t) for k, sz, t in prof.allreduce if k == n]
+            x = np.array([[1.0, sz] for sz, _ in pts])
+            c = _rel_lstsq(x, np.array([t for _, t in pts]))
+            by[n] = AllReduceFit(latency_s=float(c[0]), bandwidth_gbps=1.0 / (c[1] * 1e9))
+        parts["allreduce"] = AllReduceCoef(launch_s=ALLREDUCE_LAUNCH_S, by_workers=by)
+    if prof.decode_attn:
+        xd: list[list[float]] = []
+        yd: list[float] = []
+        for shape, batch, kv, t in prof.decode_attn:
+            s = Shapes.of(shape, 1)
+            kvb = 2.0 * s.kv_heads * s.head_dim * s.bytes_per
+            xd.append([1.0, batch, batch * kv * kvb / hbm])
+            yd.append(t)
+        c = _rel_lstsq(np.array(xd), np.array(yd))
+        parts["attention_decode"] = DecodeAttentionCoef(
+            memory_eff=1.0 / c[2] if c[2] > 0 else 1.0, per_seq_s=float(c[1]), launch_s=float(c[0])
+        )
+    if prof.prefill_attn:
+        dec = parts.get("attention_decode") or (base.attention_decode if base else None)
+        me = dec.memory_eff if isinstance(dec, DecodeAttentionCoef) else 1.0
+        xp: list[list[float]] = []
+        yp: list[float] = []
+        for shape, chunk, kv, t in prof.prefill_attn:
+            s = Shapes.of(shape, 1)
+            kvb = 2.0 * s.kv_heads * s.head_dim * s.bytes_per
+            flops = 4.0 * s.q_heads * s.head_dim * chunk * (kv + chunk / 2.0)
+            xp.append([1.0, flops / peak])
+            yp.append(max(t - kv * kvb / (hbm * me), 1e-9))
+        c = _rel_lstsq(np.array(xp), np.array(yp))
+        parts["attention_prefill"] = PrefillAttentionCoef(
+            compute_eff=min(1.5, 1.0 / c[1]) if c[1] > 0 else 1.0, launch_s=float(c[0])
+        )
+    missing = [
+        k
+        for k in ("gemm", "elementwise", "allreduce", "attention_decode", "attention_prefill")
+        if k not in parts
+    ]
+    if missing and base is None:
+        raise InputError(
+            Problem(
+                "<profiles>",
+                f"no data for {', '.join(missing)} and no packaged calibration of {gpu_name}",
+            )
+        )
+    for part in missing:
+        parts[part] = getattr(base, part)
+    cal = Calibration(
+        gpu=gpu_name,
+        source=source,
+        overhead_s=base.overhead_s if base else CPU_OVERHEAD_S,
+        overhead_source=base.overhead_source if base else CPU_OVERHEAD_SOURCE,
+        **parts,
+    )
+    if prof.iterations:
+        raise InputError(
+            Problem("<profiles>", "iteration profiles need the model: use fit_iterations")
+        )
+    return cal
+
+
+# --------------------------------------------------------------------------- errors
+
+
+@dataclass(frozen=True)
+class ErrorRow:
+    """|predicted ÷ measured − 1| over one group of measurements."""
+
+    what: str  # "non-attention", "attention decode", ...
+    model: str
+    tp: int
+    n: int
+    median: float
+    p90: float
+    ratio_median: float
+
+
+def _summary(what: str, model: str, tp: int, ratios: list[float]) -> ErrorRow:
+    r = np.array(ratios)
+    e = np.abs(r - 1.0)
+    return ErrorRow(
+        what,
+        model,
+        tp,
+        len(r),
+        float(np.median(e)),
+        float(np.percentile(e, 90)),
+        float(np.median(r)),
+    )
+
+
+def layer_ratios(
+    prof: Profiles, cal: Calibration, g: GpuSpec, layers: dict[str, int] | None = None
+) -> list[ErrorRow]:
+    """Predicted ÷ measured of the non-attention iteration time per (model, tp) over the
+    profiles' token grid: ``L·(GEMMs + elementwise) + embedding + 2L all-reduces`` with the
+    measured side's all-reduce from the network fit (``layers`` by profile model name;
+    unknown: 32). Operators a profile does not measure are left out on both sides."""
+    by: dict[tuple[str, int], list[float]] = {}
+    for r in prof.mlp:
+        L = (layers or {}).get(r.model, 32)
+        m = r.shape.model_copy(update={"num_layers": L})
+        cost = CalibratedCost.build(m, g, r.tp, cal, kv_tokens=1)
+        o = cost.ops
+        pred_layer = sum(o.gemm(r.tokens, k, n) for op, k, n in o.s.gemms() if op in r.ops_s)
+        pred_layer += sum(
+            o.elementwise(r.tokens * b) for op, b in o.s.elementwise_bytes() if op in r.ops_s
+        )
+        meas_layer = sum(v for k, v in r.ops_s.items() if k != "emb")
+        comm = o.communication(r.tokens)
+        emb_p = o.embedding(r.tokens) if "emb" in r.ops_s else 0.0
+        pred = L * pred_layer + emb_p + comm
+        meas = L * meas_layer + r.ops_s.get("emb", 0.0) + comm
+        by.setdefault((r.model, r.tp), []).append(pred / meas)
+    return [_summary("non-attention", m, tp, v) for (m, tp), v in sorted(by.items())]
+
+
+def attention_ratios(prof: Profiles, cal: Calibration, g: GpuSpec) -> list[ErrorRow]:
+    """Predicted ÷ measured of the per-layer attention rows."""
+    out = []
+    for what, rows in (
+        ("attention decode", prof.decode_attn),
+        ("attention prefill", prof.prefill_attn),
+    ):
+        if not rows:
+            continue
+        rs = []
+        for shape, a, kv, t in rows:
+            o = CalibratedCost.build(shape, g, 1, cal, kv_tokens=1).ops
+            if what == "attention decode":
+                p = o.decode_attention_layer(a, a * kv)
+            else:
+                p = o.prefill_attention_layer(a * (kv + a / 2.0), kv)
+            rs.append(p / t)
+        out.append(_summary(what, "profiled", 1, rs))
+    return out
+
+
+def allreduce_ratios(prof: Profiles, cal: Calibration) -> list[ErrorRow]:
+    out = []
+    for n in sorted({a[0] for a in prof.allreduce}):
+        lat, bw = cal.allreduce.at(n)
+        rs = [(lat + sz / (bw * 1e9)) / t for k, sz, t in prof.allreduce if k == n]
+        out.append(_summary("all-reduce", f"{n} GPUs", n, rs))
+    return out
+
+
+def iteration_points(
+    prof: Profiles, m: ModelArch, g: GpuSpec, cal: Calibration
+) -> list[tuple[float, float, dict[str, str]]]:
+    """(predicted GPU seconds without the CPU overhead, measured seconds, row) per measured
+    iteration row."""
+    out = []
+    for r in prof.iterations:
+        path, line = Path(r["_file"]), int(r["_line"])
+        kind = r.get("kind", "").strip()
+        tp = int(_num(path, line, r, "tp"))
+        batch = int(_num(path, line, r, "batch"))
+        cost = CalibratedCost.build(m, g, tp, cal, kv_tokens=1, overhead_s=0.0)
+        if kind == "decode":
+            t = cost.decode_time(batch, batch * _num(path, line, r, "context"))
+        elif kind == "prefill":
+            raw = (r.get("prompt_lens") or "").strip()
+            try:
+                lens = [int(x) for x in raw.split(";") if x.strip()]
+            except ValueError:
+                raise _bad(
+                    path, line, f"column 'prompt_lens': not ';'-separated integers: {raw!r}"
+                ) from None
+            if len(lens) == 1:
+                lens = lens * batch
+            if not lens:
+                raise _bad(path, line, "column 'prompt_lens' is empty")
+            c = float(r.get("cached") or 0)
+            t = cost.prefill_time(
+                sum(lens), sum(x * (c + x / 2.0) for x in lens), len(lens), c * len(lens)
+            )
+        else:
+            raise _bad(path, line, f"column 'kind': expected prefill or decode, got {kind!r}")
+        out.append((t, _num(path, line, r, "measured_ms") * 1e-3, r))
+    return out
+
+
+def fit_iterations(prof: Profiles, m: ModelArch, g: GpuSpec, base: Calibration) -> Calibration:
+    """Fit measured iteration times as ``overhead + k · (base model's GPU time)``: the CPU
+    overhead becomes the fitted intercept, and every efficiency is divided by ``k`` (every
+    launch time multiplied by it)."""
+    pts = iteration_points(prof, m, g, base)
+    c = _rel_lstsq(np.array([[1.0, p] for p, _, _ in pts]), np.array([y for _, y, _ in pts]))
+    over, k = float(c[0]), float(c[1]) or 1.0
+
+    def scale(x: object, **kw: float) -> object:
+        return x.model_copy(update=kw)  # type: ignore[attr-defined]
+
+    gm, el, ad, ap = base.gemm, base.elementwise, base.attention_decode, base.attention_prefill
+    return base.model_copy(
+        update={
+            "gemm": scale(
+                gm,
+                compute_eff=gm.compute_eff / k,
+                memory_eff=gm.memory_eff / k,
+                launch_s=gm.launch_s * k,
+            ),
+            "elementwise": scale(el, memory_eff=el.memory_eff / k, launch_s=el.launch_s * k),
+            "attention_decode": scale(
+                ad,
+                memory_eff=ad.memory_eff / k,
+                launch_s=ad.launch_s * k,
+                per_seq_s=ad.per_seq_s * k,
+            ),
+            "attention_prefill": scale(
+                ap, compute_eff=ap.compute_eff / k, launch_s=ap.launch_s * k
+            ),
+            "overhead_s": over,
+            "overhead_source": f"fitted intercept of {len(pts)} measured iteration times",
+        }
+    )

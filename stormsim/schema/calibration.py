@@ -1,0 +1,184 @@
+"""Calibration files of the calibrated latency model: fitted coefficients for one GPU type.
+
+The package ships one per profiled GPU (``stormsim/data/calibration/<gpu>.yaml``, fitted by
+``stormsim calibrate`` from public operator profiles, source named in the file); a scenario may
+name its own (``serving.calibration: FILE``, relative to the scenario). Times are seconds,
+bandwidths GB/s (10^9 bytes/s), efficiencies fractions of the catalog's peak.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from stormsim.errors import InputError, Problem
+
+
+class _M(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GemmCoef(_M):
+    """GEMM: ``launch + ((F/(peak·compute_eff))^p + (B/(hbm·memory_eff))^p)^(1/p)``."""
+
+    compute_eff: float = Field(gt=0, le=1.5)
+    memory_eff: float = Field(gt=0, le=1.5)
+    sharpness: float = Field(default=2.0, ge=1)
+    launch_s: float = Field(default=0.0, ge=0)
+
+
+class ElementwiseCoef(_M):
+    """Elementwise operator: ``launch + bytes/(hbm·memory_eff)``."""
+
+    memory_eff: float = Field(gt=0, le=1.5)
+    launch_s: float = Field(default=0.0, ge=0)
+
+
+class DecodeAttentionCoef(_M):
+    """Decode attention per layer: ``launch + per_seq·B + KV bytes/(hbm·memory_eff)``."""
+
+    memory_eff: float = Field(gt=0, le=1.5)
+    per_seq_s: float = Field(default=0.0, ge=0)
+    launch_s: float = Field(default=0.0, ge=0)
+
+
+class PrefillAttentionCoef(_M):
+    """Prefill attention per layer: ``launch + 4·heads·d·pairs/(peak·compute_eff)`` (+ the
+    cached context's KV read at the decode attention's bandwidth)."""
+
+    compute_eff: float = Field(gt=0, le=1.5)
+    launch_s: float = Field(default=0.0, ge=0)
+
+
+class AllReduceFit(_M):
+    """One all-reduce over ``n`` GPUs: ``latency_s + bytes/(bandwidth_gbps·1e9)``."""
+
+    latency_s: float = Field(ge=0)
+    bandwidth_gbps: float = Field(gt=0)
+
+
+class AllReduceCoef(_M):
+    """All-reduce fits by number of GPUs, plus a launch overhead per call."""
+
+    launch_s: float = Field(default=2e-5, ge=0)
+    by_workers: dict[int, AllReduceFit] = Field(min_length=1)
+
+    def at(self, n: int) -> tuple[float, float]:
+        """(latency s, bandwidth GB/s) for ``n`` GPUs: the fit for ``n``, else the nearest
+        measured count above (or the largest)."""
+        fit = self.by_workers.get(n)
+        if fit is None:
+            above = [k for k in self.by_workers if k >= n]
+            fit = self.by_workers[min(above) if above else max(self.by_workers)]
+        return fit.latency_s, fit.bandwidth_gbps
+
+
+class Calibration(_M):
+    """Fitted coefficients of the calibrated model for one GPU type."""
+
+    gpu: str
+    source: str = ""
+    gemm: GemmCoef
+    elementwise: ElementwiseCoef
+    attention_decode: DecodeAttentionCoef
+    attention_prefill: PrefillAttentionCoef
+    allreduce: AllReduceCoef
+    overhead_s: float = Field(ge=0)
+    overhead_source: str = ""
+
+
+def parse_calibration(text: str, label: str) -> Calibration:
+    """Validate calibration YAML ``text``; errors name ``label`` and the line."""
+    yaml = YAML(typ="rt")
+    try:
+        data: Any = yaml.load(text)
+    except YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise InputError(Problem("<calibration>", f"not valid YAML: {e}", line, label)) from None
+    if not isinstance(data, dict):
+        raise InputError(Problem("<calibration>", "a calibration file must be a mapping", 1, label))
+    try:
+        return Calibration.model_validate(_plain(data))
+    except ValidationError as e:
+        problems = []
+        for err in e.errors():
+            loc = tuple(err["loc"])
+            problems.append(
+                Problem(
+                    ".".join(str(x) for x in loc) or "<calibration>",
+                    err["msg"],
+                    _line_of(data, loc),
+                    label,
+                )
+            )
+        raise InputError(problems) from None
+
+
+def _plain(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_plain(v) for v in x]
+    return x
+
+
+def _line_of(data: Any, loc: tuple[Any, ...]) -> int | None:
+    """1-based line of the deepest key of ``loc`` present in the round-trip ``data``."""
+    line = None
+    node = data
+    for key in loc:
+        lc = getattr(node, "lc", None)
+        if not isinstance(node, dict) or key not in node or lc is None:
+            break
+        try:
+            line = lc.key(key)[0] + 1
+        except (KeyError, TypeError):
+            break
+        node = node[key]
+    return line
+
+
+@lru_cache(maxsize=32)
+def load_calibration(path: str) -> Calibration:
+    """The calibration file at ``path`` (cached by path)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise InputError(
+            Problem("serving.calibration", f"cannot read calibration file: {e.strerror}: {p}")
+        ) from None
+    return parse_calibration(text, str(p))
+
+
+BUILTIN = {"a100-80gb": "a100-80gb.yaml", "h100-80gb": "h100-80gb.yaml"}
+"""Packaged calibrations by catalog GPU name."""
+
+
+@lru_cache(maxsize=8)
+def builtin_calibration(gpu: str) -> Calibration:
+    """The packaged calibration of catalog GPU ``gpu``; a GPU without one borrows the H100's
+    coefficients (efficiencies and launch times) applied to its own peak numbers."""
+    name = BUILTIN.get(gpu.strip().lower(), BUILTIN["h100-80gb"])
+    text = (
+        resources.files("stormsim").joinpath(f"data/calibration/{name}").read_text(encoding="utf-8")
+    )
+    return parse_calibration(text, f"stormsim/data/calibration/{name}")
+
+
+def dump_calibration(cal: Calibration) -> str:
+    """YAML text of ``cal`` (what ``stormsim calibrate`` writes)."""
+    import io
+
+    yaml = YAML(typ="safe")
+    yaml.default_flow_style = False
+    buf = io.StringIO()
+    yaml.dump(cal.model_dump(mode="json"), buf)
+    return buf.getvalue()

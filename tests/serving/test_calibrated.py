@@ -1,0 +1,327 @@
+"""The calibrated latency model: hand-computed iteration times, the fit, the CLI verbs, the
+``serving.calibration`` scenario key, and the accuracy targets on the shared profiles."""
+
+from __future__ import annotations
+
+import csv
+import glob
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ruamel.yaml import YAML
+from serving_helpers import scenario
+
+import stormsim
+from stormsim.errors import InputError
+from stormsim.perf.calibrated import CalibratedCost
+from stormsim.perf.calibration import (
+    Calibration,
+    builtin_calibration,
+    dump_calibration,
+    load_calibration,
+)
+from stormsim.perf.catalog import builtin
+from stormsim.perf.fit import attention_ratios, fit, layer_ratios, read_profiles
+from stormsim.schema.serving import GpuSpec, ModelArch
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = REPO.parent / "shared"
+
+TINY = ModelArch(
+    num_layers=1,
+    hidden_size=2,
+    num_heads=1,
+    num_kv_heads=1,
+    head_dim=2,
+    intermediate_size=4,
+    vocab_size=4,
+    gated_mlp=False,
+    dtype="bf16",
+)
+SLOW_GPU = GpuSpec(bf16_tflops=1e-6, hbm_gb=1.0, hbm_gbps=1e-3, nvlink_gbps=1.0, nic_gbps=1.0)
+"""1e6 FLOP/s and 1e6 B/s: a FLOP or a byte costs one microsecond."""
+
+
+def _cal(**over: Any) -> Calibration:
+    data: dict[str, Any] = {
+        "gpu": "test",
+        "gemm": {"compute_eff": 1.0, "memory_eff": 1.0, "sharpness": 1.0, "launch_s": 0.0},
+        "elementwise": {"memory_eff": 1.0, "launch_s": 0.0},
+        "attention_decode": {"memory_eff": 1.0, "per_seq_s": 1e-6, "launch_s": 0.0},
+        "attention_prefill": {"compute_eff": 1.0, "launch_s": 0.0},
+        "allreduce": {
+            "launch_s": 2e-5,
+            "by_workers": {2: {"latency_s": 1e-5, "bandwidth_gbps": 100}},
+        },
+        "overhead_s": 5e-4,
+    }
+    data.update(over)
+    return Calibration.model_validate(data)
+
+
+def test_decode_of_a_tiny_model_by_hand() -> None:
+    """One layer, hidden 2, one head of dim 2, MLP 4 (not gated), vocab 4, bf16; every FLOP
+    and byte 1 µs, sharpness 1 (compute + memory), no launch times. Decode of 1 sequence
+    with 10 tokens of context:
+
+    * QKV GEMM 2x6: 2·1·2·6 = 24 FLOPs, 2·(12 + 1·(2+6)) = 40 B → 64 µs; output 2x2: 8 + 16
+      → 24 µs; up 2x4: 16 + 2·(8+6) = 28 → 44 µs; down 4x2: 44 µs. linear = 176 µs;
+    * elementwise per token: norms 2·(2·2) = 8 B each, rotary 2·(1+1)·2·2 = 16 B, activation
+      (2·4 elements)·2 = 16 B, add 3·2·2 = 12 B → 60 µs, embedding 2·2 = 4 µs → 64 µs;
+    * LM head 2x4: 16 + 28 = 44 µs;
+    * attention: 1 µs per sequence + 10 tokens · KV 2·1·2·2 = 8 B → 81 µs;
+    * no all-reduce at TP 1; CPU overhead 500 µs. Total 865 µs.
+    """
+    c = CalibratedCost.build(TINY, SLOW_GPU, 1, _cal(), kv_tokens=100)
+    parts = c.decode_parts(1, 10.0)
+    assert parts == pytest.approx(
+        {
+            "linear": 176e-6,
+            "elementwise": 64e-6,
+            "attention": 81e-6,
+            "communication": 0.0,
+            "lm_head": 44e-6,
+            "overhead": 5e-4,
+        }
+    )
+    assert c.decode_time(1, 10.0) == pytest.approx(865e-6)
+    assert c.span(1, 10.0, 3) == pytest.approx(sum(c.decode_time(1, 10.0 + k) for k in range(3)))
+
+
+def test_prefill_and_all_reduce_of_a_tiny_model_by_hand() -> None:
+    """Prefill of one 2-token prompt at TP 2 (heads stay 1 per GPU, MLP 2 per GPU):
+    QKV 2x6: 2·2·2·6 = 48 + 2·(12 + 2·8) = 56 → 104 µs; output 2x2: 16 + 2·(4+8) = 24 → 40;
+    up 2x2: 40; down 2x2: 40 → linear 224 µs. Attention pairs 2·(0 + 1) = 2, 4·1·2·2 = 16
+    FLOPs → 16 µs. All-reduce of 2·2·2 = 8 B: 20 + 10 µs + 8 B / 100 GB/s; two per layer."""
+    c = CalibratedCost.build(TINY, SLOW_GPU, 2, _cal(), kv_tokens=100)
+    p = c.prefill_parts(2.0, 2.0, 1)
+    assert p["linear"] == pytest.approx(224e-6)
+    assert p["attention"] == pytest.approx(16e-6)
+    assert p["communication"] == pytest.approx(2 * (3e-5 + 8 / 100e9))
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    with path.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
+
+def test_the_fit_recovers_known_coefficients(tmp_path: Path) -> None:
+    """Synthetic Vidur-format profiles made by a known calibration fit back to it."""
+    gpus, models = builtin()
+    g = gpus["A100-80GB"]
+    truth = _cal(
+        gemm={"compute_eff": 0.7, "memory_eff": 0.8, "sharpness": 2.0, "launch_s": 5e-6},
+        elementwise={"memory_eff": 0.6, "launch_s": 2e-6},
+    )
+    shape = models["llama-3.1-8b"]
+    d = tmp_path / "llama"
+    d.mkdir()
+    rows = []
+    for tp in (1, 2, 4):
+        o = CalibratedCost.build(shape, g, tp, truth, kv_tokens=1).ops
+        for t in (1, 4, 16, 64, 256, 512, 1024, 2048, 4096):
+            row: dict[str, Any] = {}
+            for op, k, n in o.s.gemms():
+                row[f"time_stats.{op}.median"] = o.gemm(t, k, n) * 1e3
+            for op, b in o.s.elementwise_bytes():
+                row[f"time_stats.{op}.median"] = o.elementwise(t * b) * 1e3
+            row["time_stats.emb.median"] = o.embedding(t) * 1e3
+            row.update(
+                n_head=32,
+                n_kv_head=8,
+                n_embd=4096,
+                n_expanded_embd=14336,
+                vocab_size=128256,
+                use_gated_mlp=True,
+                num_tokens=t,
+                num_tensor_parallel_workers=tp,
+            )
+            rows.append(row)
+    _write_csv(d / "mlp.csv", rows)
+    ar = [
+        {
+            "time_stats.all_reduce.median": (3e-5 + s / 150e9) * 1e3,
+            "num_workers": 2,
+            "devices_per_node": 2,
+            "size": s,
+        }
+        for s in (2048, 65536, 1 << 20, 1 << 24)
+    ]
+    _write_csv(tmp_path / "all_reduce.csv", ar)
+    prof = read_profiles([d / "mlp.csv", tmp_path / "all_reduce.csv"])
+    got = fit(prof, "A100-80GB", g, base=truth)
+    assert got.gemm.sharpness == 2.0
+    assert got.gemm.compute_eff == pytest.approx(0.7, abs=0.011)
+    assert got.gemm.memory_eff == pytest.approx(0.8, abs=0.011)
+    assert got.elementwise.memory_eff == pytest.approx(0.6, rel=1e-6)
+    assert got.elementwise.launch_s == pytest.approx(2e-6, rel=1e-6)
+    lat, bw = got.allreduce.at(2)
+    assert lat == pytest.approx(3e-5, rel=1e-6) and bw == pytest.approx(150, rel=1e-6)
+
+
+def _tiny_file(tmp_path: Path) -> Path:
+    p = tmp_path / "tiny.yaml"
+    p.write_text(
+        "num_layers: 2\nhidden_size: 64\nnum_heads: 4\nnum_kv_heads: 2\n"
+        "intermediate_size: 128\nvocab_size: 256\n"
+    )
+    return p
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "stormsim.cli", *args], capture_output=True, text=True, check=False
+    )
+
+
+def test_cli_latency_json_matches_the_python_call(tmp_path: Path) -> None:
+    f = _tiny_file(tmp_path)
+    cal = tmp_path / "cal.yaml"
+    cal.write_text(dump_calibration(_cal(overhead_s=0.003)))
+    r = _cli(
+        "latency", "--model-file", str(f), "--gpu", "A100-80GB", "--tp", "2",
+        "--decode-batch", "8", "--context", "100", "--calibration", str(cal), "--json",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    assert list(got) == ["total_s", "components_s"]
+    assert list(got["components_s"]) == [
+        "linear", "elementwise", "attention", "communication", "lm_head", "overhead",
+    ]  # fmt: skip
+    assert got["components_s"]["overhead"] == 0.003
+    assert got["total_s"] == pytest.approx(sum(got["components_s"].values()))
+    arch = ModelArch.model_validate(YAML(typ="safe").load(f.read_text()))
+    py = stormsim.latency(arch, "A100-80GB", 2, decode_batch=8, context=100, calibration=str(cal))
+    assert got == py.to_json()
+    r = _cli(
+        "latency", "--model", "llama-3.1-8b", "--gpu", "H100", "--prefill", "512,1024",
+        "--model-name", "roofline",
+    )  # fmt: skip
+    assert r.returncode == 0 and "total" in r.stdout and "linear" in r.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "msg"),
+    [
+        (["--prefill", "5,x"], "error: --prefill: expected comma-separated integers"),
+        (["--decode-batch", "4"], "error: --context"),
+        (["--prefill", "5", "--decode-batch", "4", "--context", "1"], "error: --prefill"),
+        (["--prefill", "5", "--gpu", "nope"], "error: --gpu: unknown GPU type"),
+        (["--prefill", "5", "--model-name", "x"], "error: --latency-model: unknown 'x'"),
+    ],
+)
+def test_cli_latency_bad_arguments(args: list[str], msg: str) -> None:
+    r = _cli("latency", *args)
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert r.stderr.startswith(msg), r.stderr
+
+
+def _scenario_file(tmp_path: Path, serving: dict[str, Any], name: str = "s.yaml") -> Path:
+    data = scenario(
+        workload={
+            "arrival": {"kind": "poisson", "rate_rps": 2.0},
+            "start_s": 30.0,
+            "stop_s": 90.0,
+        },
+        serving=serving,
+        until_s=150.0,
+    )
+    p = tmp_path / name
+    with p.open("w") as f:
+        YAML(typ="safe").dump(data, f)
+    return p
+
+
+def test_the_scenario_calibration_key_loads_and_changes_results(tmp_path: Path) -> None:
+    (tmp_path / "cal").mkdir()
+    slow = builtin_calibration("h100-80gb").model_copy(update={"overhead_s": 0.02})
+    (tmp_path / "cal" / "slow.yaml").write_text(dump_calibration(slow))
+    runs = [
+        stormsim.run(stormsim.load_scenario(_scenario_file(tmp_path, sv, f"s{i}.yaml")))
+        for i, sv in enumerate(
+            [{}, {"latency_model": "calibrated"}, {"calibration": "cal/slow.yaml"}]
+        )
+    ]
+    ttft = [r.summary["ttft_p50_s"] for r in runs]
+    assert len(set(ttft)) == 3, ttft
+    assert ttft[2] > ttft[1]  # 20 ms of overhead per iteration instead of 1 ms
+
+
+def test_a_missing_or_malformed_calibration_names_path_and_line(tmp_path: Path) -> None:
+    p = _scenario_file(tmp_path, {"calibration": "nope.yaml"})
+    with pytest.raises(InputError) as e:
+        stormsim.load_scenario(p)
+    msg = str(e.value)
+    assert "serving.calibration (line" in msg and "nope.yaml" in msg
+    bad = tmp_path / "bad.yaml"
+    text = dump_calibration(builtin_calibration("h100-80gb")).replace(
+        "overhead_s: 0.001", "overhead_s: -1"
+    )
+    bad.write_text(text)
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if t.startswith("overhead_s"))
+    load_calibration.cache_clear()
+    with pytest.raises(InputError, match=rf"overhead_s \(line {line} of .*bad.yaml\)"):
+        stormsim.load_scenario(_scenario_file(tmp_path, {"calibration": "bad.yaml"}))
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="shared calibration profiles absent")
+def test_a100_error_table_on_the_shared_profiles() -> None:
+    """Targets (median ≤ 5 %, p90 ≤ 10 %) on every A100 profile and TP, with the one known
+    miss (Llama-2-7B TP1 median 5.2 %, docs/latency-validation.md) held to ≤ 6 %; decode
+    attention median ≤ 10 %."""
+    gpus, _ = builtin()
+    v = SHARED / "calibration" / "vidur"
+    paths = [Path(p) for p in sorted(glob.glob(str(v / "compute/a100/*/*/*.csv")))]
+    prof = read_profiles([*paths, v / "network/a100_dgx/all_reduce.csv"])
+    cal = fit(prof, "A100-80GB", gpus["A100-80GB"])
+    layers = {
+        "Llama-2-7b-hf": 32, "Meta-Llama-3-8B": 32, "Llama-2-70b-hf": 80,
+        "Meta-Llama-3-70B": 80, "internlm-20b": 60, "CodeLlama-34b-Instruct-hf": 48,
+    }  # fmt: skip
+    rows = layer_ratios(prof, cal, gpus["A100-80GB"], layers)
+    assert len(rows) == 24
+    for r in rows:
+        limit = 0.06 if (r.model, r.tp) == ("Llama-2-7b-hf", 1) else 0.05
+        assert r.median <= limit and r.p90 <= 0.10, r
+    dec = [r for r in attention_ratios(prof, cal, gpus["A100-80GB"]) if "decode" in r.what]
+    assert dec and dec[0].median <= 0.10
+
+
+def test_cli_calibrate_fits_iteration_times(tmp_path: Path) -> None:
+    """Iteration times made by the packaged A100 model with 3 ms of overhead and every GPU
+    time ×1.25 fit back to overhead 3 ms and efficiencies ÷1.25; the file loads."""
+    gpus, models = builtin()
+    base = builtin_calibration("a100-80gb")
+    m, g = models["llama-3.1-8b"], gpus["A100-80GB"]
+    rows = []
+    for tp, b, ctx in ((1, 8, 512), (1, 64, 1024), (2, 32, 2048)):
+        c = CalibratedCost.build(m, g, tp, base, kv_tokens=1, overhead_s=0.0)
+        ms = (0.003 + 1.25 * c.decode_time(b, b * ctx)) * 1e3
+        rows.append({"kind": "decode", "batch": b, "context": ctx, "prompt_lens": "",
+                     "tp": tp, "measured_ms": ms})  # fmt: skip
+    for lens in ([1024], [512, 512, 256]):
+        c = CalibratedCost.build(m, g, 1, base, kv_tokens=1, overhead_s=0.0)
+        t = c.prefill_time(sum(lens), sum(x * x / 2.0 for x in lens), len(lens))
+        rows.append({"kind": "prefill", "batch": len(lens), "context": "",
+                     "prompt_lens": ";".join(map(str, lens)), "tp": 1,
+                     "measured_ms": (0.003 + 1.25 * t) * 1e3})  # fmt: skip
+    _write_csv(tmp_path / "iters.csv", rows)
+    out = tmp_path / "cal.yaml"
+    r = _cli("calibrate", str(tmp_path / "iters.csv"), "--gpu", "A100", "--model",
+             "llama-3.1-8b", "--out", str(out))  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "iteration" in r.stdout
+    got = load_calibration(str(out))
+    assert got.overhead_s == pytest.approx(0.003, rel=1e-6)
+    assert got.gemm.compute_eff == pytest.approx(base.gemm.compute_eff / 1.25, rel=1e-6)
+    bad = _cli("calibrate", str(tmp_path / "iters.csv"), "--gpu", "A100", "--out",
+               str(tmp_path / "x.yaml"))  # fmt: skip
+    assert bad.returncode == 2 and bad.stderr.startswith("error: --model")
+    assert not (tmp_path / "x.yaml").exists()

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean notebooks
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ $(DEVSTAMP): pyproject.toml | $(VENV)/bin/python
 
 demo: $(STAMP)
 	$(VENV)/bin/stormsim run --out results/demo
+
+notebooks: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[notebooks]'
+	$(VENV)/bin/jupyter lab notebooks
 
 test: $(DEVSTAMP)
 	$(VENV)/bin/ruff check stormsim tests bench

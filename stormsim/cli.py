@@ -96,6 +96,16 @@ def _guard(fn: Callable[[], T]) -> T:
     return result
 
 
+def _locate(e: InputError, scenario: Path) -> InputError:
+    """Lines of the scenario file for problems with a field path (not a ``--option``)."""
+    from stormsim.schema.loader import locate
+
+    options = [p for p in e.problems if p.path.startswith("-")]
+    fields = [p for p in e.problems if not p.path.startswith("-")]
+    located = locate(InputError(fields), scenario).problems if fields else []
+    return InputError([*located, *options])
+
+
 def _fmt(v: Any) -> str:
     if v is None:
         return "-"
@@ -266,6 +276,51 @@ def _interrupted(where: Path) -> typer.Exit:
     return typer.Exit(130)
 
 
+JobsOpt = Annotated[
+    int | None, typer.Option("--jobs", "-j", help="Parallel runs (default: every core).", min=1)
+]
+ExecutorOpt = Annotated[
+    Executor, typer.Option("--executor", help="local processes or a Ray cluster.")
+]
+AddressOpt = Annotated[
+    str | None, typer.Option("--address", help="Ray cluster address (default: start one).")
+]
+
+
+RequireOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--require",
+        "-r",
+        help="A requirement on a summary KPI, e.g. 'window_ttft_p99_s<=2' (<=, >=, <, >). "
+        "Repeatable; added to the workload's SLO and the scenario's require: list.",
+    ),
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        help="PATH=VALUE: override a scenario field for every run (as `run --set`). Repeatable.",
+    ),
+]
+
+
+def _requirements_line(reqs: list[Any]) -> str:
+    return "requirements: " + (
+        ", ".join(f"{r.text} ({r.source})" for r in reqs) if reqs else "none"
+    )
+
+
+def _print_recommendations(recs: list[tuple[str, str | None, dict[str, Any]]]) -> None:
+    for objective, label, values in recs:
+        if label is None:
+            out.print(f"{objective}: none (no feasible setting completed its rollout)",
+                      markup=False)  # fmt: skip
+            continue
+        detail = ", ".join(f"{k} {_fmt(v)}" for k, v in values.items())
+        out.print(f"{objective}: {label}  ({detail})", markup=False)
+
+
 @app.command()
 def compare(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML.")],
@@ -289,37 +344,45 @@ def compare(
         Path | None,
         typer.Option("--out", help="Output directory (default: results/NAME-compare)."),
     ] = None,
+    jobs: JobsOpt = None,
+    executor: ExecutorOpt = Executor.local,
+    address: AddressOpt = None,
+    set_: SetOpt = None,
+    require: RequireOpt = None,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write timelines.png.")] = True,
 ) -> None:
-    """Run a scenario under several update strategies (same seed) and tabulate the KPIs."""
+    """Run a scenario under several update strategies (same seed, in parallel) and tabulate
+    the KPIs, which strategies meet the requirements, and the recommended ones."""
 
     def go() -> stormsim.CompareResult:
         sc = stormsim.load_scenario(scenario)
         target = out_dir or Path("results") / f"{sc.name}-compare"
-        return stormsim.compare(
-            sc, strategy, seed=seed, until_s=until, out=target, plots=plots, progress=False
-        )
+        try:
+            return stormsim.compare(
+                sc, strategy, seed=seed, until_s=until, out=target, plots=plots,
+                progress=None, jobs=jobs, executor=executor.value, address=address,
+                overrides=_overrides(set_ or []), require=require,
+            )  # fmt: skip
+        except InputError as e:
+            raise _locate(e, scenario) from None
 
     res = _guard(go)
     t = res.table
-    rows = [(k, t[k].tolist()) for k in ["status", *res.kpis]]
+    rows = [(k, t[k].tolist()) for k in ["status", "feasible", "violated", *res.kpis]]
     out.print(_study_table(f"{res.scenario.name}  (seed {res.seed})", t["strategy"].tolist(), rows))
+    for _, r in t[t["same_as"].notna()].iterrows():
+        out.print(
+            f"note: {r['strategy']} resolves to the same AIBrix budgets as {r['same_as']}: "
+            "simulated once, reported for both",
+            markup=False,
+        )
+    out.print(_requirements_line(res.requirements), markup=False)
+    _print_recommendations(res.recommendations())
     for _, r in t[t["status"] != "ok"].iterrows():
         err.print(f"strategy {r['strategy']} failed: {r['error']}", markup=False)
     out.print(f"results: {res.out}", markup=False)
     if (t["status"] != "ok").any():
         raise typer.Exit(1)
-
-
-JobsOpt = Annotated[
-    int | None, typer.Option("--jobs", "-j", help="Parallel runs (default: every core).", min=1)
-]
-ExecutorOpt = Annotated[
-    Executor, typer.Option("--executor", help="local processes or a Ray cluster.")
-]
-AddressOpt = Annotated[
-    str | None, typer.Option("--address", help="Ray cluster address (default: start one).")
-]
 
 
 @app.command()
@@ -352,6 +415,7 @@ def sweep(
     retry_failed: Annotated[
         bool, typer.Option("--retry-failed", help="Re-run runs that failed before.")
     ] = False,
+    require: RequireOpt = None,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write the PNGs.")] = True,
 ) -> None:
     """Sweep scenario fields (grid x samples x seeds), resumable, in parallel; write runs.parquet,
@@ -365,9 +429,10 @@ def sweep(
         parsed[path.strip()] = [parse_value(v) for v in values.split(",")]
     sc = _guard(lambda: stormsim.load_scenario(scenario))
     target = out_dir or Path("results") / f"{sc.name}-sweep"
-    try:
-        res = _guard(
-            lambda: stormsim.sweep(
+
+    def go() -> stormsim.SweepResult:
+        try:
+            return stormsim.sweep(
                 sc,
                 target,
                 grid=parsed or None,
@@ -380,8 +445,13 @@ def sweep(
                 retry_failed=retry_failed,
                 progress=None,
                 plots=plots,
+                require=require,
             )
-        )
+        except InputError as e:
+            raise _locate(e, scenario) from None
+
+    try:
+        res = _guard(go)
     except KeyboardInterrupt:
         raise _interrupted(target) from None
     out.print(
@@ -390,10 +460,26 @@ def sweep(
         f"{res.n_failed} failed) in {res.wall_s:.1f} s on {res.executor}",
         markup=False,
     )
-    front = res.cells[res.cells["pareto"]].head(12) if "pareto" in res.cells else res.cells[:0]
+    cells = res.cells
+    n_feasible = int(cells["feasible"].fillna(False).astype(bool).sum())
+    n_unknown = int(cells["feasible"].isna().sum())
+    shared = int(cells["same_as"].notna().sum())
+    out.print(
+        f"{_requirements_line(res.plan.requirements)}; {n_feasible} of {len(cells)} cells "
+        f"feasible" + (f", {n_unknown} unknown (failed runs)" if n_unknown else ""),
+        markup=False,
+    )
+    if shared:
+        out.print(
+            f"note: {shared} cells resolve to the same AIBrix budgets as an earlier cell "
+            "(column same_as): simulated once, reported for each",
+            markup=False,
+        )
+    _print_recommendations(res.recommendations())
+    front = cells[cells["pareto"]].head(12) if "pareto" in cells else cells[:0]
     if len(front):
         kpis = [k for k in catalogue.names("pareto") if f"{k}_mean" in front]
-        table = Table(title="Pareto-optimal cells (means over seeds)")
+        table = Table(title="Pareto-optimal feasible cells (means over seeds)")
         table.add_column("cell")
         for k in kpis:
             table.add_column(k, justify="right")
@@ -428,6 +514,7 @@ def plan(
             "with a recommendation) instead of stopping with exit 1.",
         ),
     ] = False,
+    require: RequireOpt = None,
 ) -> None:
     """Capacity planning: the cheapest P/D configuration meeting the plan's SLOs in steady
     state and during a rollout; write plan.html, plan.md, candidates.parquet. Exit 1 when a
@@ -444,6 +531,7 @@ def plan(
             lambda: stormsim.plan(
                 sc, out=target, jobs=jobs, executor=executor.value, address=address,
                 fresh=fresh, progress=None if quiet else log, keep_going=keep_going,
+                require=require,
             )
         )  # fmt: skip
     except KeyboardInterrupt:

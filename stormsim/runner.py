@@ -27,10 +27,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from stormsim._version import __version__
+from stormsim.control.horizon import settle_cap_s
 from stormsim.errors import InputError, Problem, SimulationError
 from stormsim.perf.startup import resolve_startup
 from stormsim.plugins import ARTIFACT_WRITERS
-from stormsim.schema.loader import load_scenario
+from stormsim.schema.loader import StormsimWarning, load_scenario
 from stormsim.schema.scenario import Scenario, scenario_dump
 from stormsim.schema.yamlio import dump_yaml
 from stormsim.sim.world import World
@@ -45,7 +46,9 @@ FRAME_NAMES = ("timeseries", "pods", "rolesets", "events", "revisions", "status"
 
 @dataclass
 class RunResult:
-    """Everything one run produced. ``summary`` is the flat KPI dict of ``summary.json``;
+    """Everything one run produced. ``summary`` is the flat KPI dict of ``summary.json``
+    (its ``warnings``: every warning of loading and running the scenario, as text, also in
+    ``warnings``);
     ``frames`` the DataFrames by name (``timeseries``, ``pods``, ``rolesets``, ``events``,
     ``revisions``, ``status``, ``rollouts``)."""
 
@@ -134,6 +137,7 @@ def run(
     from stormsim.metrics.frames import build_frames  # pandas: imported when frames are made
     from stormsim.metrics.kpis import compute_kpis, rollout_kpis, rollouts
     from stormsim.metrics.requests import add_request_results
+    from stormsim.metrics.truncation import end_of_run_warnings
 
     t0 = time.perf_counter()
     world = World(scenario, seed)
@@ -141,7 +145,7 @@ def run(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            end = world.run(until)
+            end = world.run(until, settle_cap_s=settle_cap_s(scenario))
             if world.serving is not None:
                 world.serving.finish(end)
         except InputError:
@@ -158,6 +162,7 @@ def run(
         "scenario": scenario.name,
         "seed": seed,
         "stormsim_version": __version__,
+        "warnings": [],  # filled in below, once the run's end is known
     }
     summary.update(compute_kpis(frames, end))
     if scenario.workload is not None:  # serving data plane: requests frames and KPIs
@@ -170,6 +175,14 @@ def run(
             end,
             serving.series_bin_s if serving is not None else 10.0,
         )
+    ran = [str(w.message) for w in caught]
+    for w in caught:  # recorded to keep them; shown as usual
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    ending = end_of_run_warnings(frames, summary, end, until is not None)
+    for msg in ending:
+        warnings.warn(msg, StormsimWarning, stacklevel=2)
+    all_warnings = [*scenario.load_warnings, *ran, *ending]
+    summary["warnings"] = all_warnings
     provenance = {
         "stormsim_version": __version__,
         "python": platform.python_version(),
@@ -186,7 +199,7 @@ def run(
         },
         "exception": error,
     }
-    return RunResult(scenario, seed, summary, frames, provenance, [str(w.message) for w in caught])
+    return RunResult(scenario, seed, summary, frames, provenance, all_warnings)
 
 
 def _versions() -> dict[str, str]:

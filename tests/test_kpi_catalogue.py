@@ -100,7 +100,7 @@ def test_cli_tables_derive_from_the_catalogue() -> None:
 
 
 def test_study_columns_derive_from_the_catalogue() -> None:
-    assert study.NOT_KPIS == ("scenario", "seed", "stormsim_version")
+    assert study.NOT_KPIS == ("scenario", "seed", "stormsim_version", "warnings")
     assert names("compare", group="rollout") == study.HEADLINE_KPIS
     assert names("heatmap", group="rollout") == report_sweep.HEATMAP_KPIS
     assert PARETO_MINIMIZE == ("update_duration_s", "surge_gpu_hours")

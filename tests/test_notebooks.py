@@ -1,10 +1,12 @@
-"""Every notebook executes end to end (on a small case, via STORMSIM_NOTEBOOK_SMALL), shows its
-figures inline (the kernel's own matplotlib backend: stormsim never forces one), and is
-committed without outputs."""
+"""Every notebook executes end to end in a Jupyter kernel (on a small case, via
+STORMSIM_NOTEBOOK_SMALL), shows its figures inline (the kernel's own matplotlib backend, and
+``%matplotlib inline`` in the notebooks): every cell that plots has an ``image/png`` output;
+and is committed without outputs."""
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,10 +19,19 @@ pytest.importorskip("ipykernel")
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
+PLOTTING = re.compile(r"\bplot_\w+\(|\bplt\.(subplots|figure|show)\b")
+"""A code cell that draws: it must show at least one figure."""
+
+
 def _check_tradeoffs(text: str, out: Path) -> None:
     assert "6 cells x 2 seeds" in text and "0 failed" in text
     assert (out / "cells.parquet").exists()
     assert os.listdir(out / "runs")
+    # the latency question, answered with a requirement on the update-window p99 TTFT
+    assert "window_ttft_p99_s<=2 (sweep.require[0])" in text
+    assert "fastest feasible rollout: maxSurge=2, maxUnavailable=1" in text
+    assert re.search(r"answer: maxSurge=2, maxUnavailable=1 .* needs 16 spare GPUs", text)
+    assert (out / "traffic" / "cells.parquet").exists()
 
 
 def _check_planning(text: str, out: Path) -> None:
@@ -34,7 +45,7 @@ CHECKS: dict[str, Callable[[str, Path], None]] = {
     "maxsurge_maxunavailable_tradeoffs.ipynb": _check_tradeoffs,
     "capacity_planning.ipynb": _check_planning,
 }
-FIGURES = {"maxsurge_maxunavailable_tradeoffs.ipynb": 3, "capacity_planning.ipynb": 3}
+FIGURES = {"maxsurge_maxunavailable_tradeoffs.ipynb": 6, "capacity_planning.ipynb": 3}
 """Inline figures (``image/png`` outputs) each notebook shows."""
 
 
@@ -61,6 +72,11 @@ def test_notebook_executes(name: str, tmp_path: Path, monkeypatch: pytest.Monkey
         nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
     )
     client.execute()
+    plotting = [c for c in nb.cells if c.cell_type == "code" and PLOTTING.search(c.source)]
+    assert plotting
+    for c in plotting:
+        kinds = [o.get("output_type") for o in c.outputs]
+        assert any("image/png" in o.get("data", {}) for o in c.outputs), (c.source, kinds)
     text = "".join(
         o.get("text", "") + str(o.get("data", {}).get("text/plain", ""))
         for c in nb.cells

@@ -18,13 +18,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from stormsim.analysis.budgets import run_key
+from stormsim.analysis.executors import Executor, Record, Task, execute_keep, make_executor
 from stormsim.analysis.paths import parse_value
+from stormsim.analysis.requirements import Requirement, mark, recommend, study_requirements
 from stormsim.analysis.study import (
     HEADLINE_KPIS,
     RunProgress,
@@ -35,7 +38,7 @@ from stormsim.analysis.study import (
 from stormsim.analysis.variants import as_scenario, make_variants
 from stormsim.errors import InputError, Problem
 from stormsim.plugins import COMPARE_ARTIFACT_WRITERS
-from stormsim.runner import RunResult, run
+from stormsim.runner import RunResult
 from stormsim.schema.scenario import Scenario
 
 SS = "service.manifest.spec"
@@ -47,7 +50,16 @@ SHORTHANDS = {
 }
 ROLE_KEYS = ("type", "maxSurge", "maxUnavailable")
 TOP_LEVEL = tuple(Scenario.model_fields)
-COMPARE_COLUMNS = ("strategy", "settings", "seed", "status", "error")
+COMPARE_COLUMNS = (
+    "strategy",
+    "settings",
+    "seed",
+    "status",
+    "error",
+    "same_as",
+    "feasible",
+    "violated",
+)
 """The first columns of the comparison table; KPI columns follow."""
 
 
@@ -125,7 +137,13 @@ class CompareResult:
     table: pd.DataFrame
     results: dict[str, RunResult | None]
     wall_s: float
+    requirements: list[Requirement] = field(default_factory=list)
     out: Path | None = None
+
+    def recommendations(self) -> list[tuple[str, str | None, dict[str, Any]]]:
+        """(objective, strategy or None, its KPIs) for the fastest feasible rollout and the
+        fewest surge GPUs among feasible strategies."""
+        return recommend(self.table, "strategy")
 
     @property
     def kpis(self) -> list[str]:
@@ -152,12 +170,25 @@ def compare(
     out: str | Path | None = None,
     plots: bool = True,
     progress: bool | None = None,
+    jobs: int | None = None,
+    executor: str | Executor = "local",
+    address: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    require: Sequence[str] | None = None,
 ) -> CompareResult:
     """Run ``scenario`` once per strategy with the same seed and tabulate the KPIs.
 
     ``strategies`` (strings in the CLI syntax or mappings) replace the scenario's
     ``compare.strategies``. ``seed``: this, else ``compare.seed``, else the scenario's, else 0.
-    A strategy whose run fails gets ``status: failed`` and its error; the others still run.
+    ``overrides`` (dotted path -> value, as ``--set``) apply to every strategy (a strategy's
+    own setting of the same path wins). ``require`` adds requirements to the workload's SLO
+    and ``compare.require`` (see :mod:`stormsim.analysis.requirements`): the table's
+    ``feasible`` and ``violated`` columns. Strategies run in parallel on ``executor``
+    (``local``: ``jobs`` processes, default every core; ``ray``: see :func:`stormsim.sweep`);
+    strategies whose StormService budgets resolve to the same numbers are simulated once
+    (``same_as`` names the strategy whose run they share). A strategy whose run fails gets
+    ``status: failed`` and its error (``feasible`` null: a failure is not a verdict); the
+    others still run.
     """
     t0 = time.perf_counter()
     sc = as_scenario(scenario)
@@ -174,42 +205,59 @@ def compare(
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise InputError(Problem("compare.strategies", f"duplicate strategy names: {dup}"))
-    variants = make_variants(sc, [s.overrides for s in strats])
+    reqs = study_requirements(sc, "compare", require)
+    common = dict(overrides or {})
+    variants = make_variants(sc, [{**common, **s.overrides} for s in strats])
     if seed is None:
         seed = sc.compare.seed if sc.compare is not None else None
     if seed is None:
         seed = sc.seed if sc.seed is not None else 0
+    tasks = [Task(run_key(v, seed, until_s), v, seed, until_s) for v in variants]
+    first: dict[str, str] = {}
+    for st, t in zip(strats, tasks, strict=True):
+        first.setdefault(t.key, st.name)
+    unique: dict[str, Task] = {}
+    for t in tasks:
+        unique.setdefault(t.key, t)
+    ex = make_executor(executor, jobs=jobs, address=address)
+    records: dict[str, Record] = {}
+    with RunProgress(len(unique), f"compare {sc.name}", progress) as bar:
+        for rec in ex.imap(list(unique.values()), execute_keep):
+            records[str(rec["key"])] = rec
+            bar.advance(failed=int(rec["status"] != "ok"))
     rows = []
     results: dict[str, RunResult | None] = {}
-    with RunProgress(len(strats), f"compare {sc.name}", progress) as bar:
-        for st, v in zip(strats, variants, strict=True):
-            row: dict[str, Any] = {
-                "strategy": st.name,
-                "settings": st.text,
-                "seed": seed,
-                "status": "ok",
-                "error": None,
-            }
-            try:
-                res = run(v, seed=seed, until_s=until_s)
-            except Exception as e:  # recorded in the table; the other strategies still run
-                row.update(status="failed", error=f"{type(e).__name__}: {e}")
-                results[st.name] = None
-            else:
-                row.update(kpi_items(res.summary))
-                results[st.name] = res
-            rows.append(row)
-            bar.advance(failed=int(row["status"] != "ok"))
+    for st, t in zip(strats, tasks, strict=True):
+        rec = records[t.key]
+        row: dict[str, Any] = {
+            "strategy": st.name,
+            "settings": st.text,
+            "seed": seed,
+            "status": rec["status"],
+            "error": rec.get("error"),
+            "same_as": first[t.key] if first[t.key] != st.name else None,
+        }
+        row.update(kpi_items(rec.get("summary")))
+        results[st.name] = rec.get("result")
+        rows.append(row)
+    base = [c for c in COMPARE_COLUMNS if c not in ("feasible", "violated")]
     table = pd.DataFrame(rows)
+    for k in base:
+        if k not in table:
+            table[k] = None
+    table = mark(table, reqs, ok=table["status"] == "ok")
+    for c in ("error", "same_as"):
+        col = table[c].astype(object)
+        table[c] = col.where(col.notna(), None)
     kpis = [k for k in table.columns if k not in COMPARE_COLUMNS]
     ordered = [k for k in HEADLINE_KPIS if k in kpis] + [k for k in kpis if is_request_kpi(k)]
-    for k in (*COMPARE_COLUMNS, *HEADLINE_KPIS):
+    for k in HEADLINE_KPIS:
         if k not in table:
             table[k] = None
     table = table[
         [*COMPARE_COLUMNS, *HEADLINE_KPIS, *[k for k in ordered if k not in HEADLINE_KPIS]]
     ]
-    result = CompareResult(sc, seed, strats, table, results, time.perf_counter() - t0)
+    result = CompareResult(sc, seed, strats, table, results, time.perf_counter() - t0, reqs)
     if out is not None:
         result.save(out, plots=plots)
     return result

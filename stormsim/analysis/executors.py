@@ -50,6 +50,16 @@ class Task:
 def execute(task: Task) -> Record:
     """Run one task and return its record; an exception becomes ``status: failed`` with the
     error text (the traceback's last frames in ``traceback``), never a raise."""
+    return _execute(task, keep=False)
+
+
+def execute_keep(task: Task) -> Record:
+    """As :func:`execute`, and the record keeps the whole :class:`RunResult` under ``result``
+    (for timelines; never cached)."""
+    return _execute(task, keep=True)
+
+
+def _execute(task: Task, keep: bool) -> Record:
     t0 = time.perf_counter()
     rec: Record = {
         "key": task.key,
@@ -65,6 +75,8 @@ def execute(task: Task) -> Record:
             warnings.simplefilter("ignore")
             res = run(task.scenario, seed=task.seed, until_s=task.until_s)
         rec["summary"] = res.summary
+        if keep:
+            rec["result"] = res
     except Exception as e:
         cause = e.__cause__ if e.__cause__ is not None else e
         rec["status"] = "failed"

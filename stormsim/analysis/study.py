@@ -21,7 +21,6 @@ from rich.progress import (
     Progress,
     TextColumn,
     TimeElapsedColumn,
-    TimeRemainingColumn,
 )
 
 from stormsim.metrics import catalogue
@@ -107,11 +106,16 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
 
 class RunProgress:
     """A rich progress bar (stderr) with done / failed / cached counts and time left.
-    Disabled: every method is a no-op. ``enabled=None``: on when stderr is a terminal."""
+    Disabled: every method is a no-op. ``enabled=None``: on when stderr is a terminal.
+
+    Time left is measured, not guessed: (wall time since the first run started) ÷ (runs
+    executed so far) × (runs still to execute); cached runs take no time and count for
+    nothing, and until one run has finished the bar says ``?``."""
 
     def __init__(self, total: int, title: str, enabled: bool | None = None):
         if enabled is None:
             enabled = sys.stderr.isatty()
+        self.total = total
         self.done = self.failed = self.cached = 0
         self.t0 = time.perf_counter()
         self._progress: Progress | None = None
@@ -123,14 +127,14 @@ class RunProgress:
                 TextColumn("failed [red]{task.fields[failed]}[/]"),
                 TextColumn("cached [cyan]{task.fields[cached]}[/]"),
                 TimeElapsedColumn(),
-                TextColumn("left"),
-                TimeRemainingColumn(),
+                TextColumn("left {task.fields[left]}"),
                 console=Console(stderr=True),
                 transient=False,
             )
-            self._task = self._progress.add_task(title, total=total, failed=0, cached=0)
+            self._task = self._progress.add_task(title, total=total, failed=0, cached=0, left="?")
 
     def __enter__(self) -> RunProgress:
+        self.t0 = time.perf_counter()
         if self._progress is not None:
             self._progress.start()
         return self
@@ -144,11 +148,35 @@ class RunProgress:
         if self._progress is not None:
             self._progress.stop()
 
+    def time_left_s(self) -> float | None:
+        """Seconds left at the measured pace, or None before the first executed run."""
+        executed = self.done - self.cached
+        if executed <= 0:
+            return None
+        rest = max(0, self.total - self.done)
+        return (time.perf_counter() - self.t0) / executed * rest
+
     def advance(self, n: int = 1, *, failed: int = 0, cached: int = 0) -> None:
         self.done += n
         self.failed += failed
         self.cached += cached
         if self._progress is not None:
+            left = self.time_left_s()
             self._progress.update(
-                self._task, advance=n, failed=self.failed, cached=self.cached, refresh=False
+                self._task,
+                advance=n,
+                failed=self.failed,
+                cached=self.cached,
+                left="?" if left is None else format_duration(left),
+                refresh=False,
             )
+
+
+def format_duration(s: float) -> str:
+    """``42 s``, ``3 min 05 s``, ``1 h 02 min``."""
+    s = max(0.0, s)
+    if s < 60:
+        return f"{s:.0f} s"
+    if s < 3600:
+        return f"{int(s // 60)} min {int(s % 60):02d} s"
+    return f"{int(s // 3600)} h {int(s % 3600 // 60):02d} min"

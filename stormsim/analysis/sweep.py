@@ -26,9 +26,19 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
+from stormsim.analysis.budgets import run_key
 from stormsim.analysis.cache import RunCache
-from stormsim.analysis.executors import Executor, Record, Task, TaskFn, execute, make_executor
+from stormsim.analysis.executors import (
+    Executor,
+    Record,
+    Task,
+    TaskFn,
+    execute,
+    execute_keep,
+    make_executor,
+)
 from stormsim.analysis.paths import short_labels
+from stormsim.analysis.requirements import Requirement, recommend, study_requirements, violations
 from stormsim.analysis.stats import mean_ci95, pareto_mask
 from stormsim.analysis.study import (
     RunProgress,
@@ -41,14 +51,24 @@ from stormsim.analysis.variants import as_scenario, make_variants
 from stormsim.errors import InputError, Problem
 from stormsim.metrics import catalogue
 from stormsim.plugins import SWEEP_ARTIFACT_WRITERS
-from stormsim.runner import RunResult, __version__, run, scenario_hash
+from stormsim.runner import RunResult, __version__
 from stormsim.schema.scenario import Scenario
 from stormsim.schema.study import RangeSpec, SamplesSpec, SweepSpec
 
-RUN_COLUMNS = ("seed", "cell", "key", "status", "error", "wall_s")
+RUN_COLUMNS = ("seed", "cell", "key", "status", "error", "wall_s", "feasible", "violated")
 """Columns of ``runs`` between the parameter columns and the KPI columns."""
 
-CELL_COLUMNS = ("cell", "cell_label", "n_runs", "n_ok", "n_failed", "pareto")
+CELL_COLUMNS = (
+    "cell",
+    "cell_label",
+    "n_runs",
+    "n_ok",
+    "n_failed",
+    "feasible",
+    "violated",
+    "same_as",
+    "pareto",
+)
 """Columns of ``cells`` after the parameter columns and before the KPI statistics."""
 
 PARETO_MINIMIZE = tuple(k for k in catalogue.names("pareto") if catalogue.better(k) == "lower")
@@ -65,6 +85,7 @@ class SweepPlan:
     variants: list[Scenario]
     seeds: list[int]
     until_s: float | None
+    requirements: list[Requirement] = field(default_factory=list)
     tasks: list[Task] = field(default_factory=list)
     """One per (cell, seed), cell-major; ``tasks[i]`` is cell ``i // len(seeds)``."""
 
@@ -89,9 +110,13 @@ def plan_sweep(
     samples: SamplesSpec | Mapping[str, Any] | None = None,
     seeds: int | Sequence[int] | None = None,
     until_s: float | None = None,
+    require: Sequence[str] | None = None,
 ) -> SweepPlan:
     """Expand and validate a sweep. ``grid`` entries replace or add to the scenario's
-    ``sweep.grid`` path by path; ``samples`` and ``seeds`` replace the scenario's."""
+    ``sweep.grid`` path by path; ``samples`` and ``seeds`` replace the scenario's;
+    ``require`` adds to the workload's SLO and ``sweep.require``. Runs are keyed by
+    :func:`stormsim.analysis.budgets.run_key`, so cells whose StormService budgets resolve
+    to the same numbers share their runs."""
     sc = as_scenario(scenario)
     spec = sc.sweep or SweepSpec()
     try:
@@ -106,6 +131,7 @@ def plan_sweep(
                     if seeds is not None
                     else spec.seeds
                 ),
+                "require": list(spec.require),
             }
         )
     except ValidationError as e:
@@ -135,11 +161,12 @@ def plan_sweep(
         ]
         points = [{**p, **d} for p in points for d in drawn]
         params += list(spec.samples.params)
+    reqs = study_requirements(sc, "sweep", require)
     variants = make_variants(sc, points)
-    plan = SweepPlan(sc, params, points, variants, seed_list, until_s)
+    plan = SweepPlan(sc, params, points, variants, seed_list, until_s, reqs)
     for v in variants:
         for s in seed_list:
-            plan.tasks.append(Task(scenario_hash(v, s), v, s, until_s))
+            plan.tasks.append(Task(run_key(v, s, until_s), v, s, until_s))
     return plan
 
 
@@ -156,6 +183,15 @@ class SweepResult:
     wall_s: float
     executor: str
     out: Path | None = None
+    progress: bool | None = None
+    """Progress bars of the phases after the runs (timelines for the plots)."""
+    _executor: Executor | None = field(default=None, repr=False)
+
+    def recommendations(self) -> list[tuple[str, str | None, dict[str, Any]]]:
+        """(objective, cell label or None, its mean KPIs) for the fastest feasible rollout and
+        the fewest surge GPUs among feasible cells (means over seeds; a cell is feasible
+        when every one of its runs meets every requirement)."""
+        return recommend(self.cells, "cell_label", lambda k: f"{k}_mean")
 
     @property
     def params(self) -> list[str]:
@@ -171,21 +207,43 @@ class SweepResult:
         return self.runs[self.runs["status"] != "ok"]
 
     def timelines(
-        self, cells: Sequence[int] | None = None, seed: int | None = None, max_n: int = 4
+        self,
+        cells: Sequence[int] | None = None,
+        seed: int | None = None,
+        max_n: int = 4,
+        *,
+        executor: str | Executor | None = None,
+        jobs: int | None = None,
+        progress: bool | None = None,
     ) -> dict[str, RunResult]:
-        """Re-run a few cells in this process (deterministic: same scenario and seed) and return
-        their full results by cell label; default: up to ``max_n`` cells of the Pareto front."""
-        if cells is None:
-            front = self.cells[self.cells["pareto"]]
+        """Re-run a few cells (deterministic: same scenario and seed) and return their full
+        results by cell label; default: up to ``max_n`` cells of the Pareto front, fastest
+        first, leaving out cells that share another's run (``same_as``). Runs on ``executor``
+        (default: the sweep's, else local processes) with a progress bar; a run that fails
+        is left out (its error is in ``runs``)."""
+        if cells is None:  # the front, one cell per distinct run
+            front = self.cells[self.cells["pareto"] & self.cells["same_as"].isna()]
             if "update_duration_s_mean" in front:
-                front = front.sort_values("update_duration_s_mean")
+                front = front.sort_values("update_duration_s_mean", kind="stable")
             cells = [int(c) for c in front["cell"].tolist()[:max_n]]
         seed = self.plan.seeds[0] if seed is None else seed
         labels = dict(zip(self.cells["cell"], self.cells["cell_label"], strict=True))
-        out: dict[str, RunResult] = {}
-        for c in cells:
-            out[str(labels[c])] = run(self.plan.variants[c], seed=seed, until_s=self.plan.until_s)
-        return out
+        ex = make_executor(executor or self._executor or "local", jobs=jobs)
+        until = self.plan.until_s
+        tasks = [
+            Task(run_key(self.plan.variants[c], seed, until), self.plan.variants[c], seed, until)
+            for c in cells
+        ]
+        unique = list({t.key: t for t in tasks}.values())
+        got: dict[str, RunResult] = {}
+        with RunProgress(len(unique), "timelines (re-running cells)", progress) as bar:
+            for rec in ex.imap(unique, execute_keep):
+                if rec.get("result") is not None:
+                    got[str(rec["key"])] = rec["result"]
+                bar.advance(failed=int(rec["status"] != "ok"))
+        return {
+            str(labels[c]): got[t.key] for c, t in zip(cells, tasks, strict=True) if t.key in got
+        }
 
     def save(self, out: str | Path, plots: bool = True) -> Path:
         """Write ``runs.parquet``, ``cells.parquet``, ``sweep.json`` and (``plots``) the PNGs,
@@ -270,6 +328,17 @@ def run_tasks(
     return records, n_cached, len(todo)
 
 
+def _violated(per_run: list[str]) -> str:
+    """``"a<=1 (3/5 seeds); b>=2 (5/5 seeds)"`` from each run's ``violated`` text."""
+    counts: dict[str, int] = {}
+    for text in per_run:
+        for r in (text or "").split("; "):
+            if r:
+                counts[r] = counts.get(r, 0) + 1
+    n = len(per_run)
+    return "; ".join(f"{r} ({k}/{n} seeds)" for r, k in counts.items())
+
+
 def _label(combo: Mapping[str, Any], short: Mapping[str, str]) -> str:
     return ", ".join(f"{short[k]}={v}" for k, v in combo.items()) or "base"
 
@@ -285,6 +354,8 @@ def build_tables(
         rec = records[t.key]
         kpis = kpi_items(rec.get("summary"))
         kpi_cols.update(dict.fromkeys(kpis))
+        ok = rec["status"] == "ok"
+        bad = violations(plan.requirements, rec.get("summary") or {}) if ok else []
         rows.append(
             {
                 "seed": t.seed,
@@ -293,10 +364,13 @@ def build_tables(
                 "status": rec["status"],
                 "error": rec.get("error"),
                 "wall_s": rec.get("wall_s"),
+                "feasible": (not bad) if ok else None,
+                "violated": "; ".join(bad) if ok else None,
                 **kpis,
             }
         )
     runs = pd.DataFrame(rows, columns=[*RUN_COLUMNS, *kpi_cols])
+    runs["feasible"] = pd.array(runs["feasible"].tolist(), dtype="boolean")
     for p in reversed(plan.params):
         col = tidy_column([plan.combos[i // n_seeds].get(p) for i in range(len(plan.tasks))])
         runs.insert(0, p, pd.Series(col, dtype=object) if col else pd.Series(dtype=object))
@@ -308,16 +382,24 @@ def build_tables(
             runs[c] = pd.to_numeric(runs[c].map(lambda v: math.nan if v is None else float(v)))
     short = short_labels(plan.params)
     cell_rows = []
+    first_with: dict[tuple[str, ...], str] = {}
     for cell, combo in enumerate(plan.combos):
         g = runs.iloc[cell * n_seeds : (cell + 1) * n_seeds]
         ok = g[g["status"] == "ok"]
         row: dict[str, Any] = {p: g[p].iloc[0] for p in plan.params}
+        label = _label(combo, short)
+        keys = tuple(g["key"].tolist())
+        same = first_with.setdefault(keys, label)
+        failed = len(g) - len(ok)
         row.update(
             cell=cell,
-            cell_label=_label(combo, short),
+            cell_label=label,
             n_runs=len(g),
             n_ok=len(ok),
-            n_failed=len(g) - len(ok),
+            n_failed=failed,
+            feasible=None if failed or not len(g) else bool(ok["feasible"].all()),
+            violated=None if failed else _violated(ok["violated"].tolist()),
+            same_as=same if same != label else None,
             pareto=False,
         )
         for c in numeric:
@@ -327,13 +409,18 @@ def build_tables(
     cells = pd.DataFrame(cell_rows)
     if cells.empty:
         cells = pd.DataFrame(columns=[*plan.params, *CELL_COLUMNS])
+    cells["feasible"] = pd.array(cells["feasible"].tolist(), dtype="boolean")
+    for c in ("same_as", "violated"):
+        text = cells[c].astype(object)
+        cells[c] = text.where(text.notna(), None)
     for p in plan.params:
         cells[p] = cells[p].infer_objects()
     objectives = [f"{c}_mean" for c in (*PARETO_MINIMIZE, *PARETO_MAXIMIZE)]
     if all(o in cells for o in objectives):
         # only cells whose every run completed the update compete (a mean duration over the
         # few runs that finished would flatter a setting that usually stalls)
-        eligible = cells["n_failed"] == 0
+        # and only feasible ones: a setting that breaks a requirement is no trade-off
+        eligible = (cells["n_failed"] == 0) & cells["feasible"].fillna(False).astype(bool)
         if "update_completed_mean" in cells:
             eligible &= cells["update_completed_mean"] == 1
         mask = pareto_mask(
@@ -361,6 +448,7 @@ def sweep(
     retry_failed: bool = False,
     progress: bool | None = None,
     plots: bool = True,
+    require: Sequence[str] | None = None,
 ) -> SweepResult:
     """Run a sweep and return its tables; with ``out``, cache every run in ``out/runs`` (so a
     rerun resumes) and save the tables and plots in ``out``.
@@ -370,9 +458,14 @@ def sweep(
     scenario's. ``executor`` is ``local`` (``jobs`` processes, default every core) or ``ray``
     (``address`` of a cluster, default a local instance). Failed runs are recorded with their
     error and reused on a rerun unless ``retry_failed``; ``fresh`` ignores the cache.
+    ``require``: requirements added to the workload's SLO and ``sweep.require``; ``cells``
+    and ``runs`` get ``feasible`` and ``violated``, and the Pareto front is drawn among
+    feasible cells only.
     """
     t0 = time.perf_counter()
-    plan = plan_sweep(scenario, grid=grid, samples=samples, seeds=seeds, until_s=until_s)
+    plan = plan_sweep(
+        scenario, grid=grid, samples=samples, seeds=seeds, until_s=until_s, require=require
+    )
     ex = make_executor(executor, jobs=jobs, address=address)
     cache = RunCache(out) if out is not None else None
     n_seeds = len(plan.seeds)
@@ -401,6 +494,8 @@ def sweep(
         n_failed=int((runs["status"] != "ok").sum()),
         wall_s=time.perf_counter() - t0,
         executor=ex.name,
+        progress=progress,
+        _executor=ex,
     )
     if out is not None:
         result.save(out, plots=plots)

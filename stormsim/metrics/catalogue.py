@@ -70,6 +70,14 @@ IDENTITY = (
     _k("scenario", "text", "run", "scenario name", group="identity"),
     _k("seed", "count", "run", "root seed of the run", group="identity"),
     _k("stormsim_version", "text", "run", "version of stormsim", group="identity"),
+    _k(
+        "warnings",
+        "text",
+        "run",
+        "every warning of loading and running the scenario, as text (a list; `[]` when none): "
+        "e.g. a rollout still in progress when the run ended, a stalled rollout",
+        group="identity",
+    ),
 )
 """Summary keys that identify the run; not KPIs (no column of their own in studies)."""
 
@@ -324,7 +332,6 @@ REQUEST_BASE = (
         "run",
         "99th percentile of `ttft_s` over the completed ones",
         "compare",
-        "heatmap",
         better="lower",
         group=_REQ,
     ),
@@ -352,7 +359,6 @@ REQUEST_BASE = (
         "run",
         "99th percentile of `tpot_s` (completed, output > 1)",
         "compare",
-        "heatmap",
         better="lower",
         group=_REQ,
     ),
@@ -371,7 +377,6 @@ REQUEST_BASE = (
         "run",
         "SLO met ÷ (completed + failed)",
         "compare",
-        "heatmap",
         "run-traffic",
         label="SLO attainment",
         better="higher",
@@ -399,7 +404,9 @@ REQUEST_BASE = (
 has a ``window_`` twin over the requests that arrived in the update window."""
 
 WINDOW_PREFIX = "window_"
-_WINDOW_TABLES = {"slo_attainment_frac": ("compare", "run-traffic")}
+_WINDOW_TABLES = {"slo_attainment_frac": ("compare", "run-traffic", "heatmap")}
+_WINDOW_HEATMAPS = ("ttft_p99_s", "tpot_p99_s")
+"""Request heatmaps show the update window: whole-run figures dilute the rollout."""
 _WINDOW_LABELS = {"slo_attainment_frac": "SLO attainment in update window"}
 
 
@@ -409,7 +416,12 @@ def _window(k: Kpi) -> Kpi:
         k.unit,
         "window",
         k.definition,
-        ("summary", *_WINDOW_TABLES.get(k.name, ("compare",))),
+        (
+            "summary",
+            *_WINDOW_TABLES.get(
+                k.name, ("compare", "heatmap") if k.name in _WINDOW_HEATMAPS else ("compare",)
+            ),
+        ),
         label=_WINDOW_LABELS.get(k.name),
         better=k.better,
         group="requests",
@@ -426,6 +438,7 @@ REQUEST = (
         "SLO met ÷ arrived in the update "
         "window (a request still queued or in flight at the end counts as a miss)",
         "compare",
+        "heatmap",
         better="higher",
         group=_REQ,
     ),

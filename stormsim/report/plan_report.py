@@ -356,6 +356,7 @@ def _settings(res: PlanResult) -> pd.DataFrame:
         ("load", load),
         ("SLO", f"{p.slo.attainment_frac:.0%} within TTFT {p.slo.ttft_s:g} s and TPOT "
                 f"{p.slo.tpot_s:g} s"),
+        ("requirements", ", ".join(res.requirements) or "none besides the SLO"),
         ("GPU types", ", ".join(f"{g.type} (${g.price_per_hour:g}/GPU-h)" for g in p.gpus)),
         ("prefill TP / decode TP", f"{p.prefill_tp} / {p.decode_tp}"),
         ("mode", p.mode + (f", shapes {p.shapes}" if p.mode == "replica" else "")),

@@ -19,20 +19,21 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 from stormsim.analysis.paths import short_labels
+from stormsim.analysis.requirements import Requirement
 from stormsim.analysis.study import atomic_write
 from stormsim.metrics import catalogue
-from stormsim.report.timeline import shade_rollouts
-from stormsim.runner import RunResult
+from stormsim.report.timelines import plot_timelines
 
 if TYPE_CHECKING:
     from stormsim.analysis.compare import CompareResult
     from stormsim.analysis.sweep import SweepResult
 
 HEATMAP_KPIS = catalogue.names("heatmap", group="rollout")
-"""KPIs ``stormsim sweep`` draws heatmaps of (the catalogue's request heatmap KPIs, such as
-``ttft_p99_s``, are added when present)."""
+"""KPIs ``stormsim sweep`` draws heatmaps of (and, when present, the catalogue's request heatmap
+KPIs: those of the update window, since whole-run figures dilute the rollout)."""
 MAX_FACETS = 6
 _NUM = re.compile(r"^[-+]?\d+(\.\d+)?$")
 _PCT = re.compile(r"^(\d+(\.\d+)?)%$")
@@ -84,19 +85,54 @@ def _num(v: float) -> str:
     return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
 
 
-def _merged_labels(cells: pd.DataFrame, rows: pd.DataFrame) -> str:
-    """One label for cells with identical results: per parameter, its distinct values."""
-    params = _params(cells)
-    short = short_labels(params)
-    parts = []
-    for p in params:
-        vals = [str(v) for v in dict.fromkeys(rows[p].tolist())]
-        parts.append(f"{short[p]}={'/'.join(vals)}")
-    return "\n".join(parts) if parts else str(rows["cell_label"].iloc[0])
-
-
 def _kpi_label(kpi: str) -> str:
     return kpi.replace("_", " ")
+
+
+def colour_range(kpi: str, values: np.ndarray) -> tuple[float | None, float | None]:
+    """The colour scale of a KPI: fractions on [0, 1]; other non-negative quantities from 0
+    to their maximum, so colours are proportional to values and small relative differences
+    stay small; None when there is nothing to show."""
+    if not values.size:
+        return None, None
+    lo, hi = float(values.min()), float(values.max())
+    if kpi.endswith("_frac") or kpi == "update_completed":
+        return min(0.0, lo), max(1.0, hi)
+    if lo >= 0:
+        return 0.0, hi if hi > 0 else 1.0
+    return lo, hi
+
+
+def _mark_feasibility(ax: Axes, feasible: np.ndarray) -> None:
+    """Hatch infeasible cells and outline the feasible region (edges between a feasible and
+    an infeasible or missing cell)."""
+    ny, nx = feasible.shape
+    bad = feasible == 0
+    for i, j in zip(*np.nonzero(bad), strict=True):
+        ax.add_patch(
+            Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///", edgecolor="crimson",
+                      lw=0, alpha=0.7)
+        )  # fmt: skip
+    if not bad.any():
+        return
+    ok = feasible == 1
+    for i in range(ny):
+        for j in range(nx):
+            if not ok[i, j]:
+                continue
+            for di, dj, seg in (
+                (-1, 0, ((j - 0.5, j + 0.5), (i - 0.5, i - 0.5))),
+                (1, 0, ((j - 0.5, j + 0.5), (i + 0.5, i + 0.5))),
+                (0, -1, ((j - 0.5, j - 0.5), (i - 0.5, i + 0.5))),
+                (0, 1, ((j + 0.5, j + 0.5), (i - 0.5, i + 0.5))),
+            ):
+                a, b = i + di, j + dj
+                if 0 <= a < ny and 0 <= b < nx and bad[a, b]:
+                    ax.plot(*seg, color="crimson", lw=2.2, solid_capstyle="butt")
+    ax.plot([], [], color="crimson", lw=2.2, label="feasible region edge")
+    ax.add_patch(Rectangle((0, 0), 0, 0, fill=False, hatch="///", edgecolor="crimson",
+                           lw=0, label="infeasible"))  # fmt: skip
+    ax.legend(loc="upper left", bbox_to_anchor=(0, -0.18), fontsize=7, frameon=False, ncol=2)
 
 
 def plot_heatmap(
@@ -110,13 +146,17 @@ def plot_heatmap(
     colorbar: bool = True,
     vmin: float | None = None,
     vmax: float | None = None,
+    requirements: Sequence[Requirement] = (),
 ) -> Axes:
     """Heatmap of ``{kpi}_mean`` over two swept parameters (default: the StormService's
-    maxSurge on x, maxUnavailable on y). ``where`` fixes other parameters; parameters neither
-    plotted nor fixed are averaged over. A ``*`` marks cells where some runs did not complete
-    the update; for durations (which average only the runs that completed) such cells are
-    greyed out and labelled with the share of runs that completed, so a setting that stalls
-    never looks like the fastest."""
+    maxSurge on x, maxUnavailable on y). Colours span :func:`colour_range` (from zero, so a
+    2 ms difference looks like one). Cells that break a requirement (column ``feasible``)
+    are hatched in red and the feasible region is outlined; a requirement on ``kpi`` itself
+    (``window_ttft_p99_s<=2``: the SLO) is drawn as a dashed contour at its bound. ``where``
+    fixes other parameters; parameters neither plotted nor fixed are averaged over. A ``*``
+    marks cells where some runs did not complete the update; for durations (which average
+    only the runs that completed) such cells are greyed out and labelled with the share of
+    runs that completed, so a setting that stalls never looks like the fastest."""
     params = _params(cells)
     x = x or find_param(params, "maxSurge")
     y = y or find_param(params, "maxUnavailable")
@@ -134,11 +174,14 @@ def plot_heatmap(
     done = np.ones_like(grid)
     conditional = kpi in ("update_duration_s", "update_rolling_time_s")
     shown = grid.copy()
+    feasible = np.full_like(grid, np.nan)
     for (i, yv), (j, xv) in ((a, b) for a in enumerate(ys) for b in enumerate(xs)):
         sel = df[(df[x].astype(str) == str(xv)) & (df[y].astype(str) == str(yv))]
         vals = sel[col].dropna()
         if len(vals):
             grid[i, j] = shown[i, j] = float(vals.mean())
+        if "feasible" in sel and len(sel) and sel["feasible"].notna().all():
+            feasible[i, j] = float(sel["feasible"].astype(bool).all())
         if "update_completed_mean" in sel and (sel["update_completed_mean"] < 1).any():
             partial[i, j] = True
             done[i, j] = float(sel["update_completed_mean"].fillna(0).mean())
@@ -149,9 +192,22 @@ def plot_heatmap(
     cmap = plt.get_cmap("viridis" if higher_is_better(kpi) else "viridis_r").with_extremes(
         bad="lightgrey"
     )
+    if vmin is None or vmax is None:
+        lo, hi = colour_range(kpi, grid[np.isfinite(grid)])
+        vmin = lo if vmin is None else vmin
+        vmax = hi if vmax is None else vmax
     im = ax.imshow(
         np.ma.masked_invalid(shown), cmap=cmap, aspect="auto", origin="lower", vmin=vmin, vmax=vmax
     )
+    _mark_feasibility(ax, feasible)
+    for r in requirements:
+        if r.kpi == kpi and min(grid.shape) >= 2 and np.isfinite(grid).all():
+            cs = ax.contour(
+                np.arange(len(xs)), np.arange(len(ys)), grid, levels=[r.bound],
+                colors="crimson", linestyles="--", linewidths=1.5,
+            )  # fmt: skip
+            op = r.op.replace("<=", "≤").replace(">=", "≥")
+            ax.clabel(cs, fmt={r.bound: f"{op} {r.bound:g}"}, fontsize=7)
     ax.set_xticks(range(len(xs)), [str(v) for v in xs])
     ax.set_yticks(range(len(ys)), [str(v) for v in ys])
     short = short_labels([x, y])
@@ -191,6 +247,7 @@ def plot_heatmap_facets(
     x: str | None = None,
     y: str | None = None,
     axes: Sequence[Axes] | None = None,
+    requirements: Sequence[Requirement] = (),
 ) -> list[Axes]:
     """One :func:`plot_heatmap` per value of the parameter ``by`` (default: the first swept
     parameter other than x and y, e.g. the RoleSet strategy), on a shared colour scale."""
@@ -207,16 +264,29 @@ def plot_heatmap_facets(
         )
         axes = list(arr[0])
     col = cells[f"{kpi}_mean"].dropna()
-    vmin, vmax = (float(col.min()), float(col.max())) if len(col) else (None, None)
+    vmin, vmax = colour_range(kpi, col.to_numpy(dtype=float))
     out = []
     for i, (ax, v) in enumerate(zip(axes, values, strict=False)):
         where = {by: v} if by else None
         plot_heatmap(
             cells, kpi, x=x, y=y, where=where, ax=ax, vmin=vmin, vmax=vmax,
-            colorbar=i == len(values) - 1,
+            colorbar=i == len(values) - 1, requirements=requirements,
         )  # fmt: skip
         out.append(ax)
     return out
+
+
+def _constant_and_varying(cells: pd.DataFrame) -> tuple[dict[str, Any], list[str]]:
+    """Swept parameters with one value over ``cells`` (-> that value), and the others."""
+    const: dict[str, Any] = {}
+    varying = []
+    for p in _params(cells):
+        vals = list(dict.fromkeys(str(v) for v in cells[p].tolist()))
+        if len(vals) == 1:
+            const[p] = vals[0]
+        else:
+            varying.append(p)
+    return const, varying
 
 
 def plot_pareto(
@@ -228,142 +298,90 @@ def plot_pareto(
     label: bool = True,
     errorbars: bool = True,
 ) -> Axes:
-    """Every cell as a point (``x`` vs ``y`` means, coloured by ``color``, 95% CI bars); the
-    Pareto-optimal cells (column ``pareto``: no other cell is at least as good in all three and
-    better in one) are ringed and labelled, and their 2-D staircase drawn. Cells whose update
+    """Every feasible cell as a point (``x`` vs ``y`` means, coloured by ``color`` on
+    [0, 1], 95% CI bars); cells that break a requirement (``feasible`` false) as grey
+    crosses, apart from the front. The Pareto-optimal cells (column ``pareto``, among feasible
+    cells) are ringed, numbered and listed beside the plot (parameters that are the same for
+    every cell go in the title once), and their 2-D staircase is drawn. Cells whose update
     never completed have no duration and are left out."""
     if ax is None:
-        _, ax = plt.subplots(figsize=(8.5, 5.5))
+        _, ax = plt.subplots(figsize=(9.5, 6.5))
     xm, ym, cm = f"{x}_mean", f"{y}_mean", f"{color}_mean"
     df = cells.dropna(subset=[xm, ym])
-    c = df.get(cm)
+    ok = (
+        df["feasible"].fillna(False).astype(bool)
+        if "feasible" in df
+        else pd.Series(True, index=df.index)
+    )
+    feas, infeas = df[ok], df[~ok]
+    c = feas.get(cm)
     sc = ax.scatter(
-        df[xm], df[ym], c=c, cmap="viridis", s=40, zorder=3, vmin=None if c is None else 0.0,
-        vmax=None if c is None else max(1.0, float(c.max())) if len(df) else None,
+        feas[xm], feas[ym], c=c, cmap="viridis", s=40, zorder=3,
+        vmin=None if c is None else 0.0, vmax=None if c is None else 1.0,
+        label=f"feasible ({len(feas)})",
     )  # fmt: skip
-    if errorbars and f"{x}_ci95_lo" in df:
+    if len(infeas):
+        ax.scatter(
+            infeas[xm], infeas[ym], marker="x", color="grey", s=30, zorder=2,
+            label=f"infeasible: breaks a requirement ({len(infeas)})",
+        )  # fmt: skip
+    if errorbars and f"{x}_ci95_lo" in feas:
         ax.errorbar(
-            df[xm], df[ym],
-            xerr=[df[xm] - df[f"{x}_ci95_lo"], df[f"{x}_ci95_hi"] - df[xm]],
-            yerr=[df[ym] - df[f"{y}_ci95_lo"], df[f"{y}_ci95_hi"] - df[ym]],
+            feas[xm], feas[ym],
+            xerr=[feas[xm] - feas[f"{x}_ci95_lo"], feas[f"{x}_ci95_hi"] - feas[xm]],
+            yerr=[feas[ym] - feas[f"{y}_ci95_lo"], feas[f"{y}_ci95_hi"] - feas[ym]],
             fmt="none", ecolor="grey", alpha=0.35, lw=0.8, zorder=2,
         )  # fmt: skip
-    if "pareto" in df:
-        front = df[df["pareto"].astype(bool)]
+    const, varying = _constant_and_varying(cells)
+    short = short_labels(_params(cells))
+    if "pareto" in feas:
+        front = feas[feas["pareto"].astype(bool)]
         ax.scatter(
             front[xm], front[ym], s=140, facecolors="none", edgecolors="crimson", lw=1.5,
             zorder=4, label="Pareto-optimal (duration, surge GPU-h, availability)",
         )  # fmt: skip
-        stair = df.sort_values([xm, ym])
         best = math.inf
         pts = []
-        for _, r in stair.iterrows():
+        for _, r in feas.sort_values([xm, ym]).iterrows():
             if r[ym] < best:
                 best = r[ym]
                 pts.append((r[xm], r[ym]))
         if pts:
             px, py = zip(*pts, strict=True)
             ax.step(px, py, where="post", color="crimson", alpha=0.5, lw=1, label="2-D front")
-        if label and "cell_label" in df:
-            groups = front.groupby([front[xm].round(6), front[ym].round(6)], sort=False)
-            for (gx, gy), rows in groups:
+        if label and len(front):
+            groups = front.groupby([front[xm].round(6), front[ym].round(6)], sort=True)
+            lines = []
+            for k, ((gx, gy), rows) in enumerate(groups, 1):
                 ax.annotate(
-                    _merged_labels(cells, rows), (gx, gy), fontsize=7, xytext=(6, 4),
-                    textcoords="offset points", linespacing=0.9,
+                    str(k), (gx, gy), fontsize=8, fontweight="bold", color="crimson",
+                    xytext=(7, 5), textcoords="offset points",
                 )  # fmt: skip
-        ax.legend(loc="upper right", fontsize=8, frameon=False)
+                parts = []
+                for p in varying:
+                    vals = "/".join(dict.fromkeys(str(v) for v in rows[p].tolist()))
+                    parts.append(f"{short[p]}={vals}")
+                lines.append(f"{k}  " + (", ".join(parts) or str(rows["cell_label"].iloc[0])))
+            ax.text(
+                0.0, -0.13, "Pareto-optimal:  " + "\n                 ".join(lines),
+                transform=ax.transAxes, va="top", ha="left", fontsize=7.5, family="monospace",
+            )  # fmt: skip
+        ax.legend(loc="upper right", bbox_to_anchor=(1.0, -0.11), fontsize=7, frameon=False)
     if c is not None:
         ax.figure.colorbar(sc, ax=ax, label=_kpi_label(color))
     ax.set_xlabel(_kpi_label(x))
     ax.set_ylabel(_kpi_label(y))
-    ax.set_title("update duration vs surge GPU-hours (colour: availability)", fontsize=10)
+    title = "update duration vs surge GPU-hours (colour: availability)"
+    if const:
+        title += "\n" + ", ".join(f"{short[k]}={v}" for k, v in const.items())
+    ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
     return ax
 
 
-def _frames(r: RunResult | Mapping[str, pd.DataFrame]) -> Mapping[str, pd.DataFrame]:
-    return r.frames if isinstance(r, RunResult) else r
-
-
-def plot_timelines(
-    results: Mapping[str, RunResult | Mapping[str, pd.DataFrame] | None],
-    axes: Any = None,
-) -> np.ndarray:
-    """Strategies side by side (one column each, shared axes): serving capacity (fraction of
-    desired, with RoleSets ready / total) on top, GPUs allocated vs capacity below and, when the
-    runs had traffic, TTFT p99 and SLO attainment per 10 s bin in a third row; the update
-    window shaded. ``axes``: a 2 × N (or 3 × N) array of Axes, or None for a new figure.
-    Returns it."""
-    items = [(k, v) for k, v in results.items() if v is not None]
-    n = max(1, len(items))
-    traffic = any(len(_frames(v).get("request_series", ())) for _, v in items)
-    if axes is None:
-        rows = 3 if traffic else 2
-        _, axes = plt.subplots(
-            rows, n, figsize=(3.6 * n + 1, 2.6 * rows), sharex=True, sharey="row", squeeze=False
-        )
-    axes = np.asarray(axes)
-    axes = axes.reshape(axes.shape[0] if axes.ndim == 2 else 2, -1)
-    for j, (name, res) in enumerate(items):
-        fr = _frames(res)
-        ts = fr["timeseries"]
-        end = getattr(res, "summary", {}).get("sim_end_s")
-        if end is not None and len(ts) and float(end) > float(ts["t_s"].iloc[-1]):
-            tail = ts.iloc[[-1]].copy()  # hold the last state to the end of the run
-            tail["t_s"] = float(end)
-            ts = pd.concat([ts, tail], ignore_index=True)
-        t = ts["t_s"].to_numpy()
-        top, bottom = axes[0, j], axes[1, j]
-        if "capacity_frac" in ts:
-            top.step(t, ts["capacity_frac"], where="post", color="tab:green", label="capacity")
-        tw = top.twinx()
-        tw.step(t, ts["rolesets_total"], where="post", color="tab:grey", lw=0.8, label="total")
-        tw.step(t, ts["rolesets_ready"], where="post", color="tab:blue", lw=0.8, label="ready")
-        tw.set_ylim(0, max(1.0, float(ts["rolesets_total"].max())) * 1.15)
-        if j == n - 1:
-            tw.set_ylabel("RoleSets (ready, total)", fontsize=8)
-        else:
-            tw.set_yticklabels([])
-        top.set_ylim(-0.02, 1.1)
-        top.set_title(name.replace(", ", "\n"), fontsize=8)
-        bottom.step(t, ts["gpus_allocated"], where="post", label="GPUs allocated")
-        bottom.step(t, ts["gpus_capacity"], where="post", ls="--", color="k", lw=0.8,
-                    label="capacity")  # fmt: skip
-        column = [top, bottom]
-        rs = fr.get("request_series")
-        if axes.shape[0] > 2:
-            third = axes[2, j]
-            column.append(third)
-            if rs is not None and len(rs):
-                bt = rs["t_s"].to_numpy()
-                third.plot(bt, rs["slo_attainment_frac"], color="tab:green", label="attainment")
-                third.set_ylim(-0.02, 1.05)
-                lat = third.twinx()
-                lat.plot(bt, rs["ttft_p99_s"], color="tab:red", lw=0.9, label="TTFT p99")
-                lat.set_yscale("log")
-                if j == n - 1:
-                    lat.set_ylabel("TTFT p99 (s)", fontsize=8)
-                if j == 0:
-                    h1, l1 = third.get_legend_handles_labels()
-                    h2, l2 = lat.get_legend_handles_labels()
-                    third.legend(h1 + h2, l1 + l2, loc="lower left", fontsize=7, frameon=False)
-        if j == 0:
-            h1, l1 = top.get_legend_handles_labels()
-            h2, l2 = tw.get_legend_handles_labels()
-            top.legend(h1 + h2, l1 + l2, loc="lower left", fontsize=7, frameon=False)
-        shade_rollouts(column, fr.get("rollouts"), float(t[-1]))
-        column[-1].set_xlabel("simulated time (s)")
-    axes[0, 0].set_ylabel("serving capacity (frac)")
-    axes[1, 0].set_ylabel("GPUs")
-    if axes.shape[0] > 2:
-        axes[2, 0].set_ylabel("SLO attainment")
-    if items:
-        axes[1, 0].legend(loc="lower left", fontsize=7, frameon=False)
-    return axes
-
-
-def _save(fig: Figure, path: Path) -> None:
-    fig.tight_layout()
+def _save(fig: Figure, path: Path, tight: bool = True) -> None:
+    if tight:
+        fig.tight_layout()
     atomic_write(path, lambda p: fig.savefig(p, dpi=110, format="png"))
     plt.close(fig)
 
@@ -381,17 +399,17 @@ def write_sweep_plots(result: SweepResult, out: Path) -> None:
     params = result.params
     if find_param(params, "maxSurge") and find_param(params, "maxUnavailable"):
         for kpi in heatmap_kpis(cells):
-            axes = plot_heatmap_facets(cells, kpi)
+            axes = plot_heatmap_facets(cells, kpi, requirements=result.plan.requirements)
             _save(axes[0].figure, out / f"heatmap_{kpi}.png")  # type: ignore[arg-type]
     if "update_duration_s_mean" in cells and "surge_gpu_hours_mean" in cells:
         ax = plot_pareto(cells)
         _save(ax.figure, out / "pareto.png")  # type: ignore[arg-type]
     if "pareto" in cells and cells["pareto"].any():
-        grid = plot_timelines(result.timelines())
-        _save(grid[0, 0].figure, out / "timelines.png")
+        grid = plot_timelines(result.timelines(progress=result.progress))
+        _save(grid[0, 0].figure, out / "timelines.png", tight=False)
 
 
 def write_compare_plots(result: CompareResult, out: Path) -> None:
-    """``timelines.png``: every strategy side by side."""
+    """``timelines.png``: every strategy's timeline, in a grid on shared axes."""
     axes = plot_timelines(result.results)
-    _save(axes[0, 0].figure, out / "timelines.png")
+    _save(axes[0, 0].figure, out / "timelines.png", tight=False)

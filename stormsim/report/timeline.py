@@ -9,6 +9,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
+from stormsim.report.revlabels import revision_labels
+
 if TYPE_CHECKING:
     from stormsim.runner import RunResult
 
@@ -35,7 +37,9 @@ def _revision_columns(ts: pd.DataFrame, what: str) -> dict[str, dict[str, str]]:
     return out
 
 
-def _stack(ax: Any, ts: pd.DataFrame, what: str, revisions: list[str]) -> None:
+def _stack(
+    ax: Any, ts: pd.DataFrame, what: str, revisions: list[str], names: dict[str, str]
+) -> None:
     cols = _revision_columns(ts, what)
     colors = plt.get_cmap("tab10")
     t = ts["t_s"].to_numpy()
@@ -46,7 +50,7 @@ def _stack(ax: Any, ts: pd.DataFrame, what: str, revisions: list[str]) -> None:
             if c is None or not ts[c].any():
                 continue
             ys.append(ts[c].to_numpy())
-            labels.append(f"{rev} {state}")
+            labels.append(f"{names.get(rev, rev)} {state}")
             rgb = colors(i % 10)
             facecolors.append((rgb[0], rgb[1], rgb[2], alpha))
     if ys:
@@ -76,8 +80,11 @@ def plot_timeline(result: RunResult | dict[str, pd.DataFrame], fig: Figure | Non
     revs += extra
     fig = fig or plt.figure(figsize=(13, 8))
     axes = fig.subplots(3, 1, sharex=True)
-    _stack(axes[0], ts, "rolesets", revs)
-    _stack(axes[1], ts, "pods", revs)
+    names = revision_labels(
+        frames["revisions"], None if isinstance(result, dict) else result.scenario
+    )
+    _stack(axes[0], ts, "rolesets", revs, names)
+    _stack(axes[1], ts, "pods", revs, names)
     t = ts["t_s"].to_numpy()
     axes[2].step(t, ts["gpus_allocated"], where="post", label="GPUs allocated")
     axes[2].step(t, ts["gpus_capacity"], where="post", label="GPU capacity", linestyle="--")

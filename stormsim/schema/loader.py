@@ -9,8 +9,10 @@ quirks such as int-or-percent strings without ``%``) go through :mod:`warnings` 
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import UnionType
@@ -398,6 +400,26 @@ def _int_or_percent_warnings(m: StormService, origin: str) -> None:
                 )
 
 
+def _keeping_warnings(load: Callable[..., Scenario]) -> Callable[..., Scenario]:
+    """Record the warnings ``load`` gives on the scenario it returns (``load_warnings``) and
+    pass them on unchanged."""
+
+    @functools.wraps(load)
+    def wrapper(*args: Any, **kwargs: Any) -> Scenario:
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                sc = load(*args, **kwargs)
+        finally:  # passed on even when loading fails (warnings come before the errors)
+            for w in caught:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        sc._load_warnings = [str(w.message) for w in caught]
+        return sc
+
+    return wrapper
+
+
+@_keeping_warnings
 def load_scenario(
     source: str | Path | dict[str, Any], base_dir: str | Path | None = None
 ) -> Scenario:

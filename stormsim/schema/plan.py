@@ -14,7 +14,9 @@ from __future__ import annotations
 import itertools
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from stormsim.schema.study import check_requirements
 
 
 class _M(BaseModel):
@@ -148,6 +150,12 @@ class Plan(_M):
     max_pods: int = Field(default=32, ge=1)
     goodput: bool = True
     goodput_max_factor: float = Field(default=4.0, gt=1)
+    require: list[str] = Field(default_factory=list)
+    """Requirements on summary KPIs besides the SLO attainment, as in ``compare.require``
+    (``'update_duration_s<=1800'``): a configuration meets them when every seed's run does.
+    Whole-run KPIs are held in every phase, update-window KPIs in the rollout phase."""
+
+    _req = field_validator("require")(classmethod(lambda cls, v: check_requirements(v)))
     goodput_rel_tol: float = Field(default=0.1, gt=0, lt=1)
     sensitivity: bool = True
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from stormsim.schema.aibrix import StormService
 from stormsim.schema.plan import Plan
@@ -260,6 +260,13 @@ class Scenario(Model):
     compare: CompareSpec | None = None
     sweep: SweepSpec | None = None
     plan: Plan | None = None
+    _load_warnings: list[str] = PrivateAttr(default_factory=list)
+    """The warnings loading this scenario gave (``summary.json`` lists them)."""
+
+    @property
+    def load_warnings(self) -> list[str]:
+        """The warnings :func:`stormsim.load_scenario` gave for this scenario, as text."""
+        return list(self._load_warnings)
 
     def all_role_names(self) -> list[str]:
         """Every role name that appears in the initial manifest or an applied one, in order."""

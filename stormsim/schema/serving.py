@@ -152,6 +152,9 @@ class Slo(_M):
 
     ttft_s: float = Field(default=1.0, gt=0)
     tpot_s: float = Field(default=0.05, gt=0)
+    attainment_frac: float = Field(default=0.99, gt=0, le=1)
+    """The share of the requests arriving in an update window that must meet ``ttft_s`` and
+    ``tpot_s``: studies (compare, sweep) require ``window_slo_attainment_frac >=`` this."""
     ttft_at: Literal["first_token", "prefill_end"] = "first_token"
     """Where the first token is counted. ``first_token`` (default): when the client gets it.
     With AIBrix's ``pd`` routing that is from the decode pod, after prefill, KV transfer and

@@ -9,9 +9,27 @@ analysis layer, which applies them and re-validates the whole scenario.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+REQUIREMENT_RE = re.compile(
+    r"^\s*(?P<kpi>[A-Za-z_]\w*)\s*(?P<op><=|>=|<|>)\s*"
+    r"(?P<bound>[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?)\s*$"
+)
+"""A requirement on a summary KPI: ``KPI OP NUMBER`` with OP one of ``<=``, ``>=``, ``<``,
+``>`` (``window_ttft_p99_s<=2``). KPI names are checked by the analysis layer."""
+
+
+def check_requirements(v: list[str]) -> list[str]:
+    for text in v:
+        if not isinstance(text, str) or not REQUIREMENT_RE.match(text):
+            raise ValueError(
+                f"{text!r} is not a requirement: write KPI<=NUMBER (or >=, <, >), "
+                "e.g. 'window_ttft_p99_s<=2'"
+            )
+    return v
 
 
 class _Model(BaseModel):
@@ -29,6 +47,11 @@ class CompareSpec(_Model):
 
     strategies: list[dict[str, Any]] = Field(min_length=1)
     seed: int | None = Field(default=None, ge=0)
+    require: list[str] = Field(default_factory=list)
+    """Requirements on summary KPIs (``KPI<=NUMBER``, ``>=``, ``<``, ``>``); a strategy meeting
+    all of them (and the workload's SLO) is feasible."""
+
+    _req = field_validator("require")(classmethod(lambda cls, v: check_requirements(v)))
 
 
 class RangeSpec(_Model):
@@ -76,6 +99,11 @@ class SweepSpec(_Model):
     grid: dict[str, list[Any]] = Field(default_factory=dict)
     samples: SamplesSpec | None = None
     seeds: int | list[int] = 1
+    require: list[str] = Field(default_factory=list)
+    """Requirements on summary KPIs, as in ``compare.require``; checked on every run of a
+    cell."""
+
+    _req = field_validator("require")(classmethod(lambda cls, v: check_requirements(v)))
 
     @field_validator("grid")
     @classmethod

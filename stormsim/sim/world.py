@@ -1138,14 +1138,14 @@ class World:
         self.store.put(SS, replace(ss, spec=spec, generation=ss.generation + 1))
 
     # ------------------------------------------------------------------------- run
-    def run(self, until_s: float | None = None) -> float:
+    def run(self, until_s: float | None = None, settle_cap_s: float = SETTLE_CAP_S) -> float:
         """Run to ``until_s``, or (``None``) until the service settles after the last event,
-        capped at the last event + 1 h. Returns the end time (s)."""
+        capped at the last event + ``settle_cap_s``. Returns the end time (s)."""
         if until_s is not None:
             self.env.run(until=until_s)
         else:
             last = max((e.at_s for e in self.scenario.events), default=0.0)
-            cap = self.env.timeout(last + SETTLE_CAP_S)
+            cap = self.env.timeout(last + settle_cap_s)
             self.env.run(until=self.env.any_of([self.settled, cap]))
             if self._finite_workload() and not cap.processed:
                 self._run_until_drained()

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 import stormsim
-import stormsim.analysis.compare as compare_mod
+import stormsim.analysis.executors as executors_mod
 from stormsim.analysis.compare import COMPARE_COLUMNS, parse_strategy, resolve_strategy
 from stormsim.analysis.study import HEADLINE_KPIS
 from stormsim.cli import app
@@ -69,14 +69,14 @@ def test_compare_table_columns_and_saved_files(tmp_path: Path) -> None:
 
 
 def test_request_kpis_are_included_when_present(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = compare_mod.run
+    real = executors_mod.run
 
     def run(*a, **k):  # type: ignore[no-untyped-def]
         res = real(*a, **k)
         res.summary.update(ttft_p99_s=0.5, goodput_rps=3.0, window_ttft_p99_s=0.9, other_x=1)
         return res
 
-    monkeypatch.setattr(compare_mod, "run", run)
+    monkeypatch.setattr(executors_mod, "run", run)
     t = stormsim.compare(small_scenario(), ["baseline"]).table
     assert set(t.columns[-3:]) == {"ttft_p99_s", "window_ttft_p99_s", "goodput_rps"}
     assert "other_x" not in t
@@ -105,14 +105,14 @@ def test_strategies_share_start_up_draws() -> None:
 def test_a_failing_strategy_is_reported_and_the_others_run(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    real = compare_mod.run
+    real = executors_mod.run
 
     def run(scenario, seed, until_s=None):  # type: ignore[no-untyped-def]
         if scenario.service.manifest.spec.update_strategy.max_surge == 2:
             raise stormsim.SimulationError("boom")
         return real(scenario, seed=seed, until_s=until_s)
 
-    monkeypatch.setattr(compare_mod, "run", run)
+    monkeypatch.setattr(executors_mod, "run", run)
     res = stormsim.compare(small_scenario(), STRATEGIES)
     t = res.table.set_index("strategy")
     assert t.loc["fast", "status"] == "failed" and "boom" in t.loc["fast", "error"]

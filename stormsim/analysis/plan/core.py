@@ -24,6 +24,7 @@ from stormsim.analysis.plan.recommend import (
 from stormsim.analysis.plan.result import PlanResult, duration_text
 from stormsim.analysis.plan.scenario import Candidate, Config, setting_label
 from stormsim.analysis.plan.search import Planner, RunFailed
+from stormsim.analysis.requirements import plan_requirements
 from stormsim.errors import InputError, Problem, SimulationError
 from stormsim.perf.catalog import Catalog
 from stormsim.schema.loader import load_scenario
@@ -43,6 +44,7 @@ def plan(
     fresh: bool = False,
     timeline: bool = True,
     keep_going: bool = False,
+    require: Sequence[str] | None = None,
 ) -> PlanResult:
     """Search the scenario's ``plan:`` section (see the package docstring). ``seeds``
     overrides the plan's seeds; with ``out``, runs are cached in ``OUT/runs`` (``fresh``
@@ -50,14 +52,18 @@ def plan(
 
     A failed run stops the plan (``result.stopped``, no recommendation, its error in
     ``result.failures`` and the report) unless ``keep_going``: then the candidate it belongs
-    to is reported as *failed* and the search goes on."""
+    to is reported as *failed* and the search goes on.
+
+    ``require``: requirements on summary KPIs (``'update_duration_s<=1800'``), added to the
+    plan's ``require:`` list; a configuration meets them when every seed's run does."""
     t_start = time.perf_counter()
     sc, pl = _inputs(scenario, seeds)
     cache = RunCache(out) if out is not None else None
     if cache is not None and fresh:
         for k in list(cache.keys()):
             cache.path(k).unlink(missing_ok=True)
-    pln = Planner(sc, pl, make_executor(executor, jobs, address), cache, progress)
+    reqs = plan_requirements(sc, require)
+    pln = Planner(sc, pl, make_executor(executor, jobs, address), cache, progress, reqs)
     failures: list[str] = []
     rows: list[dict[str, Any]] = []
     rec: Recommendation | None = None
@@ -87,6 +93,7 @@ def plan(
         n_failed=pln.n_failed,
         failures=failures,
         keep_going=keep_going,
+        requirements=[r.text for r in reqs],
         notes=[] if rec is not None or failures else ["no candidate met the SLOs"],
     )._saved(out)
 

@@ -21,6 +21,7 @@ import pandas as pd
 
 from stormsim.analysis.executors import Task
 from stormsim.analysis.plan.scenario import Config, Setting, Window
+from stormsim.analysis.requirements import KNOWN_KPIS, Requirement, applies
 from stormsim.analysis.stats import mean_ci95
 from stormsim.runner import RunResult, __version__, run
 
@@ -139,6 +140,11 @@ def measure(res: RunResult, task: PlanTask) -> dict[str, Any]:
     out.update(window_metrics(df, t0, t1, slo.ttft_s, slo.tpot_s))
     if not out["requests"]:
         raise MeasurementError(f"no request arrived in the measurement window [{t0:g}, {t1:g}] s")
+    out["kpis"] = {
+        k: float(v)
+        for k, v in s.items()
+        if k in KNOWN_KPIS and isinstance(v, int | float) and not isinstance(v, bool)
+    }
     if win.rollout:
         for k in ROLLOUT_KEYS:
             out[k] = s.get(k)
@@ -196,6 +202,9 @@ class Evaluation:
     records: list[dict[str, Any]]
     criterion: str
     target: float
+    requirements: tuple[Requirement, ...] = ()
+    """Requirements on summary KPIs besides the attainment (``plan.require``, ``--require``):
+    met when every seed's run meets them (see :func:`judge`)."""
 
     @property
     def errors(self) -> list[str]:
@@ -251,6 +260,14 @@ def judge(ev: Evaluation, key: str = "attainment_frac") -> Verdict:
     else:
         m, lo, _ = ev.stat(key)
         got = m if ev.criterion == "mean" or math.isnan(lo) else lo
-    if got >= ev.target:
-        return Verdict(True)
-    return Verdict(False, f"{key} {got:.3f} ({ev.criterion}) < {ev.target:g}")
+    if got < ev.target:
+        return Verdict(False, f"{key} {got:.3f} ({ev.criterion}) < {ev.target:g}")
+    for req in ev.requirements:
+        if not applies(req, ev.phase == "rollout"):
+            continue
+        for r in ev.records:
+            v = ((r.get("summary") or {}).get("kpis") or {}).get(req.kpi)
+            if not req.met(v):
+                shown = "not measured" if v is None else f"{v:g}"
+                return Verdict(False, f"{req.text} not met (seed {r['seed']}: {shown})")
+    return Verdict(True)

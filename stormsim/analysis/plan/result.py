@@ -56,6 +56,8 @@ class PlanResult:
     keep_going: bool = False
     out: Path | None = None
     notes: list[str] = field(default_factory=list)
+    requirements: list[str] = field(default_factory=list)
+    """The requirements on summary KPIs besides the SLO (``plan.require``, ``--require``)."""
 
     @property
     def stopped(self) -> bool:
@@ -141,6 +143,8 @@ class PlanResult:
         r = self.recommendation
         if r is None:
             s = "no candidate meets the SLOs within the search bounds"
+            if self.requirements:
+                s += " and the requirements " + ", ".join(self.requirements)
             if self.failures:
                 s += f" ({len(self.failures)} evaluations failed: see the failures)"
             return s
@@ -149,6 +153,8 @@ class PlanResult:
             f"attainment {r.attainment_mean:.3f} (target {self.plan.slo.attainment_frac:g}), "
             f"goodput {_f(r.goodput_rps)} req/s"
         )
+        if self.requirements:
+            s += f", meets {', '.join(self.requirements)}"
         ch = r.rollout
         if ch is not None:
             s += (

@@ -36,6 +36,7 @@ from stormsim.analysis.plan.scenario import (
     scenario_for,
     setting_label,
 )
+from stormsim.analysis.requirements import Requirement
 from stormsim.runner import scenario_hash
 from stormsim.schema.loader import load_scenario
 from stormsim.schema.plan import Plan
@@ -104,6 +105,7 @@ class Planner:
         executor: Executor,
         cache: RunCache | None,
         progress: Callable[[str], None] | None = None,
+        requirements: Sequence[Requirement] = (),
     ):
         self.sc = sc
         self.plan = plan
@@ -111,6 +113,7 @@ class Planner:
         self.executor = executor
         self.cache = cache
         self.progress = progress
+        self.requirements = tuple(requirements)
         self.memo: dict[tuple[Any, ...], Evaluation] = {}
         self.probe_rows: list[dict[str, Any]] = []
         self.run_rows: list[dict[str, Any]] = []
@@ -137,7 +140,7 @@ class Planner:
         tasks = []
         for seed in self.plan.seeds:
             h = scenario_hash(sc, seed)
-            extra = json.dumps([win.t0_s, win.t1_s, win.rollout, cfg.pods, "fleet-v2"])
+            extra = json.dumps([win.t0_s, win.t1_s, win.rollout, cfg.pods, "fleet-v3"])
             key = "plan-" + hashlib.sha256(f"{h}:{extra}".encode()).hexdigest()[:16]
             tasks.append(PlanTask(key, sc, seed, None, win, cfg.pods))
         return tasks
@@ -203,7 +206,7 @@ class Planner:
         for key, tasks, (cfg, factor, phase, rollout) in todo:
             recs = [records[t.key] for t in tasks]
             ev = Evaluation(cfg, factor, phase, rollout, recs, self.plan.criterion,
-                            self.plan.slo.attainment_frac)  # fmt: skip
+                            self.plan.slo.attainment_frac, self.requirements)  # fmt: skip
             out[key] = ev
             self._log(ev)
         return out

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from stormsim._version import __version__
 from stormsim.control.horizon import settle_cap_s
 from stormsim.errors import InputError, Problem, SimulationError
+from stormsim.perf.startup import resolve_startup
 from stormsim.plugins import ARTIFACT_WRITERS
 from stormsim.schema.loader import StormsimWarning, load_scenario
 from stormsim.schema.scenario import Scenario, scenario_dump
@@ -259,6 +260,7 @@ def run(
     """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
+    scenario = resolve_startup(scenario)  # model-aware start-up defaults, shown when saved
     if seed is not None and seed < 0:
         raise InputError(Problem("seed", f"must be >= 0 (got {seed})"))
     if until_s is not None and until_s <= 0:

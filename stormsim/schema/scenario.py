@@ -73,13 +73,26 @@ class RoleTiming(Model):
     termination_grace_s: Duration | None = None
 
 
+GENERIC_MODEL_LOAD = Lognormal(kind="lognormal", median_s=15.0, p90_s=30.0)
+"""``model_load_s`` when no model is named (no ``serving`` section): an 8B-class figure."""
+GENERIC_ENGINE_INIT = Lognormal(kind="lognormal", median_s=15.0, p90_s=30.0)
+"""``engine_init_s`` when no model is named (no ``serving`` section): an 8B-class figure."""
+MODEL_AWARE_KEYS = ("model_load_s", "engine_init_s")
+"""Start-up durations whose default follows the served model (:mod:`stormsim.perf.startup`)."""
+
+
 class Timing(Model):
-    """Durations of the pod lifecycle and of controller passes (seconds)."""
+    """Durations of the pod lifecycle and of controller passes (seconds).
+
+    ``model_load_s`` and ``engine_init_s`` left unset (``None``) follow the served model when
+    the scenario has a ``serving`` section (:func:`stormsim.perf.startup.resolve_startup`
+    fills them in per role before a run), else the generic 8B-class defaults
+    :data:`GENERIC_MODEL_LOAD` / :data:`GENERIC_ENGINE_INIT`."""
 
     scheduling_s: Duration = Lognormal(kind="lognormal", median_s=0.5, p90_s=1.0)
     image_pull_s: Duration = Lognormal(kind="lognormal", median_s=180.0, p90_s=420.0)
-    model_load_s: Duration = Lognormal(kind="lognormal", median_s=15.0, p90_s=30.0)
-    engine_init_s: Duration = Lognormal(kind="lognormal", median_s=15.0, p90_s=30.0)
+    model_load_s: Duration | None = None
+    engine_init_s: Duration | None = None
     readiness_probe_s: Duration = Uniform(kind="uniform", low_s=0.0, high_s=10.0)
     router_registration_s: Duration = 2.0
     termination_grace_s: Duration = 30.0
@@ -92,7 +105,9 @@ class Timing(Model):
             v = getattr(override, key)
             if v is not None:
                 return v
-        value: Duration = getattr(self, key)
+        value: Duration | None = getattr(self, key)
+        if value is None:
+            return GENERIC_MODEL_LOAD if key == "model_load_s" else GENERIC_ENGINE_INIT
         return value
 
 

@@ -80,10 +80,14 @@ class Actions:
         for k in range(1, last + 1):
             batch = by_round[k]
             if batch:
-                self.clock.timeout(k * self.api_call_s).callbacks.append(
-                    lambda _e, b=batch: self.apply(source, b)
-                )
+                self.clock.timeout(k * self.api_call_s).callbacks.append(self._later(source, batch))
         self._busy_until[source] = now + last * self.api_call_s
+
+    def _later(self, source: str, batch: list[Action]) -> Callable[[Any], None]:
+        def fire(_e: Any) -> None:
+            self.apply(source, batch)
+
+        return fire
 
     def busy_s(self, source: str) -> float:
         """Seconds until ``source``'s last pass has sent its last round (0 when done)."""

@@ -12,10 +12,9 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from stormsim.sim.clock import Now
-
 from stormsim.control.objects import Pod, PodSet, Revision, RoleSet, StormServiceObj
 from stormsim.control.revisions import SAFE_ALPHABET, fnv1a_32
+from stormsim.sim.clock import Now
 
 Listener = Callable[[str, Any, Any], None]
 

@@ -76,9 +76,7 @@ class World:
         self.scheduler = self.pods.scheduler
         self.kubelet = self.pods.kubelet
         ctl_cfg = scenario.controller
-        self.actions = Actions(
-            self.env, self.store, self.recorder, self.pods, ctl_cfg.api_call_s
-        )
+        self.actions = Actions(self.env, self.store, self.recorder, self.pods, ctl_cfg.api_call_s)
         latency = scenario.timing.reconcile_latency_s
         ctl_rng = Sampler(seed, "controllers")
         self.manager = Manager(

@@ -1,5 +1,7 @@
 """Slow-start batch sizes (AIBrix ``slowStartBatch``), computed by hand."""
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -55,7 +57,7 @@ def test_sizes_sum_and_bounds(n: int, initial: int, cap: int | None) -> None:
     assert sum(sizes) == n
     assert all(1 <= s <= (cap if cap is not None else n) for s in sizes)
     # doubling until the cap, then flat, except the last remainder
-    for a, b in zip(sizes[:-2], sizes[1:-1], strict=True):
+    for a, b in itertools.pairwise(sizes[:-1]):
         assert b == (a * 2 if cap is None else min(a * 2, cap))
 
 

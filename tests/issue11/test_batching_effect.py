@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 
 import stormsim
-from stormsim.errors import InputError
 from stormsim.control.batching import slow_start_sizes
+from stormsim.errors import InputError
 
 TIMING = {
     "scheduling_s": 0.0,
@@ -69,9 +69,7 @@ def test_no_api_cost_creates_all_at_once(make_manifest, make_scenario) -> None:
     assert set(round(float(t), 6) for t in new["created_at_s"]) == {10.1}
 
 
-def test_pods_of_a_roleset_one_round_apart_and_last_pod_later(
-    make_manifest, make_scenario
-) -> None:
+def test_pods_of_a_roleset_one_round_apart_and_last_pod_later(make_manifest, make_scenario) -> None:
     batched = _run(make_manifest, make_scenario, 0.05)
     flat = _run(make_manifest, make_scenario, 0.0)
     pods = batched.frames["pods"]
@@ -93,9 +91,7 @@ def test_bad_controller_knobs_name_path_and_line(
 ) -> None:
     path = write_scenario(
         tmp_path,
-        make_scenario(
-            make_manifest(), controller={"api_call_s": -1, "cache_lag_s": 100, "lag": 1}
-        ),
+        make_scenario(make_manifest(), controller={"api_call_s": -1, "cache_lag_s": 100, "lag": 1}),
     )
     with pytest.raises(InputError) as info:
         stormsim.load_scenario(path)

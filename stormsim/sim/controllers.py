@@ -4,13 +4,17 @@ builds them from registrations and routes the store's watch events to them.
 Semantics follow client-go's work queue: a key is queued at most once; a key that changes
 while its pass runs is processed again afterwards; ``add_after`` keeps only the earliest
 pending requeue. Each pass waits ``reconcile_latency_s`` (the watch -> reconcile -> API write
-hop) and then reads the store, so it sees everything written up to that instant.
+hop) and then reads the store, so it sees everything written up to that instant (with
+``controller.cache_lag_s > 0``: the store as it was that long before, through a lagged view,
+and watch events arrive that much later). A pass whose writes go out in several slow-start
+rounds holds its worker until the last round has landed (``ControllerContext.busy_s``).
 
 Idle requeues are elided (and a watch's predicate keeps watch events that change nothing the
 controller reads from enqueueing it): a requeue timer that fires for a key whose inputs have
 not changed since its last pass is dropped, because the pure reconcile would see the same
 state and do nothing (any later change enqueues the key at once). This keeps a 15 s / 1 s
-polling loop from costing work without changing behaviour.
+polling loop from costing work without changing behaviour. Both elisions assume a pass sees
+its own earlier writes, so they are off under a cache lag.
 """
 
 from __future__ import annotations

@@ -29,7 +29,11 @@ def test_scenario_runs(path: Path, tmp_path: Path) -> None:
     assert s["scenario"] == scenario.name
     assert s["sim_end_s"] > 0
     # scaleout-100-batching only scales (/scale): no update to complete
-    if scenario.events and path.stem not in ("surge-stall", "percent-quirk", "scaleout-100-batching"):
+    if scenario.events and path.stem not in (
+        "surge-stall",
+        "percent-quirk",
+        "scaleout-100-batching",
+    ):
         assert s["update_completed"] is True, path.name
 
 

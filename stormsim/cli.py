@@ -23,11 +23,14 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 import stormsim
 from stormsim.analysis.paths import parse_value
 from stormsim.errors import InputError, Problem, SimulationError
 from stormsim.metrics import catalogue
+from stormsim.runner import check
+from stormsim.schema.names import printable, safe_dirname
 
 app = typer.Typer(
     name="stormsim",
@@ -81,17 +84,20 @@ def _guard(fn: Callable[[], T]) -> T:
             result = fn()
         except (InputError, SimulationError) as e:
             failure = e
+        except OSError as e:  # the file system refused (read-only, full, no permission)
+            where = str(e.filename) if e.filename is not None else ""
+            failure = InputError(Problem(where, e.strerror or f"{type(e).__name__}: {e}"))
     for w in caught:
         if issubclass(w.category, stormsim.StormsimWarning):
-            err.print(f"warning: {w.message}", markup=False)
+            err.print(f"warning: {printable(str(w.message))}", markup=False)
         else:  # not ours: let Python's filters decide (printed once, as usual)
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if isinstance(failure, InputError):
         for p in failure.problems:
-            err.print(f"error: {p}", markup=False)
+            err.print(f"error: {printable(str(p))}", markup=False)
         raise typer.Exit(2)
     if failure is not None:
-        err.print(f"simulation failed: {failure}", markup=False)
+        err.print(f"simulation failed: {printable(str(failure))}", markup=False)
         raise typer.Exit(1)
     return result
 
@@ -167,6 +173,14 @@ def run(
             "e.g. service.manifest.spec.updateStrategy.maxSurge=2). Repeatable.",
         ),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Replace the output directory even if it is not a stormsim results directory "
+            "(its files are deleted).",
+        ),
+    ] = False,
 ) -> None:
     """Simulate a scenario and write its results (summary.json, frames, timeline.png)."""
     path = scenario or stormsim.default_scenario_path()
@@ -183,12 +197,13 @@ def run(
             from stormsim.schema.loader import locate
 
             raise locate(e, path) from None
-        target = out_dir or Path("results") / sc.name
-        return res, res.save(target, format=format.value, plots=plots)
+        target = out_dir or Path("results") / safe_dirname(sc.name)
+        return res, res.save(target, format=format.value, plots=plots, force=force)
 
     res, saved = _guard(go)
     s = res.summary
-    table = Table(title=f"{s['scenario']}  (seed {s['seed']})", show_header=False)
+    title = Text(f"{printable(str(s['scenario']))}  (seed {s['seed']})")
+    table = Table(title=title, show_header=False)
     rows = list(KPI_ROWS)
     if (s.get("n_rollouts") or 0) > 1:
         rows += MULTI_ROLLOUT_ROWS
@@ -202,11 +217,20 @@ def run(
 
 @app.command()
 def validate(scenario: Annotated[Path, typer.Argument(help="Scenario YAML.")]) -> None:
-    """Check a scenario and its manifests without simulating."""
-    sc = _guard(lambda: stormsim.load_scenario(scenario))
+    """Check a scenario, its manifests and traces, the catalog names and that a ready fleet
+    fits, as `run` does before simulating."""
+
+    def go() -> stormsim.Scenario:
+        sc = stormsim.load_scenario(scenario)
+        try:
+            return check(sc)
+        except InputError as e:
+            raise _locate(e, scenario) from None
+
+    sc = _guard(go)
     roles = sc.service.manifest.spec.template.spec.roles
     out.print(
-        f"ok: {sc.name}: StormService {sc.service.manifest.name} "
+        f"ok: {printable(sc.name)}: StormService {sc.service.manifest.name} "
         f"({sc.service.manifest.spec.replicas} RoleSets, roles "
         f"{', '.join(f'{r.name}x{r.replicas}' for r in roles)}), {len(sc.events)} events",
         markup=False,
@@ -258,7 +282,7 @@ class Executor(StrEnum):
 def _study_table(title: str, columns: list[str], rows: list[tuple[str, list[Any]]]) -> Table:
     import pandas as pd
 
-    table = Table(title=title)
+    table = Table(title=Text(printable(title)))
     table.add_column("", no_wrap=True)
     for c in columns:
         table.add_column(c, justify="right", overflow="fold")
@@ -356,7 +380,7 @@ def compare(
 
     def go() -> stormsim.CompareResult:
         sc = stormsim.load_scenario(scenario)
-        target = out_dir or Path("results") / f"{sc.name}-compare"
+        target = out_dir or Path("results") / safe_dirname(sc.name, "-compare")
         try:
             return stormsim.compare(
                 sc, strategy, seed=seed, until_s=until, out=target, plots=plots,
@@ -428,7 +452,7 @@ def sweep(
             raise typer.Exit(2)
         parsed[path.strip()] = [parse_value(v) for v in values.split(",")]
     sc = _guard(lambda: stormsim.load_scenario(scenario))
-    target = out_dir or Path("results") / f"{sc.name}-sweep"
+    target = out_dir or Path("results") / safe_dirname(sc.name, "-sweep")
 
     def go() -> stormsim.SweepResult:
         try:
@@ -521,7 +545,7 @@ def plan(
     run failed (unless --keep-going) or no candidate meets the SLOs. See
     docs/capacity-planning.md."""
     sc = _guard(lambda: stormsim.load_scenario(scenario))
-    target = out_dir or Path("results") / f"{sc.name}-plan"
+    target = out_dir or Path("results") / safe_dirname(sc.name, "-plan")
 
     def log(msg: str) -> None:
         err.print(msg, markup=False)

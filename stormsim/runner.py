@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import secrets
 import shutil
 import tempfile
@@ -63,22 +64,36 @@ class RunResult:
         out: str | Path,
         format: Literal["parquet", "csv"] = "parquet",
         plots: bool = True,
+        force: bool = False,
     ) -> Path:
-        """Write the results directory atomically and return its path."""
+        """Write the results directory atomically and return its path.
+
+        An existing ``out`` is replaced only when it is empty or a stormsim results directory
+        (it holds :data:`RESULT_MARKERS`); any other directory is an input error unless
+        ``force``. A failed write (read-only or full file system) raises :class:`InputError`
+        and leaves the old results as they were. Temporaries left by a killed save are removed.
+        """
         if format not in ("parquet", "csv"):
             raise InputError(Problem("format", f"must be parquet or csv, not {format!r}"))
         out = Path(out)
-        if out.exists() and not out.is_dir():
-            raise InputError(Problem("out", f"{out} exists and is not a directory"))
+        check_replaceable(out, force)
+        try:
+            return self._save(out, format, plots)
+        except OSError as e:
+            raise InputError(
+                Problem("out", f"cannot write results to {out}: {_oserror(e)}")
+            ) from None
+
+    def _save(self, out: Path, format: str, plots: bool) -> Path:
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        clean_stale_temporaries(out)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=out.parent))
         umask = os.umask(0)
         os.umask(umask)
         tmp.chmod(0o777 & ~umask)
         try:
             (tmp / "summary.json").write_text(json.dumps(self.summary, indent=2) + "\n")
             (tmp / "scenario.resolved.yaml").write_text(dump_yaml(self.resolved_scenario()))
-            (tmp / "provenance.json").write_text(json.dumps(self.provenance, indent=2) + "\n")
             for name, df in self.frames.items():
                 if format == "parquet":
                     df.to_parquet(tmp / f"{name}.parquet", index=False)
@@ -87,11 +102,18 @@ class RunResult:
             if plots:
                 for writer in ARTIFACT_WRITERS:
                     writer(self, tmp)
+            # written last: a directory holding it is complete
+            (tmp / "provenance.json").write_text(json.dumps(self.provenance, indent=2) + "\n")
             old = None
             if out.exists():
-                old = out.with_name(f".{out.name}.old-{os.getpid()}")
+                old = out.with_name(f".{out.name}.old-{os.getpid()}-{secrets.token_hex(4)}")
                 os.replace(out, old)
-            os.replace(tmp, out)
+            try:
+                os.replace(tmp, out)
+            except BaseException:
+                if old is not None:
+                    os.replace(old, out)
+                raise
             if old is not None:
                 shutil.rmtree(old, ignore_errors=True)
         except BaseException:
@@ -105,12 +127,124 @@ class RunResult:
         return data
 
 
+RESULT_MARKERS = ("summary.json", "provenance.json")
+"""Files that make a directory a stormsim results directory (one :meth:`RunResult.save` may
+replace)."""
+
+
+def is_results_dir(path: Path) -> bool:
+    """Whether ``path`` is a directory written by :meth:`RunResult.save`."""
+    return path.is_dir() and all((path / m).is_file() for m in RESULT_MARKERS)
+
+
+def check_replaceable(out: Path, force: bool = False) -> None:
+    """Raise :class:`InputError` unless saving to ``out`` may replace what is there: nothing,
+    an empty directory or a stormsim results directory (anything else only with ``force``;
+    never the current directory or one of its parents, nor the root)."""
+    if not out.exists() and not out.is_symlink():
+        return
+    if out.is_symlink() or not out.is_dir():
+        raise InputError(Problem("out", f"{out} exists and is not a directory"))
+    resolved = out.resolve()
+    cwd = Path.cwd().resolve()
+    if resolved == cwd or resolved in cwd.parents or resolved == Path(resolved.anchor):
+        raise InputError(
+            Problem("out", f"{out} is the current directory or one of its parents; refusing "
+                    "to replace it")
+        )  # fmt: skip
+    if force or is_results_dir(out):
+        return
+    try:
+        empty = not any(out.iterdir())
+    except OSError as e:
+        raise InputError(Problem("out", f"cannot read {out}: {_oserror(e)}")) from None
+    if not empty:
+        raise InputError(
+            Problem("out", f"{out} exists and is not a stormsim results directory (no "
+                    f"{' and '.join(RESULT_MARKERS)}); choose another --out, or pass --force "
+                    "to replace it and delete its files")
+        )  # fmt: skip
+
+
+_TEMP = re.compile(r"\.(?:tmp|old)-(\d+)-[A-Za-z0-9_]+$")
+_LEGACY_TEMP = re.compile(r"\.[a-z0-9_]{8}$")
+LEGACY_TEMP_AGE_S = 600.0
+
+
+def clean_stale_temporaries(out: Path) -> list[Path]:
+    """Remove the temporary siblings ``.NAME.tmp-PID-*`` / ``.NAME.old-PID-*`` of ``out`` whose
+    process is gone (a save killed half-way), and the ``.NAME.XXXXXXXX`` ones of earlier
+    versions once older than :data:`LEGACY_TEMP_AGE_S`. Returns what was removed."""
+    removed: list[Path] = []
+    prefix = f".{out.name}"
+    try:
+        siblings = [p for p in out.parent.iterdir() if p.name.startswith(prefix)]
+    except OSError:
+        return removed
+    for p in siblings:
+        rest = p.name[len(prefix) :]
+        m = _TEMP.match(rest)
+        if m is not None:
+            stale = not _alive(int(m.group(1)))
+        elif _LEGACY_TEMP.match(rest):
+            try:
+                stale = time.time() - p.stat().st_mtime > LEGACY_TEMP_AGE_S
+            except OSError:
+                continue
+        else:
+            continue
+        if stale and p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True  # perhaps another thread of this process is saving there
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True
+    return True
+
+
+def _oserror(e: OSError) -> str:
+    return e.strerror or type(e).__name__
+
+
 def scenario_hash(scenario: Scenario, seed: int) -> str:
     """Stable hash of the resolved scenario and seed (cache keys, provenance)."""
     data = scenario_dump(scenario)
     data["seed"] = seed
     blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
+
+
+CHECK_UNTIL_S = 1e-9
+""":func:`check` builds the world and runs it to this instant: every check ``run`` makes at
+t = 0 (catalog models and GPU types, trace files, the fleet fitting the cluster for
+``initial_state: ready``), and no simulation beyond."""
+
+
+def check(scenario: Scenario | str | Path, seed: int | None = None) -> Scenario:
+    """Raise :class:`InputError` for every problem :func:`run` would find before simulating,
+    with the same messages; return the scenario."""
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    seed = seed if seed is not None else (scenario.seed if scenario.seed is not None else 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        world = World(scenario, seed)
+        try:
+            world.env.run(until=CHECK_UNTIL_S)
+        except InputError:
+            raise
+        except Exception as e:
+            raise SimulationError(f"simulation failed at t=0 s: {type(e).__name__}: {e}") from e
+    return scenario
 
 
 def run(

@@ -188,6 +188,7 @@ def test_save_replaces_an_existing_directory(scenario_file: Path, tmp_path: Path
     out.mkdir()
     (out / "stale.txt").write_text("old run")
     (out / "summary.json").write_text("{}")
+    (out / "provenance.json").write_text("{}")  # the markers of a results directory
     result.save(out, plots=False)
     assert not (out / "stale.txt").exists()
     assert json.loads((out / "summary.json").read_text())["scenario"] == "test"
@@ -201,6 +202,7 @@ def test_failed_save_leaves_the_old_directory(
     out = tmp_path / "res"
     out.mkdir()
     (out / "summary.json").write_text('{"old": true}')
+    (out / "provenance.json").write_text("{}")
 
     def broken(res: stormsim.RunResult, d: Path) -> None:
         (d / "partial.png").write_bytes(b"")
@@ -210,7 +212,7 @@ def test_failed_save_leaves_the_old_directory(
     with pytest.raises(RuntimeError, match="disk full"):
         result.save(out)
     assert json.loads((out / "summary.json").read_text()) == {"old": True}
-    assert sorted(p.name for p in out.iterdir()) == ["summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["provenance.json", "summary.json"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "res"]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from stormsim.schema.aibrix import IntOrPercent, RoleSpec, StormServiceSpec
+from stormsim.schema.intstr import percent
 
 
 def _scaled(value: IntOrPercent | None, desired: int, round_up: bool) -> int:
@@ -15,14 +16,10 @@ def _scaled(value: IntOrPercent | None, desired: int, round_up: bool) -> int:
     if isinstance(value, int):
         return value
     s = str(value)
-    if not s.endswith("%"):
-        raise ValueError(
-            f"invalid value for IntOrString: invalid type: string is not a percentage: {s!r}"
-        )
     try:
-        pct = int(s[:-1])
-    except ValueError:
-        raise ValueError(f"invalid int-or-percent {s!r}") from None
+        pct = percent(s)  # strconv.Atoi, as intstr.GetScaledValueFromIntOrPercent
+    except ValueError as e:
+        raise ValueError(f"invalid value for IntOrString: {e}") from None
     x = pct * desired / 100.0
     return math.ceil(x) if round_up else math.floor(x)
 

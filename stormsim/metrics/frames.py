@@ -66,14 +66,14 @@ def _records(records: list[dict[str, object]], fields: tuple[str, ...]) -> pd.Da
 
 
 def pods_frame(rec: Recorder) -> pd.DataFrame:
-    df = _records(list(rec.pods.values()), POD_FIELDS)
+    df = _records(list(rec.pod_records), POD_FIELDS)
     df["slot"] = df["slot"].astype("Int64")
     df["gpus"] = df["gpus"].fillna(0).astype("int64")
     return df
 
 
 def rolesets_frame(rec: Recorder) -> pd.DataFrame:
-    df = _records(list(rec.rolesets.values()), ROLESET_FIELDS)
+    df = _records(list(rec.roleset_records), ROLESET_FIELDS)
     df["index"] = df["index"].astype("Int64")
     return df
 
@@ -85,7 +85,7 @@ def events_frame(rec: Recorder) -> pd.DataFrame:
 
 
 def revisions_frame(rec: Recorder) -> pd.DataFrame:
-    df = _records(list(rec.revisions.values()), REVISION_FIELDS)
+    df = _records(list(rec.revision_records), REVISION_FIELDS)
     df["revision"] = df["revision"].astype("Int64")
     return df
 

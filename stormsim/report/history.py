@@ -52,7 +52,9 @@ def rollout_history(results_dir: str | Path, include_deleted: bool = False) -> p
             causes.append(f"{last['verb']}: {detail}" if detail else str(last["verb"]))
     out = revs.assign(change_cause=causes)
     current = status["current_revision"].iloc[-1] if len(status) else ""
-    out["current"] = out["name"] == current
+    # by identity: a revision deleted by the history limit and re-created under its old name
+    # is two rows, only the live one current
+    out["current"] = (out["name"] == current) & out["deleted_at_s"].isna()
     if not include_deleted:
         out = out[out["deleted_at_s"].isna()]
     cols = ["revision", "name", "created_at_s", "deleted_at_s", "change_cause", "current"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -497,8 +498,17 @@ def render_html(res: PlanResult) -> str:
     return "\n".join(parts)
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~-])")
+
+
+def md_escape(text: str) -> str:
+    """User text as literal Markdown: HTML escaped, Markdown punctuation backslashed, one line."""
+    text = html.escape(" ".join(str(text).split()))
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
 def render_markdown(res: PlanResult) -> str:
-    lines = [f"# Capacity plan: {res.scenario.name}", "", "## Recommendation", ""]
+    lines = [f"# Capacity plan: {md_escape(res.scenario.name)}", "", "## Recommendation", ""]
     lines.append(f"**{res.summary_text()}**")
     lines.append("")
     lines += [f"- {w}" for w in _why(res)]

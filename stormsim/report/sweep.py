@@ -234,7 +234,7 @@ def plot_heatmap(
         title += (
             "  (" + ", ".join(f"{short_labels(list(where))[k]}={v}" for k, v in where.items()) + ")"
         )
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title, fontsize=10, parse_math=False)
     if colorbar:
         ax.figure.colorbar(im, ax=ax, shrink=0.85)
     return ax

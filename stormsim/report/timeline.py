@@ -94,7 +94,7 @@ def plot_timeline(result: RunResult | dict[str, pd.DataFrame], fig: Figure | Non
     axes[2].set_xlim(t[0], t[-1])
     shade_rollouts(axes, frames.get("rollouts"), float(t[-1]))
     name = "" if isinstance(result, dict) else result.scenario.name
-    fig.suptitle(f"stormsim timeline {name}".strip())
+    fig.suptitle(f"stormsim timeline {name}".strip(), parse_math=False)
     fig.tight_layout()
     return fig
 

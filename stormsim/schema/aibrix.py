@@ -9,13 +9,16 @@ field (AIBrix commit e3e10f9e): ``docs/aibrix/``.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from stormsim.units import parse_quantity
+from stormsim.schema.bounds import INT32_MAX, MAX_GPUS_PER_POD
+from stormsim.schema.intstr import percent
+from stormsim.schema.quantity import parse_quantity
 
 API_VERSION = "orchestration.aibrix.ai/v1alpha1"
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -34,6 +37,7 @@ class K8sModel(BaseModel):
         populate_by_name=True,
         alias_generator=to_camel,
         strict=True,  # like the API server: "4" is not an integer
+        allow_inf_nan=False,
     )
 
     def dump(self) -> dict[str, Any]:
@@ -91,7 +95,7 @@ class PodTemplate(K8sModel):
     """A core ``PodTemplateSpec``. ``spec`` is kept as-is; helpers read what the simulator needs."""
 
     metadata: ObjectMeta | None = None
-    spec: dict[str, Any] = Field(default_factory=dict)
+    spec: dict[str, Any] = Field(default_factory=dict, validate_default=True)
 
     @field_validator("spec")
     @classmethod
@@ -104,6 +108,15 @@ class PodTemplate(K8sModel):
         for i, c in enumerate(containers):
             if not isinstance(c, dict) or not c.get("name"):
                 raise ValueError(f"containers[{i}] needs a 'name'")
+            check_resources(c.get("resources"), f"containers[{i}]")
+        init = v.get("initContainers")
+        if init is not None:
+            if not isinstance(init, list):
+                raise ValueError("'initContainers' must be a list")
+            for i, c in enumerate(init):
+                if not isinstance(c, dict):
+                    raise ValueError(f"initContainers[{i}] must be a mapping")
+                check_resources(c.get("resources"), f"initContainers[{i}]")
         return v
 
     @property
@@ -133,14 +146,70 @@ def _container_resource(c: dict[str, Any], name: str) -> float:
     for section in ("limits", "requests"):
         sec = res.get(section) or {}
         if name in sec:
-            return parse_quantity(sec[name])
+            return float(parse_quantity(sec[name]))
     return 0.0
+
+
+def check_resources(res: Any, where: str) -> None:
+    """Reject what the API server rejects in a container's ``resources``: a non-mapping, a
+    malformed or negative quantity, a fractional or oversized extended resource (GPUs are
+    whole devices), GPU requests different from limits."""
+    if res is None:
+        return
+    if not isinstance(res, dict):
+        raise ValueError(f"{where}.resources must be a mapping")
+    values: dict[str, dict[str, Decimal]] = {}
+    for section in ("limits", "requests"):
+        sec = res.get(section)
+        if sec is None:
+            continue
+        if not isinstance(sec, dict):
+            raise ValueError(f"{where}.resources.{section} must be a mapping")
+        for name, q in sec.items():
+            at = f"{where}.resources.{section}.{name}"
+            try:
+                value = parse_quantity(q)
+            except ValueError as e:
+                raise ValueError(f"{at}: {e}") from None
+            if value < 0:
+                raise ValueError(f"{at}: must be greater than or equal to 0 (got {q!r})")
+            if "/" in str(name) and not str(name).startswith("kubernetes.io/"):
+                if value != value.to_integral_value():
+                    raise ValueError(f"{at}: must be a whole number (got {q!r})")
+                if value > MAX_GPUS_PER_POD:
+                    raise ValueError(
+                        f"{at}: {q!r} is more than stormsim simulates per pod "
+                        f"(at most {MAX_GPUS_PER_POD})"
+                    )
+            values.setdefault(str(name), {})[section] = value
+    gpu = values.get(GPU_RESOURCE, {})
+    if "limits" in gpu and "requests" in gpu and gpu["limits"] != gpu["requests"]:
+        raise ValueError(
+            f"{where}.resources: {GPU_RESOURCE} requests must equal limits (Kubernetes does not "
+            "overcommit extended resources)"
+        )
+
+
+def _non_negative(v: IntOrPercent | None) -> IntOrPercent | None:
+    """Reject a negative int or percent (as the API server validates a Deployment's)."""
+    if isinstance(v, int) and v < 0:
+        raise ValueError(f"must be greater than or equal to 0 (got {v})")
+    if isinstance(v, str) and v.endswith("%"):
+        try:
+            n = percent(v)
+        except ValueError:
+            return v  # malformed: kept, the loader warns (AIBrix reads it as 0)
+        if n < 0:
+            raise ValueError(f"must be greater than or equal to 0% (got {v!r})")
+    return v
 
 
 class RoleUpdateStrategy(K8sModel):
     type: Literal["Recreate", "InPlaceIfPossible", ""] = "Recreate"
     max_surge: IntOrPercent | None = None
     max_unavailable: IntOrPercent | None = None
+
+    _check = field_validator("max_surge", "max_unavailable")(_non_negative)
 
 
 class TopologyPolicy(K8sModel):
@@ -151,7 +220,7 @@ class TopologyPolicy(K8sModel):
 
 class RoleSpec(K8sModel):
     name: str
-    replicas: int = Field(ge=0)
+    replicas: int = Field(ge=0, le=INT32_MAX)
     upgrade_order: int | None = Field(default=None, ge=1)
     pod_group_size: int | None = Field(default=None, ge=1, le=100)
     stateful: bool = False
@@ -221,18 +290,20 @@ class StormServiceUpdateStrategy(K8sModel):
     max_surge: IntOrPercent | None = None
     max_unavailable: IntOrPercent | None = None
 
+    _check = field_validator("max_surge", "max_unavailable")(_non_negative)
+
 
 class StormServiceSpec(K8sModel):
-    replicas: int = Field(ge=0)
+    replicas: int = Field(ge=0, le=INT32_MAX)
     selector: LabelSelector
     stateful: bool = False
     template: RoleSetTemplate
     update_strategy: StormServiceUpdateStrategy = Field(default_factory=StormServiceUpdateStrategy)
-    revision_history_limit: int | None = Field(default=None, ge=0)
+    revision_history_limit: int | None = Field(default=None, ge=0, le=INT32_MAX)
     paused: bool = False
     disruption_tolerance: dict[str, Any] | None = None
     mode: Literal["Replica", "Pooled"] | None = None
-    progress_deadline_seconds: int | None = Field(default=None, ge=1)
+    progress_deadline_seconds: int | None = Field(default=None, ge=1, le=INT32_MAX)
 
     @model_validator(mode="after")
     def _selector_matches(self) -> StormServiceSpec:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
+import stat
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,10 +23,12 @@ from pydantic import BaseModel, ValidationError
 
 from stormsim.errors import InputError, Problem
 from stormsim.schema.aibrix import StormService
+from stormsim.schema.bounds import size_problems
 from stormsim.schema.deprecated import migrate
+from stormsim.schema.intstr import percent
 from stormsim.schema.scenario import Scenario, event_problems
 from stormsim.schema.serving import resolve_trace_path
-from stormsim.schema.yamlio import LineMap, PathT, format_path, load_documents
+from stormsim.schema.yamlio import MAX_YAML_BYTES, LineMap, PathT, format_path, load_documents
 
 
 class StormsimWarning(UserWarning):
@@ -36,7 +39,18 @@ def _read(path: Path, where: Problem) -> str:
     """Read a UTF-8 file; a problem is reported at ``where`` (the field naming the file), or
     at the file itself when ``where`` has no path."""
     try:
-        return path.read_text(encoding="utf-8")
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):
+            msg = "not a regular file (a FIFO, socket or device)"
+        elif st.st_size > MAX_YAML_BYTES:
+            msg = f"larger than {MAX_YAML_BYTES // 2**20} MiB"
+        else:
+            with path.open("rb") as fh:
+                data = fh.read(MAX_YAML_BYTES + 1)
+            if len(data) > MAX_YAML_BYTES:
+                msg = f"larger than {MAX_YAML_BYTES // 2**20} MiB"
+            else:
+                return data.decode("utf-8")
     except FileNotFoundError:
         msg = "file not found"
     except IsADirectoryError:
@@ -87,11 +101,25 @@ def load_manifest(
             StormsimWarning,
             stacklevel=2,
         )
+    for d, lines in found:
+        if not isinstance(d.get("metadata"), dict | None):
+            raise InputError(
+                Problem("metadata", "must be a mapping", lines.line_of(("metadata",)), str(path))
+            )
     names = [str((d.get("metadata") or {}).get("name")) for d, _ in found]
     if name is not None:
-        for (d, lines), n in zip(found, names, strict=True):
-            if n == name:
-                return d, lines
+        same = [(d, lines) for (d, lines), n in zip(found, names, strict=True) if n == name]
+        if len(same) > 1:
+            raise InputError(
+                Problem(
+                    "metadata.name",
+                    f"{len(same)} StormServices named {name!r} in {path}; names must be unique",
+                    same[1][1].line_of(("metadata", "name")),
+                    str(path),
+                )
+            )
+        if same:
+            return same[0]
         raise InputError(
             Problem(
                 where.path,
@@ -374,7 +402,12 @@ class _Origins:
         return Problem(format_path(path), msg, self.main.line_of(path), self.main.file)
 
 
-_PERCENT = re.compile(r"^\d+%$")
+def _is_percent(v: str) -> bool:
+    try:
+        percent(v)
+    except ValueError:
+        return False
+    return True
 
 
 def _int_or_percent_warnings(m: StormService, origin: str) -> None:
@@ -390,7 +423,7 @@ def _int_or_percent_warnings(m: StormService, origin: str) -> None:
         pairs.append((f"role {r.name} updateStrategy", s.max_surge, s.max_unavailable))
     for where, *vals in pairs:
         for v in vals:
-            if isinstance(v, str) and not _PERCENT.match(v):
+            if isinstance(v, str) and not _is_percent(v):
                 warnings.warn(
                     f"{origin}: {where} value {v!r} is not an int or 'N%'; AIBrix silently "
                     "treats both maxSurge and maxUnavailable as 0, which can stall "
@@ -512,7 +545,9 @@ def load_scenario(
         raise InputError(problems)
     sem = [
         origins.problem(path, msg)
-        for path, msg in sorted(event_problems(scenario), key=lambda pm: pm[0][:2])
+        for path, msg in sorted(
+            event_problems(scenario) + size_problems(scenario), key=lambda pm: pm[0][:2]
+        )
     ]
     if sem:
         raise InputError(sem)

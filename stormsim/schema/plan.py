@@ -16,11 +16,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from stormsim.schema.strict import FloatPair, IntPair
 from stormsim.schema.study import check_requirements
 
 
 class _M(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class PlanLoad(_M):
@@ -29,7 +30,7 @@ class PlanLoad(_M):
     Poisson, ``interpolation`` linear or step, the last rate held). Exactly one of the two."""
 
     rate_rps: float | None = Field(default=None, gt=0)
-    profile: list[tuple[float, float]] | None = Field(default=None, min_length=1)
+    profile: list[FloatPair] | None = Field(default=None, min_length=1)
     interpolation: Literal["linear", "step"] = "linear"
 
     @model_validator(mode="after")
@@ -137,7 +138,7 @@ class Plan(_M):
     prefill_tp: list[int] = Field(default_factory=lambda: [1], min_length=1)
     decode_tp: list[int] = Field(default_factory=lambda: [1], min_length=1)
     mode: Literal["pooled", "replica"] = "pooled"
-    shapes: list[tuple[int, int]] = Field(default_factory=lambda: [(1, 1)], min_length=1)
+    shapes: list[IntPair] = Field(default_factory=lambda: [(1, 1)], min_length=1)
     colocated: bool = False
     colocated_tp: list[int] = Field(default_factory=lambda: [1], min_length=1)
     rollout: PlanRollout | None = Field(default_factory=PlanRollout)

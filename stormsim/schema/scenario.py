@@ -15,13 +15,14 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from stormsim.schema.aibrix import StormService
+from stormsim.schema.bounds import INT32_MAX, MAX_GPUS_PER_NODE, MAX_NODES, NO_CONTROL_CHARS
 from stormsim.schema.plan import Plan
 from stormsim.schema.serving import Serving, Workload
 from stormsim.schema.study import CompareSpec, SweepSpec
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class Lognormal(Model):
@@ -98,9 +99,9 @@ class Timing(Model):
 class NodePool(Model):
     """``count`` identical nodes. Resources a pool does not declare are not limited."""
 
-    name: str = Field(min_length=1)
-    count: int = Field(ge=1)
-    gpus_per_node: int = Field(ge=0)
+    name: str = Field(min_length=1, pattern=NO_CONTROL_CHARS)
+    count: int = Field(ge=1, le=MAX_NODES)
+    gpus_per_node: int = Field(ge=0, le=MAX_GPUS_PER_NODE)
     gpu_type: str = "H100-80GB"
     cpu: float | None = Field(default=None, gt=0)
     memory_gb: float | None = Field(default=None, gt=0)
@@ -197,7 +198,7 @@ class Scale(EventBase):
     ``replicas`` in the template (a template change, so a new revision)."""
 
     kind: Literal["scale"]
-    replicas: int = Field(ge=0)
+    replicas: int = Field(ge=0, le=INT32_MAX)
     role: str | None = None
 
 
@@ -246,7 +247,7 @@ Event = Annotated[
 class Scenario(Model):
     """A whole simulation input. See the README's scenario reference."""
 
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, pattern=NO_CONTROL_CHARS)
     description: str | None = None
     seed: int | None = Field(default=None, ge=0)
     until_s: float | None = Field(default=None, gt=0)

@@ -12,9 +12,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from stormsim.schema.strict import FloatPair
+
 
 class _M(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 # --------------------------------------------------------------------------- arrivals
@@ -43,7 +45,7 @@ class PiecewiseArrival(_M):
     after the last the last one."""
 
     kind: Literal["piecewise"]
-    points: list[tuple[float, float]] = Field(min_length=1)
+    points: list[FloatPair] = Field(min_length=1)
     interpolation: Literal["linear", "step"] = "linear"
 
     @model_validator(mode="after")

@@ -8,7 +8,9 @@ validation errors can say ``spec.replicas (line 12)``.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import io
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,16 +47,54 @@ class LineMap:
         return LineMap(out, self.file)
 
 
-def _plain(node: Any, path: PathT, lines: dict[PathT, int]) -> Any:
+MAX_YAML_BYTES = 8 * 2**20
+"""Largest scenario or manifest file read (bytes)."""
+MAX_YAML_NODES = 200_000
+"""Most values one document may expand to (YAML aliases included): bounds "billion laughs"."""
+MAX_YAML_DEPTH = 64
+"""Deepest nesting of mappings and lists."""
+
+
+class _Budget:
+    def __init__(self) -> None:
+        self.nodes = 0
+
+
+def _problem(file: str | None, path: PathT, lines: dict[PathT, int], msg: str) -> InputError:
+    p = path
+    while p and p not in lines:
+        p = p[:-1]
+    where = format_path(path) or (file or "")
+    return InputError(Problem(where, msg, lines.get(p), file if format_path(path) else None))
+
+
+def _plain(
+    node: Any,
+    path: PathT,
+    lines: dict[PathT, int],
+    budget: _Budget | None = None,
+    file: str | None = None,
+) -> Any:
+    budget = budget if budget is not None else _Budget()
+    budget.nodes += 1
+    if budget.nodes > MAX_YAML_NODES:
+        raise _problem(
+            file, path, lines, f"the document expands to more than {MAX_YAML_NODES:,} values "
+            "(YAML aliases?)"
+        )  # fmt: skip
+    if len(path) > MAX_YAML_DEPTH:
+        raise _problem(file, path, lines, f"nested deeper than {MAX_YAML_DEPTH} levels")
+    tag = getattr(getattr(node, "tag", None), "value", None)
+    if isinstance(node, CommentedMap | CommentedSeq) and tag and not tag.startswith("tag:yaml"):
+        raise _problem(file, path, lines, f"YAML tag {tag} is not supported")
     if isinstance(node, CommentedMap):
         out: dict[Any, Any] = {}
         for key, value in node.items():
             kpath = (*path, str(key))
             with contextlib.suppress(KeyError, TypeError, AttributeError):
                 lines[kpath] = node.lc.key(key)[0] + 1
-            out[str(key) if not isinstance(key, str | int | float | bool) else key] = _plain(
-                value, kpath, lines
-            )
+            plain_key = key if isinstance(key, str | int | float | bool) else str(key)
+            out[plain_key] = _plain(value, kpath, lines, budget, file)
         return out
     if isinstance(node, CommentedSeq):
         items = []
@@ -62,7 +102,7 @@ def _plain(node: Any, path: PathT, lines: dict[PathT, int]) -> Any:
             ipath = (*path, i)
             with contextlib.suppress(KeyError, TypeError, AttributeError, IndexError):
                 lines[ipath] = node.lc.item(i)[0] + 1
-            items.append(_plain(value, ipath, lines))
+            items.append(_plain(value, ipath, lines, budget, file))
         return items
     if isinstance(node, str):
         return str(node)
@@ -72,14 +112,24 @@ def _plain(node: Any, path: PathT, lines: dict[PathT, int]) -> Any:
         return int(node)
     if isinstance(node, float):
         return float(node)
-    return node
+    if node is None:
+        return None
+    if isinstance(node, datetime.date):
+        return node.isoformat()
+    shown = f"YAML tag {tag}" if tag else f"a YAML {type(node).__name__} value"
+    raise _problem(file, path, lines, f"{shown} is not supported")
 
 
 def load_documents(text: str, file: str | None = None) -> list[tuple[Any, LineMap]]:
     """Parse every YAML document of ``text``; empty documents are dropped.
 
-    Raises :class:`InputError` with the line of a syntax error.
+    Raises :class:`InputError` with the line of a syntax error; bounds alias expansion
+    (:data:`MAX_YAML_NODES`) and nesting (:data:`MAX_YAML_DEPTH`); rejects tags.
     """
+    bad = _CONTROL.search(text)
+    if bad is not None:
+        at = text.count("\n", 0, bad.start()) + 1
+        raise InputError(Problem(file or "", f"control character {bad.group()!r} in the text", at))
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
     try:
@@ -93,16 +143,23 @@ def load_documents(text: str, file: str | None = None) -> list[tuple[Any, LineMa
         raise InputError(Problem(file or "", f"malformed YAML: {msg}", line)) from None
     except YAMLError as e:
         raise InputError(Problem(file or "", f"malformed YAML: {e}")) from None
+    except RecursionError:
+        raise InputError(
+            Problem(file or "", f"malformed YAML: nested deeper than {MAX_YAML_DEPTH} levels")
+        ) from None
     out = []
     for doc in docs:
         if doc is None:
             continue
         lines: dict[PathT, int] = {}
-        data = _plain(doc, (), lines)
         if isinstance(doc, CommentedMap | CommentedSeq):
             lines[()] = doc.lc.line + 1
+        data = _plain(doc, (), lines, _Budget(), file)
         out.append((data, LineMap(lines, file)))
     return out
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def dump_yaml(data: Any) -> str:

@@ -41,6 +41,7 @@ POD_FIELDS = (
     "routable_at_s",
     "deleted_at_s",
     "gone_at_s",
+    "uid",
 )
 ROLESET_FIELDS = (
     "roleset",
@@ -50,9 +51,16 @@ ROLESET_FIELDS = (
     "ready_at_s",
     "deleted_at_s",
     "gone_at_s",
+    "uid",
 )
-EVENT_FIELDS = ("t_s", "source", "verb", "kind", "name", "revision", "detail")
-REVISION_FIELDS = ("name", "revision", "created_at_s", "deleted_at_s")
+EVENT_FIELDS = ("t_s", "source", "verb", "kind", "name", "revision", "detail", "uid")
+REVISION_FIELDS = ("name", "revision", "created_at_s", "deleted_at_s", "uid")
+"""Every object frame has a ``uid``: objects are recorded by identity, so an object re-created
+under an old name (a stateful pod, a ControllerRevision after the history limit) is a new row.
+A ``uid`` is ``<kind>-<n>``, ``n`` counting that kind's creations from 0 in creation order."""
+
+UID_KINDS = {"Pod": "pods", "RoleSet": "rolesets", "ControllerRevision": "revisions"}
+"""Event kinds whose ``uid`` the recorder knows (the object frames)."""
 STATUS_FIELDS = (
     "t_s",
     "observed_generation",
@@ -94,9 +102,15 @@ class Recorder:
         self.rows_t: list[float] = []
         self.rows: list[list[float]] = []
         self.pods: dict[str, dict[str, Any]] = {}
+        """Name -> record of the latest pod of that name (records of earlier pods of the same
+        name are in ``pod_records`` only)."""
         self.rolesets: dict[str, dict[str, Any]] = {}
         self.events: list[tuple[Any, ...]] = []
         self.revisions: dict[str, dict[str, Any]] = {}
+        self.pod_records: list[dict[str, Any]] = []
+        """Every pod ever created, in creation order (one record per object)."""
+        self.roleset_records: list[dict[str, Any]] = []
+        self.revision_records: list[dict[str, Any]] = []
         self.status: list[tuple[Any, ...]] = []
         self.status_roles: list[dict[str, int]] = []
         self.template_changes: list[tuple[float, int | None, str, int]] = []
@@ -129,24 +143,37 @@ class Recorder:
 
     # objects ---------------------------------------------------------------------------
     def pod(self, name: str, **fields: Any) -> None:
-        rec = self.pods.get(name)
-        if rec is None:
-            rec = self.pods[name] = dict.fromkeys(POD_FIELDS)
-            rec["pod"] = name
-        rec.update(fields)
+        """Update the pod ``name``; ``created_at_s`` among ``fields`` means a new pod."""
+        self._object(self.pods, self.pod_records, "pod", POD_FIELDS, "pod", name, fields)
 
     def roleset(self, name: str, **fields: Any) -> None:
-        rec = self.rolesets.get(name)
-        if rec is None:
-            rec = self.rolesets[name] = dict.fromkeys(ROLESET_FIELDS)
-            rec["roleset"] = name
-        rec.update(fields)
+        """Update the RoleSet ``name``; ``created_at_s`` among ``fields`` means a new one."""
+        self._object(
+            self.rolesets, self.roleset_records, "roleset", ROLESET_FIELDS, "roleset", name, fields
+        )
 
     def revision(self, name: str, **fields: Any) -> None:
-        rec = self.revisions.get(name)
-        if rec is None:
-            rec = self.revisions[name] = dict.fromkeys(REVISION_FIELDS)
-            rec["name"] = name
+        """Update the ControllerRevision ``name``; ``created_at_s`` means a new one."""
+        self._object(
+            self.revisions, self.revision_records, "revision", REVISION_FIELDS, "name", name, fields
+        )
+
+    @staticmethod
+    def _object(
+        latest: dict[str, dict[str, Any]],
+        records: list[dict[str, Any]],
+        kind: str,
+        fields_of: tuple[str, ...],
+        key: str,
+        name: str,
+        fields: dict[str, Any],
+    ) -> None:
+        rec = latest.get(name)
+        if rec is None or "created_at_s" in fields:
+            rec = latest[name] = dict.fromkeys(fields_of)
+            rec[key] = name
+            rec["uid"] = f"{kind}-{len(records)}"
+            records.append(rec)
         rec.update(fields)
 
     def event(
@@ -159,7 +186,10 @@ class Recorder:
         revision: str = "",
         detail: str = "",
     ) -> None:
-        self.events.append((t, source, verb, kind, name, revision, detail))
+        objects = getattr(self, UID_KINDS[kind]) if kind in UID_KINDS else None
+        rec = objects.get(name) if objects is not None else None
+        uid = rec["uid"] if rec is not None else None
+        self.events.append((t, source, verb, kind, name, revision, detail, uid))
 
     def status_write(
         self, t: float, generation: int, status: Any, paused: bool = False, replicas: int = 0

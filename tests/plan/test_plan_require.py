@@ -4,6 +4,7 @@ does, update-window KPIs only in the rollout phase."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -63,12 +64,21 @@ def test_plan_require_in_yaml_is_validated(tmp_path: Path, tiny_plan_file: Path)
         stormsim.load_scenario(p)
 
 
+def _own_copy(out: Path, tmp_path: Path) -> Path:
+    """A new output directory holding the session plan's run cache (the session's own output
+    directory is read by other tests and must not be overwritten)."""
+    mine = tmp_path / "plan"
+    shutil.copytree(out / "runs", mine / "runs")
+    return mine
+
+
 def test_requirements_change_the_answer(
-    tiny_plan: tuple[stormsim.PlanResult, Path], tiny_plan_file: Path
+    tiny_plan: tuple[stormsim.PlanResult, Path], tiny_plan_file: Path, tmp_path: Path
 ) -> None:
     """Same runs (the cache of the session's plan), judged with requirements: a lenient one
     keeps the recommendation, an impossible one leaves none and says why."""
-    base, out = tiny_plan
+    base, shared = tiny_plan
+    out = _own_copy(shared, tmp_path)
     assert base.recommendation is not None
     lenient = stormsim.plan(tiny_plan_file, out=out, require=["ttft_p99_s<=1000"])
     assert lenient.recommendation is not None
@@ -83,9 +93,9 @@ def test_requirements_change_the_answer(
 
 
 def test_cli_require_exit_1_when_unmet(
-    tiny_plan: tuple[stormsim.PlanResult, Path], tiny_plan_file: Path
+    tiny_plan: tuple[stormsim.PlanResult, Path], tiny_plan_file: Path, tmp_path: Path
 ) -> None:
-    _, out = tiny_plan
+    out = _own_copy(tiny_plan[1], tmp_path)
     cmd = [sys.executable, "-m", "stormsim.cli", "plan", str(tiny_plan_file), "--out", str(out),
            "--quiet", "--require", "ttft_p99_s<=0.000001"]  # fmt: skip
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)

@@ -39,7 +39,8 @@ class Analytic:
         self.serving = serving
         self.catalog = Catalog(serving)
         self.model = self.catalog.model(serving.model)
-        wl = sc.workload or Workload(arrival={"kind": "poisson", "rate_rps": 1.0})
+        poisson = {"arrival": {"kind": "poisson", "rate_rps": 1.0}}
+        wl = sc.workload or Workload.model_validate(poisson)
         g = np.random.default_rng(12345)
         self.prompts = draw_lengths(wl.prompt, g, 20000).astype(float)
         self.outputs = draw_lengths(wl.output, g, 20000).astype(float)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import csv
 import json
+import math
+import stat
 from datetime import datetime
 from pathlib import Path
 
@@ -194,41 +196,116 @@ def _seconds(values: list[str]) -> np.ndarray:
     return np.asarray(stamps, dtype=float)
 
 
+MAX_TRACE_BYTES = 4 * 2**30
+"""Largest trace file read (bytes); rows past ``max_requests`` are never read."""
+
+
+def _trace_error(path: Path, msg: str, line: int | None = None) -> InputError:
+    where = f"{path}, line {line}" if line is not None else str(path)
+    return InputError(Problem("workload.arrival.path", f"{where}: {msg}"))
+
+
+def _tokens(v: object, path: Path, line: int, what: str) -> int:
+    try:
+        x = float(v) if not isinstance(v, bool) else math.nan  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise _trace_error(path, f"{what} {v!r} is not a number", line) from None
+    if not math.isfinite(x) or x < 0 or x > 10**9:
+        raise _trace_error(path, f"{what} {v!r} is not a token count in [0, 1e9]", line)
+    return int(x)
+
+
+def _instant(v: object, path: Path, line: int, scale: float = 1.0) -> float:
+    try:
+        x = float(v) / scale if not isinstance(v, bool) else math.nan  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        try:
+            text = str(v).strip()
+            if "." in text:  # datetime.fromisoformat takes at most 6 fractional digits
+                head, frac = text.rsplit(".", 1)
+                text = f"{head}.{frac[:6]}"
+            x = datetime.fromisoformat(text).timestamp()
+        except (TypeError, ValueError, OverflowError):
+            raise _trace_error(
+                path, f"arrival time {v!r} is neither seconds nor ISO", line
+            ) from None
+    if not math.isfinite(x):
+        raise _trace_error(path, f"arrival time {v!r} is not finite", line)
+    return x
+
+
 def load_trace(a: TraceArrival) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Arrival times (s, first at ``offset_s``, scaled), prompt and output tokens of a trace,
-    in arrival order (a stable sort; the files shipped with the traces are already sorted)."""
+    in arrival order (a stable sort; the files shipped with the traces are already sorted).
+
+    Reads a regular file only (no FIFO, device or directory), at most :data:`MAX_TRACE_BYTES`,
+    row by row, stopping after ``max_requests`` rows. A malformed row is an
+    :class:`InputError` naming the file and line."""
     path = Path(a.path)
     fmt = a.format or ("jsonl" if path.suffix.lower() in (".jsonl", ".json") else "csv")
     try:
+        st = path.stat()
+    except OSError as e:
+        raise _trace_error(path, f"cannot read trace: {e.strerror or e}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise _trace_error(path, "not a regular file")
+    if st.st_size > MAX_TRACE_BYTES:
+        raise _trace_error(path, f"larger than {MAX_TRACE_BYTES / 2**30:g} GiB")
+    limit = a.max_requests
+    ts: list[float] = []
+    ps: list[int] = []
+    os_: list[int] = []
+    try:
         fh = path.open(encoding="utf-8", newline="")
     except OSError as e:
-        raise InputError(Problem("workload.arrival.path", f"cannot read trace {path}: {e}")) from e
-    with fh:
-        if fmt == "csv":
-            rows = list(csv.reader(fh))
-            if not rows:
-                raise InputError(Problem("workload.arrival.path", f"{path}: empty trace"))
-            header, body = rows[0], [r for r in rows[1:] if r]
-            it = _find(header, TIME_COLUMNS, path, "arrival time")
-            ip = _find(header, PROMPT_COLUMNS, path, "prompt tokens")
-            io = _find(header, OUTPUT_COLUMNS, path, "output tokens")
-            t = _seconds([r[it] for r in body])
-            p = np.asarray([int(float(r[ip])) for r in body], dtype=np.int64)
-            o = np.asarray([int(float(r[io])) for r in body], dtype=np.int64)
-        else:
-            ts, ps, os_ = [], [], []
-            for line in fh:
-                if not line.strip():
-                    continue
-                d = json.loads(line)
-                ts.append(float(d["timestamp"]) / 1000.0)
-                ps.append(int(d["input_length"]))
-                os_.append(int(d["output_length"]))
-            t = np.asarray(ts, dtype=float)
-            p = np.asarray(ps, dtype=np.int64)
-            o = np.asarray(os_, dtype=np.int64)
-    if a.max_requests is not None:
-        t, p, o = t[: a.max_requests], p[: a.max_requests], o[: a.max_requests]
+        raise _trace_error(path, f"cannot read trace: {e.strerror or e}") from None
+    try:
+        with fh:
+            if fmt == "csv":
+                reader = csv.reader(fh)
+                header = next(reader, None)
+                if header is None:
+                    raise _trace_error(path, "empty trace")
+                it = _find(header, TIME_COLUMNS, path, "arrival time")
+                ip = _find(header, PROMPT_COLUMNS, path, "prompt tokens")
+                io = _find(header, OUTPUT_COLUMNS, path, "output tokens")
+                need = max(it, ip, io)
+                for r in reader:
+                    if limit is not None and len(ts) >= limit:
+                        break
+                    if not r:
+                        continue
+                    line = reader.line_num
+                    if len(r) <= need:
+                        raise _trace_error(path, f"{len(r)} fields, need {need + 1}", line)
+                    ts.append(_instant(r[it], path, line))
+                    ps.append(_tokens(r[ip], path, line, "prompt tokens"))
+                    os_.append(_tokens(r[io], path, line, "output tokens"))
+            else:
+                for line, text in enumerate(fh, 1):
+                    if limit is not None and len(ts) >= limit:
+                        break
+                    if not text.strip():
+                        continue
+                    try:
+                        d = json.loads(text)
+                    except ValueError as e:
+                        raise _trace_error(path, f"not JSON: {e}", line) from None
+                    if not isinstance(d, dict):
+                        raise _trace_error(path, "a JSONL row must be an object", line)
+                    for k in ("timestamp", "input_length", "output_length"):
+                        if k not in d:
+                            raise _trace_error(path, f"no {k!r}", line)
+                    ts.append(_instant(d["timestamp"], path, line, 1000.0))
+                    ps.append(_tokens(d["input_length"], path, line, "input_length"))
+                    os_.append(_tokens(d["output_length"], path, line, "output_length"))
+    except UnicodeDecodeError as e:
+        raise _trace_error(path, f"not UTF-8 text (byte {e.start} of a read block)") from None
+    except csv.Error as e:
+        raise _trace_error(path, f"malformed CSV: {e}") from None
+    t = np.asarray(ts, dtype=float)
+    p = np.asarray(ps, dtype=np.int64)
+    o = np.asarray(os_, dtype=np.int64)
     order = np.argsort(t, kind="stable")
     t, p, o = t[order], p[order], o[order]
     if len(t):

@@ -72,6 +72,7 @@ def simulate(replicas: int, surge: Any = None, unav: Any = None, load: float = 1
             "termination_grace_s": GRACE,
             "reconcile_latency_s": 0,
         },
+        "controller": {"api_call_s": 0.0},  # the traces count writes of a pass at one instant
         "service": {"manifest": manifest(replicas, surge, unav)},
         "events": [{"at_s": T, "kind": "set_image", "image": "img:v2"}],
     }
@@ -237,6 +238,7 @@ def simulate_slots(surge: Any, unav: Any):
             "termination_grace_s": GRACE,
             "reconcile_latency_s": 0,
         },
+        "controller": {"api_call_s": 0.0},  # the traces count writes of a pass at one instant
         "service": {"manifest": m},
         "events": [{"at_s": T, "kind": "set_image", "image": "img:v2"}],
     }

@@ -169,6 +169,21 @@ class Controller(Model):
     """
 
     profile: Literal["aibrix-e3e10f9e", "aibrix-latest"] = "aibrix-e3e10f9e"
+    api_call_s: float = Field(default=0.02, ge=0.0, le=10.0)
+    """Seconds one round of API writes costs (s, >= 0). A pass's many creates/deletes go out
+    in slow-start batches (RoleSets 1, 2, 4, ...; pods 16, 32, ... at most 500; PodSets one
+    by one); the first batch is covered by ``timing.reconcile_latency_s`` and every further
+    batch adds ``api_call_s``. Default 20 ms: one API write is an admission pass plus an etcd
+    quorum write, a few ms to tens of ms on a healthy control plane (etcd's guidance keeps
+    its WAL fsync p99 under 10 ms; the Kubernetes mutating-call SLO only bounds p99 at 1 s).
+    0 issues every object of a pass at once."""
+    cache_lag_s: float = Field(default=0.0, ge=0.0, le=60.0)
+    """How stale the controllers' informer caches are (s, >= 0). 0 (default): every pass
+    reads the store as it is. > 0: a pass reads the store as it was ``cache_lag_s`` ago and
+    watch events reach the controllers that much later, so a pass that runs before its own
+    earlier writes are visible can repeat them: generated-name objects (stateless pods,
+    RoleSets) are over-created and trimmed by a later pass; deterministic names (stateful
+    pods, PodSets) are rejected as duplicates. The no-op pass elisions are off then."""
 
 
 class EventBase(Model):

@@ -4,6 +4,11 @@ requests).
 Every :data:`~stormsim.control.objects.Action` type has exactly one handler in
 :data:`HANDLERS`; :meth:`Actions.apply` raises on a type without one, so a new action cannot
 be dropped silently. Writes that concern pods go through :class:`~stormsim.sim.pods.Pods`.
+
+A controller pass's actions go through :meth:`Actions.apply_pass`, which sends its batched
+writes in slow-start rounds (:mod:`stormsim.control.batching`): round ``k`` lands
+``k * api_call_s`` after the pass, and the controller stays busy until its last round
+(:meth:`Actions.busy_s`). The pure controllers still return their full action lists.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
+from stormsim.control.batching import POD_BURST, POD_INITIAL, ROLESET_INITIAL, batch_rounds
 from stormsim.control.objects import (
     Action,
     CompleteInPlace,
@@ -42,11 +48,51 @@ from stormsim.sim.store import CR, POD, PS, RS, SS, Store
 class Actions:
     """Carries out the actions of controller passes (and of the initial fleet)."""
 
-    def __init__(self, clock: Clock, store: Store, recorder: Recorder, pods: Pods):
+    def __init__(
+        self, clock: Clock, store: Store, recorder: Recorder, pods: Pods, api_call_s: float = 0.0
+    ):
         self.clock = clock
         self.store = store
         self.recorder = recorder
         self.pods = pods
+        self.api_call_s = api_call_s
+        """Seconds each slow-start round after a pass's first costs (``controller.api_call_s``)."""
+        self._busy_until: dict[str, float] = {}
+
+    def apply_pass(self, source: str, actions: Sequence[Action]) -> None:
+        """Apply one controller pass's ``actions`` in slow-start rounds: round 0 now, round
+        ``k`` at ``now + k * api_call_s`` (in order; :func:`batch_rounds` says which action
+        goes in which round). With ``api_call_s == 0`` everything is applied now."""
+        if self.api_call_s <= 0 or not actions:
+            self.apply(source, actions)
+            return
+        kinds = [type(a) for a in actions]
+        rounds = batch_rounds([_batch_key(a) for a in actions], BATCHED, kinds)
+        last = rounds[-1]
+        if last == 0:
+            self.apply(source, actions)
+            return
+        by_round: list[list[Action]] = [[] for _ in range(last + 1)]
+        for a, r in zip(actions, rounds, strict=True):
+            by_round[r].append(a)
+        self.apply(source, by_round[0])
+        now = self.clock.now
+        for k in range(1, last + 1):
+            batch = by_round[k]
+            if batch:
+                self.clock.timeout(k * self.api_call_s).callbacks.append(self._later(source, batch))
+        self._busy_until[source] = now + last * self.api_call_s
+
+    def _later(self, source: str, batch: list[Action]) -> Callable[[Any], None]:
+        def fire(_e: Any) -> None:
+            self.apply(source, batch)
+
+        return fire
+
+    def busy_s(self, source: str) -> float:
+        """Seconds until ``source``'s last pass has sent its last round (0 when done)."""
+        until = self._busy_until.get(source)
+        return max(0.0, until - self.clock.now) if until is not None else 0.0
 
     def apply(self, source: str, actions: Sequence[Action]) -> None:
         """Apply ``actions`` in order; ``source`` names the writer in the event records."""
@@ -275,6 +321,27 @@ class Actions:
             self.clock.now, source, "event", a.kind, a.name, "", f"{a.reason}: {a.message}"
         )
 
+
+def _batch_key(a: Action) -> object | None:
+    """What one ``slowStartBatch`` call groups: a role's pods, a RoleSet's PodSets."""
+    if isinstance(a, CreatePod):
+        return (a.roleset, a.role)
+    if isinstance(a, CreatePodSet):
+        return (a.roleset, a.role)
+    return None
+
+
+BATCHED: dict[type, tuple[int, int | None]] = {
+    CreateRoleSet: (ROLESET_INITIAL, None),
+    DeleteRoleSet: (ROLESET_INITIAL, None),
+    UpdateRoleSet: (ROLESET_INITIAL, None),
+    CreatePod: (POD_INITIAL, POD_BURST),
+    DeletePod: (POD_INITIAL, POD_BURST),
+    CreateGroupPod: (POD_INITIAL, POD_BURST),
+    CreatePodSet: (1, 1),
+    DeletePodSet: (1, 1),
+}
+"""The action types sent in slow-start batches: ``type -> (first batch, cap)``."""
 
 Handler = Callable[[Actions, str, Any], None]
 

@@ -4,20 +4,24 @@ builds them from registrations and routes the store's watch events to them.
 Semantics follow client-go's work queue: a key is queued at most once; a key that changes
 while its pass runs is processed again afterwards; ``add_after`` keeps only the earliest
 pending requeue. Each pass waits ``reconcile_latency_s`` (the watch -> reconcile -> API write
-hop) and then reads the store, so it sees everything written up to that instant.
+hop) and then reads the store, so it sees everything written up to that instant (with
+``controller.cache_lag_s > 0``: the store as it was that long before, through a lagged view,
+and watch events arrive that much later). A pass whose writes go out in several slow-start
+rounds holds its worker until the last round has landed (``ControllerContext.busy_s``).
 
 Idle requeues are elided (and a watch's predicate keeps watch events that change nothing the
 controller reads from enqueueing it): a requeue timer that fires for a key whose inputs have
 not changed since its last pass is dropped, because the pure reconcile would see the same
 state and do nothing (any later change enqueues the key at once). This keeps a 15 s / 1 s
-polling loop from costing work without changing behaviour.
+polling loop from costing work without changing behaviour. Both elisions assume a pass sees
+its own earlier writes, so they are off under a cache lag.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import simpy
@@ -39,8 +43,16 @@ class Controller:
         name: str,
         reconcile: Reconcile,
         latency: Callable[[], float],
+        busy: Callable[[], float] | None = None,
+        elide: bool = True,
     ):
         self.env = env
+        self.busy = busy
+        """Seconds the last pass still spends sending its slow-start rounds (the worker
+        holds the key that long, as ``slowStartBatch`` blocks the Go reconcile)."""
+        self.elide = elide
+        """Whether idle requeues are dropped (off under a cache lag: a stale pass may not be a
+        no-op)."""
         self.name = name
         self.reconcile = reconcile
         self.latency = latency
@@ -77,7 +89,7 @@ class Controller:
         def fire(_e: Any) -> None:
             if self.timers.get(key) == at:
                 del self.timers[key]
-                if self.stale.get(key, True):
+                if not self.elide or self.stale.get(key, True):
                     self._enqueue(key)
 
         self.env.timeout(delay).callbacks.append(fire)
@@ -101,6 +113,10 @@ class Controller:
             requeue, forced = out if isinstance(out, tuple) else (out, False)
             if forced:
                 self.stale[key] = True  # a deadline: the next timer must run the pass
+            if self.busy is not None:
+                hold = self.busy()
+                if hold > 0:
+                    yield self.env.timeout(hold)
             self.processing.discard(key)
             if key in self.dirty:
                 self.queue.append(key)
@@ -123,6 +139,18 @@ class ControllerContext:
     profile: str
     service: str
     apply: Callable[[str, Sequence[Action]], None]
+    busy_s: Callable[[str], float] = field(default=lambda _source: 0.0)
+    """Seconds the named controller's last pass still spends sending writes."""
+    cache_lag_s: float = 0.0
+    """Informer cache lag (s): watch events reach the controllers this late."""
+    view: Any = None
+    """What the controllers read (a :class:`~stormsim.sim.store.Store` or a lagged view of
+    it); ``None``: ``store``."""
+
+    @property
+    def reads(self) -> Any:
+        """The store as the controllers' caches see it."""
+        return self.store if self.view is None else self.view
 
 
 KeyOf = Callable[[ControllerContext, Any], "str | None"]
@@ -159,6 +187,10 @@ def _bind(latency: Callable[[str], float], stream: str) -> Callable[[], float]:
     return lambda: latency(stream)
 
 
+def _busy(ctx: ControllerContext, name: str) -> Callable[[], float]:
+    return lambda: ctx.busy_s(name)
+
+
 class Manager:
     """Builds one :class:`Controller` per registration (in registration order) and routes
     the store's watch events to them. A write to an object of kind K enqueues first the
@@ -178,7 +210,14 @@ class Manager:
         for reg in registrations:
             if reg.name in self.controllers:
                 raise ValueError(f"controller {reg.name!r} registered twice")
-            ctl = Controller(ctx.clock, reg.name, reg.setup(ctx), _bind(latency, reg.stream))
+            ctl = Controller(
+                ctx.clock,
+                reg.name,
+                reg.setup(ctx),
+                _bind(latency, reg.stream),
+                _busy(ctx, reg.name),
+                elide=ctx.cache_lag_s <= 0,
+            )
             self.controllers[reg.name] = ctl
             for w in reg.watches:
                 table = primary if w.kind == reg.kind else others
@@ -189,14 +228,24 @@ class Manager:
         }
 
     def on_change(self, kind: str, old: Any, new: Any) -> None:
-        """Store listener: enqueue the keys the write concerns."""
-        routes = self.routes.get(kind)
-        if routes is None:
+        """Store listener: enqueue the keys the write concerns (``cache_lag_s`` later under a
+        cache lag, when the informer would deliver it)."""
+        if kind not in self.routes:
             return
+        lag = self.ctx.cache_lag_s
+        if lag > 0:
+            self.ctx.clock.timeout(lag).callbacks.append(
+                lambda _e: self._route(kind, old, new, elide=False)
+            )
+        else:
+            self._route(kind, old, new, elide=True)
+
+    def _route(self, kind: str, old: Any, new: Any, elide: bool) -> None:
+        routes = self.routes[kind]
         ctx = self.ctx
         obj = new if new is not None else old
         for ctl, w in routes:
-            if w.unseen is not None and w.unseen(ctx, old, new):
+            if elide and w.unseen is not None and w.unseen(ctx, old, new):
                 continue
             key = w.key(ctx, obj)
             if key is not None:

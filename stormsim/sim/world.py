@@ -31,7 +31,7 @@ from stormsim.sim.rng import Durations, Sampler, stream
 from stormsim.sim.serving import ServingPlane
 from stormsim.sim.settle import Settle
 from stormsim.sim.stats import Observer, TimeSeries
-from stormsim.sim.store import Store
+from stormsim.sim.store import LaggedView, Store
 
 SETTLE_CAP_S = 3600.0
 """Default run end: this long after the last event if the service never settles."""
@@ -75,7 +75,8 @@ class World:
         )
         self.scheduler = self.pods.scheduler
         self.kubelet = self.pods.kubelet
-        self.actions = Actions(self.env, self.store, self.recorder, self.pods)
+        ctl_cfg = scenario.controller
+        self.actions = Actions(self.env, self.store, self.recorder, self.pods, ctl_cfg.api_call_s)
         latency = scenario.timing.reconcile_latency_s
         ctl_rng = Sampler(seed, "controllers")
         self.manager = Manager(
@@ -85,7 +86,12 @@ class World:
                 self.recorder,
                 scenario.controller.profile,
                 service,
-                self.actions.apply,
+                self.actions.apply_pass,
+                self.actions.busy_s,
+                ctl_cfg.cache_lag_s,
+                LaggedView(self.env, self.store, ctl_cfg.cache_lag_s)
+                if ctl_cfg.cache_lag_s > 0
+                else None,
             ),
             REGISTRATIONS,
             lambda key: ctl_rng.draw(latency, key),

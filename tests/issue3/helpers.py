@@ -184,11 +184,13 @@ def scenario(
         "timing": t,
         "service": {"manifest": copy.deepcopy(dict(svc))},
         "events": [dict(e) for e in events],
+        # the hand-worked traces count a pass's writes at one instant (no slow-start cost)
+        "controller": {"api_call_s": 0.0},
     }
     if service_name is not None:
         data["service"]["name"] = service_name
     if profile is not None:
-        data["controller"] = {"profile": profile}
+        data["controller"]["profile"] = profile
     return data
 
 

@@ -10,13 +10,13 @@ from stormsim.sim.store import POD, PS
 
 
 def _setup(ctx: ControllerContext) -> Reconcile:
-    store = ctx.store
+    reads = ctx.reads
 
     def reconcile(name: str) -> float | None:
-        ps = store.podsets.get(name)
+        ps = reads.get(PS, name)
         if ps is None:
             return None
-        pods = sorted(store.pods_of_podset(name), key=lambda p: (p.created_at, p.seq))
+        pods = sorted(reads.pods_of_podset(name), key=lambda p: (p.created_at, p.seq))
         res = reconcile_podset(ps, pods)
         ctx.apply("podset-controller", res.actions)
         return res.requeue_after

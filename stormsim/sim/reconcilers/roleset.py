@@ -13,13 +13,14 @@ from stormsim.sim.store import POD, PS, RS
 
 def _setup(ctx: ControllerContext) -> Reconcile:
     store = ctx.store
+    reads = ctx.reads
 
     def reconcile(name: str) -> float | None:
-        rs = store.rolesets.get(name)
+        rs = reads.get(RS, name)
         if rs is None:
             return None
-        pods = sorted(store.pods_of(name), key=lambda p: (p.created_at, p.seq))
-        podsets = sorted(store.podsets_of(name), key=lambda p: (p.created_at, p.seq))
+        pods = sorted(reads.pods_of(name), key=lambda p: (p.created_at, p.seq))
+        podsets = sorted(reads.podsets_of(name), key=lambda p: (p.created_at, p.seq))
         res = reconcile_roleset(rs, pods, podsets)
         ctx.apply("roleset-controller", res.actions)
         if res.status is not None:

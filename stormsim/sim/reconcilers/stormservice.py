@@ -19,17 +19,18 @@ class StormServiceReconciler:
     def __call__(self, name: str) -> tuple[float | None, bool]:
         ctx = self.ctx
         store = ctx.store
-        ss = store.stormservices.get(name)
+        reads = ctx.reads
+        ss = reads.get(SS, name)
         if ss is None:
             return None, False
         sel = ss.spec.selector.model_dump_json()
         # the store keeps RoleSets in insertion (= creation) order: no sort needed
-        all_rs = list(store.rolesets.values())
+        all_rs = reads.values(RS)
         # labels depend only on (owner, revision): match each distinct pair once
         ok = {k for k in {(r.owner, r.revision) for r in all_rs} if self._selected(ss, sel, *k)}
         rolesets = [r for r in all_rs if (r.owner, r.revision) in ok]
         now = ctx.clock.now
-        res = reconcile_stormservice(ss, list(store.revisions.values()), rolesets, now, ctx.profile)
+        res = reconcile_stormservice(ss, reads.values(CR), rolesets, now, ctx.profile)
         ctx.apply("stormservice-controller", res.actions)
         if res.status is not None:
             cur = store.stormservices.get(name)
@@ -51,7 +52,7 @@ class StormServiceReconciler:
 
     def _rs_labels(self, owner: str, revision: str) -> dict[str, str]:
         """A RoleSet's labels: its revision's template labels plus the controller's."""
-        rev = self.ctx.store.revisions.get(revision)
+        rev = self.ctx.reads.get(CR, revision)
         labels = dict(rev.template.labels) if rev is not None else {}
         labels["storm-service-name"] = owner
         labels["storm-service-revision"] = revision

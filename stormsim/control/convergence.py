@@ -21,7 +21,7 @@ from stormsim.schema.aibrix import RoleSpec
 
 
 def slot_based(role: RoleSpec) -> bool:
-    """The role's units live in fixed slots (Stateful or PodSet syncer, spec §4.4)."""
+    """The role's units live in fixed slots (Stateful or PodSet syncer; docs/aibrix/roleset.md)."""
     return role.stateful or role.group_size > 1
 
 

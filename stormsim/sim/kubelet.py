@@ -58,7 +58,7 @@ class Kubelet:
     def start(self, pod: Pod, node: Node) -> None:
         run = self.runs[pod.name] = self.runs.get(pod.name, 0) + 1
         # a pod patched in place before it was bound starts with the new images: its update
-        # completes when it is Ready (it had no old imageIDs to change, spec §4.8)
+        # completes when it is Ready (it had no old imageIDs to change, see docs/aibrix/inplace.md)
         self.env.process(self._run(pod.name, pod.seq, node, run, pod.in_place_target))
 
     def restart(self, pod: Pod, node: Node) -> None:

@@ -37,6 +37,7 @@ from stormsim.analysis.plan.scenario import (
     setting_label,
 )
 from stormsim.analysis.requirements import Requirement
+from stormsim.analysis.study import RunProgress
 from stormsim.runner import scenario_hash
 from stormsim.schema.loader import load_scenario
 from stormsim.schema.plan import Plan
@@ -195,13 +196,18 @@ class Planner:
                 else:
                     pending.append(t)
         if pending:
-            for rec in self.executor.imap(pending, run_plan_task):
-                records[rec["key"]] = rec
-                self.n_runs += 1
-                if rec.get("status") != "ok":
-                    self.n_failed += 1
-                elif self.cache is not None:
-                    self.cache.put(rec)
+            phases = sorted({str(it[2]) for _, _, it in todo})
+            title = f"plan: {'/'.join(phases)}, {len(todo)} configuration(s)"
+            with RunProgress(len(pending), title) as bar:  # on when stderr is a terminal
+                for rec in self.executor.imap(pending, run_plan_task):
+                    records[rec["key"]] = rec
+                    self.n_runs += 1
+                    failed = rec.get("status") != "ok"
+                    if failed:
+                        self.n_failed += 1
+                    elif self.cache is not None:
+                        self.cache.put(rec)
+                    bar.advance(failed=int(failed))
         out = {}
         for key, tasks, (cfg, factor, phase, rollout) in todo:
             recs = [records[t.key] for t in tasks]

@@ -1,4 +1,5 @@
-"""The AIBrix gateway's ``pd`` router (spec §10), reduced to what shapes traffic.
+"""The AIBrix gateway's ``pd`` router, reduced to what shapes traffic (upstream:
+``pkg/plugins/gateway/algorithms/pd_disaggregation.go`` at e3e10f9e).
 
 Routable engines are grouped by RoleSet. A RoleSet is *eligible* when it has at least one
 routable prefill and one routable decode pod; a request's prefill and decode pods always come

@@ -172,6 +172,8 @@ class Option:
     waste: float
     """Unrequested GPU share of the new nodes (CPU share for GPU-less pools)."""
     order: int
+    room: tuple[dict[str, float], ...] = ()
+    """The new nodes' free room once those pods are on them."""
 
 
 def options(
@@ -200,14 +202,16 @@ def options(
         cap = pool.capacity.get(key, 0.0) * opened
         used = sum(p.requests.get(key, 0.0) for p in placed)
         waste = (cap - used) / cap if cap > 0 else 0.0
-        out.append(Option(pool.name, opened, tuple(p.name for p in placed), waste, i))
+        names = tuple(p.name for p in placed)
+        out.append(Option(pool.name, opened, names, waste, i, tuple(new_bins)))
     return out
 
 
 def expand(opts: Sequence[Option], expander: Expander, pick: Callable[[int], int]) -> Option:
     """The option the expander chooses. ``least-waste``: least unrequested GPU share, then most
     pods; ``most-pods``: most pods placed; ``priority``: first pool in the scenario's order;
-    ``random``: ``pick(n)`` (an index below n) over the options in pool order. Ties in pool order."""
+    ``random``: ``pick(n)`` (an index below n) over the options in pool order. Ties in pool
+    order."""
     if not opts:
         raise ValueError("no scale-up option")
     if expander == "least-waste":
@@ -257,8 +261,8 @@ def plan_provision(
         planned.append(ScaleUp(o.pool, o.nodes, o.pods))
         cap = next(p.capacity for p in pools if p.name == o.pool)
         view += [
-            NodeView(f"planned-{len(view)}-{k}", o.pool, "launching", cap, dict(cap))
-            for k in range(o.nodes)
+            NodeView(f"planned-{len(view)}-{k}", o.pool, "launching", cap, room)
+            for k, room in enumerate(o.room)
         ]
         covered = set(o.pods)
         left = [p for p in left if p.name not in covered]
@@ -354,10 +358,7 @@ def ca_scale_down(
     low = [
         n
         for n in nodes
-        if n.pool in scaled
-        and n.state == "ready"
-        and n.usable
-        and utilization(n) < cfg.threshold
+        if n.pool in scaled and n.state == "ready" and n.usable and utilization(n) < cfg.threshold
     ]
     unneeded = movable(nodes, low)
     state.unneeded_since = {n.name: state.unneeded_since.get(n.name, now) for n in unneeded}

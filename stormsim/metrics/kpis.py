@@ -268,11 +268,8 @@ def node_kpis(frames: dict[str, pd.DataFrame], end_s: float) -> dict[str, Any]:
     up = (added["gpus_ready_at_s"] - added["created_at_s"]).dropna()
     out["node_provision_mean_s"] = float(up.mean()) if len(up) else None
     bound = pods[pods["node"].isin(set(added["node"])) & pods["scheduled_at_s"].notna()]
-    if len(added):
-        # a node name is used once, so the pod's node identifies the node row
-        wait = bound["scheduled_at_s"] - bound["created_at_s"]
-    else:
-        wait = pd.Series(dtype=float)
+    # a node name is used once, so the pod's node identifies the node row
+    wait = bound["scheduled_at_s"] - bound["created_at_s"]
     out["node_wait_pods"] = len(wait)
     out["node_wait_mean_s"] = float(wait.mean()) if len(wait) else None
     out["node_wait_max_s"] = float(wait.max()) if len(wait) else None

@@ -19,7 +19,7 @@ once the last one has left. Delays are drawn on the ``nodes`` random stream.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 import simpy
@@ -188,7 +188,9 @@ class NodeScaler:
             free = n.free if st == "ready" else n.capacity
             usable = not (st == "ready" and n.down)
             out.append(
-                NodeView(n.name, n.pool, st, n.capacity, dict(free), views, self.since[n.name], usable)
+                NodeView(
+                    n.name, n.pool, st, n.capacity, dict(free), views, self.since[n.name], usable
+                )
             )
         return out
 
@@ -217,11 +219,14 @@ class NodeScaler:
             ready_s = self.delays.draw(prov.node_ready_s, f"node_ready_s/{pool}")
             gpus_s = self.delays.draw(prov.gpus_ready_s, f"gpus_ready_s/{pool}")
             if ready_s > max_s:
-                self.clock.timeout(max_s).callbacks.append(lambda _e, n=node: self._failed(n))
+                self.clock.timeout(max_s).callbacks.append(self._on(self._failed, node))
             else:
-                self.clock.timeout(ready_s).callbacks.append(
-                    lambda _e, n=node, g=gpus_s: self._ready(n, g)
-                )
+                self.clock.timeout(ready_s).callbacks.append(self._on(self._ready, node, gpus_s))
+
+    @staticmethod
+    def _on(fn: Callable[..., None], *args: Any) -> Callable[[simpy.Event], None]:
+        """A timeout callback that calls ``fn(*args)``."""
+        return lambda _e: fn(*args)
 
     def _ready(self, node: Node, gpus_s: float) -> None:
         if self.state.get(node.name) != "launching":
@@ -348,4 +353,3 @@ class NodeScaler:
             )
             for name in gone:
                 self.remove(name, f"consolidated ({cfg.consolidation_policy})")
-

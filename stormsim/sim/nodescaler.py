@@ -5,7 +5,9 @@ scheduler could not place and the nodes, and asks :mod:`stormsim.control.nodesca
 scale-up or, in a scan without one, the nodes to remove. ``karpenter``: a failed scheduling
 attempt opens a batch that closes after ``batch_idle_s`` without a new one (at most
 ``batch_max_s`` after it opened), then nodes are launched for every Pending pod; a
-consolidation pass runs every ``poll_interval_s``.
+consolidation pass runs every ``poll_interval_s``, which also opens a batch when Pending
+pods are left that no node is coming for (after a failed provisioning, or once a pool's
+``max_nodes`` leaves room again).
 
 A new node is created NotReady (``launching``), becomes Ready after the pool's
 ``provisioning.node_ready_s`` (``initializing``) and schedulable once its GPUs are allocatable,
@@ -260,7 +262,7 @@ class NodeScaler:
         self.recorder.event(now, SOURCE, "provision_failed", "Node", node.name, "", detail)
         self.recorder.node(node.name, deleted_at_s=now, gone_at_s=now)
         self._set_state(node.name, node.pool, None)
-        if isinstance(self.cfg, Karpenter) and self._pending():
+        if isinstance(self.cfg, Karpenter) and not self._trigger.triggered and self._uncovered():
             self.wake()
 
     # ------------------------------------------------------------------------- scale down
@@ -323,6 +325,11 @@ class NodeScaler:
         if not self._trigger.triggered:
             self._trigger.succeed()
 
+    def _uncovered(self) -> bool:
+        """Whether some Pending pod would get a new node now."""
+        pending = self._pending()
+        return bool(pending) and bool(plan_provision(pending, self.pools, self._views()))
+
     def _karpenter_loop(self, cfg: Karpenter) -> Generator[simpy.Event, Any, None]:
         env = self.clock
         while True:
@@ -343,6 +350,8 @@ class NodeScaler:
         while True:
             yield self.clock.timeout(cfg.poll_interval_s)
             now = self.clock.now
+            if not self._trigger.triggered and self._uncovered():
+                self.wake()  # Pending pods no node is coming for (a failure, limits freed)
             gone = consolidate(
                 self._views(),
                 self.pools,

@@ -12,6 +12,8 @@ import warnings
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from node_helpers import node_scenario
 
 import stormsim
@@ -188,6 +190,23 @@ def test_failed_provisioning_backs_off() -> None:
     assert node_row(res, "gpu-1")["gone_at_s"] == 60.0
 
 
+def test_karpenter_retries_after_a_failed_provisioning() -> None:
+    k = {"kind": "karpenter", "max_node_provision_time_s": 50}
+    res = run(node_scenario(k, events=[NEW_IMAGE], until_s=200))
+    ev = [e for e in node_events(res) if e[1] in ("create", "provision_failed")]
+    # pods unschedulable at 6.3 s, batch closed at 7.3 s; given up at 57.3 s: a new batch at
+    # once (no back-off), closed 1 s later
+    assert ev == [
+        (7.3, "create", "gpu-1"),
+        (57.3, "provision_failed", "gpu-1"),
+        (58.3, "create", "gpu-2"),
+        (108.3, "provision_failed", "gpu-2"),
+        (109.3, "create", "gpu-3"),
+        (159.3, "provision_failed", "gpu-3"),
+        (160.3, "create", "gpu-4"),
+    ]
+
+
 def test_delays_are_deterministic_per_seed() -> None:
     prov = {
         "node_ready_s": {"kind": "lognormal", "median_s": 180, "p90_s": 360},
@@ -246,3 +265,34 @@ def test_bad_node_pools_are_rejected(
         stormsim.load_scenario(data)
     assert message in str(e.value)
     assert "cluster" in str(e.value)
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    kind=st.sampled_from(["cluster-autoscaler", "karpenter"]),
+    lo=st.integers(0, 2),
+    extra=st.integers(0, 3),
+    steps=st.lists(st.integers(0, 6), min_size=1, max_size=3),
+)
+def test_node_counts_stay_within_bounds(kind: str, lo: int, extra: int, steps: list[int]) -> None:
+    """Whatever the scale events, the pool's nodes (every state) stay within min..max, and a
+    node is never removed before it was created nor bound to before its GPUs were ready."""
+    hi = max(1, lo + extra)
+    auto: dict[str, Any] = {"kind": kind}
+    if kind == "cluster-autoscaler":
+        auto.update(scale_down_unneeded_time_s=60, scale_down_delay_after_add_s=60)
+    events = [{"at_s": 5 + 200 * i, "kind": "scale", "replicas": r} for i, r in enumerate(steps)]
+    data = node_scenario(
+        auto, replicas=lo, count=lo, min_nodes=lo, max_nodes=hi, events=events, until_s=900
+    )
+    res = run(data)
+    ts = res.frames["timeseries"]
+    cols = [c for c in ts.columns if c.startswith("pool.gpu.nodes_")]
+    alive = ts[cols].sum(axis=1)
+    assert alive.max() <= hi
+    live = ts[[c for c in cols if not c.endswith("_draining")]].sum(axis=1)
+    assert live.min() >= lo
+    nodes = res.frames["nodes"]
+    assert (nodes["deleted_at_s"].fillna(1e9) >= nodes["created_at_s"]).all()
+    pods = res.frames["pods"].merge(nodes[["node", "gpus_ready_at_s"]], on="node")
+    assert (pods["scheduled_at_s"] >= pods["gpus_ready_at_s"]).all()

@@ -12,7 +12,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticKnownError
 
 from stormsim.schema.aibrix import StormService
 from stormsim.schema.bounds import INT32_MAX, MAX_GPUS_PER_NODE, MAX_NODES, NO_CONTROL_CHARS
@@ -129,6 +138,8 @@ class NodePool(Model):
     ``min_nodes`` / ``max_nodes`` make the pool autoscaled (needs ``cluster.node_autoscaler``)."""
 
     name: str = Field(min_length=1, pattern=NO_CONTROL_CHARS)
+    min_nodes: int | None = Field(default=None, ge=0, le=MAX_NODES)
+    max_nodes: int | None = Field(default=None, ge=1, le=MAX_NODES)
     count: int = Field(ge=0, le=MAX_NODES)
     gpus_per_node: int = Field(ge=0, le=MAX_GPUS_PER_NODE)
     gpu_type: str = "H100-80GB"
@@ -137,9 +148,16 @@ class NodePool(Model):
     resources: dict[str, float] = Field(default_factory=dict)
     labels: dict[str, str] = Field(default_factory=dict)
     prepulled_images: list[str] = Field(default_factory=list)
-    min_nodes: int | None = Field(default=None, ge=0, le=MAX_NODES)
-    max_nodes: int | None = Field(default=None, ge=1, le=MAX_NODES)
     provisioning: NodeProvisioning | None = None
+
+    @field_validator("count")
+    @classmethod
+    def _count(cls, v: int, info: ValidationInfo) -> int:
+        """A fixed pool has at least one node; an autoscaled one may start empty."""
+        scaled = info.data.get("min_nodes") is not None or info.data.get("max_nodes") is not None
+        if v < 1 and not scaled:
+            raise PydanticKnownError("greater_than_equal", {"ge": 1})
+        return v
 
     @property
     def autoscaled(self) -> bool:
@@ -153,11 +171,28 @@ class NodePool(Model):
     def max_count(self) -> int:
         return self.max_nodes if self.max_nodes is not None else max(self.count, self.min_count)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _fill(cls, data: Any) -> Any:
+        """An autoscaled pool shows its resolved bounds and delays (``scenario.resolved.yaml``)."""
+        if not isinstance(data, dict):
+            return data
+        if data.get("min_nodes") is None and data.get("max_nodes") is None:
+            return data
+        out = dict(data)
+        if out.get("min_nodes") is None:
+            out["min_nodes"] = 0
+        if out.get("max_nodes") is None:
+            count, low = out.get("count"), out["min_nodes"]
+            if isinstance(count, int) and isinstance(low, int):
+                out["max_nodes"] = max(1, count, low)
+        if out.get("provisioning") is None:
+            out["provisioning"] = NodeProvisioning()
+        return out
+
     @model_validator(mode="after")
     def _bounds(self) -> NodePool:
         if not self.autoscaled:
-            if self.count < 1:
-                raise ValueError("count must be >= 1 (or set min_nodes/max_nodes to autoscale)")
             if self.provisioning is not None:
                 raise ValueError("provisioning needs an autoscaled pool (min_nodes/max_nodes)")
             return self

@@ -236,7 +236,7 @@ def test_fixed_pools_have_no_nodes_frame_and_no_node_kpis() -> None:
 @pytest.mark.parametrize(
     ("pool", "autoscaler", "message"),
     [
-        ({"count": 0}, None, "count must be >= 1"),
+        ({"count": 0}, None, "greater than or equal to 1"),
         ({"max_nodes": 3}, None, "there is no node_autoscaler"),
         (
             {"min_nodes": 3, "max_nodes": 2},

@@ -296,3 +296,22 @@ def test_node_counts_stay_within_bounds(kind: str, lo: int, extra: int, steps: l
     assert (nodes["deleted_at_s"].fillna(1e9) >= nodes["created_at_s"]).all()
     pods = res.frames["pods"].merge(nodes[["node", "gpus_ready_at_s"]], on="node")
     assert (pods["scheduled_at_s"] >= pods["gpus_ready_at_s"]).all()
+
+
+def test_timeline_has_a_nodes_panel_only_with_a_node_autoscaler() -> None:
+    import matplotlib.pyplot as plt
+
+    from stormsim.report.timeline import plot_timeline
+
+    res = run(node_scenario(events=[NEW_IMAGE], until_s=300))
+    fig = plot_timeline(res)
+    assert len(fig.axes) == 4 and fig.axes[3].get_ylabel() == "nodes"
+    # stacked bottom-up: ready, initializing, launching, draining
+    labels = [t.get_text() for t in fig.axes[3].get_legend().get_texts()]
+    assert labels == ["ready", "initializing", "launching", "draining"]
+    plt.close(fig)
+    data = node_scenario(events=[NEW_IMAGE], until_s=300)
+    data["cluster"] = {"node_pools": [{"name": "gpu", "count": 2, "gpus_per_node": 8}]}
+    fig = plot_timeline(run(data))
+    assert len(fig.axes) == 3
+    plt.close(fig)

@@ -140,6 +140,7 @@ def _positive(value: float | None) -> float | None:
 KPI_ROWS = catalogue.labels("run")
 MULTI_ROLLOUT_ROWS = catalogue.labels("run-multi")
 TRAFFIC_ROWS = catalogue.labels("run-traffic")
+NODE_ROWS = catalogue.labels("run-nodes")
 
 
 @app.command()
@@ -209,6 +210,8 @@ def run(
         rows += MULTI_ROLLOUT_ROWS
     if "requests_arrived" in s:
         rows += TRAFFIC_ROWS
+    if "node_hours" in s:
+        rows += NODE_ROWS
     for key, label in rows:
         table.add_row(label, _fmt(s.get(key)))
     out.print(table)

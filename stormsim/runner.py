@@ -269,7 +269,7 @@ def run(
         seed = scenario.seed if scenario.seed is not None else secrets.randbits(32)
     until = until_s if until_s is not None else scenario.until_s
     from stormsim.metrics.frames import build_frames  # pandas: imported when frames are made
-    from stormsim.metrics.kpis import compute_kpis, rollout_kpis, rollouts
+    from stormsim.metrics.kpis import compute_kpis, node_kpis, rollout_kpis, rollouts
     from stormsim.metrics.requests import add_request_results
     from stormsim.metrics.truncation import end_of_run_warnings
 
@@ -309,6 +309,8 @@ def run(
             end,
             serving.series_bin_s if serving is not None else 10.0,
         )
+    if "nodes" in frames:  # a node autoscaler: node KPIs
+        summary.update(node_kpis(frames, end))
     ran = [str(w.message) for w in caught]
     for w in caught:  # recorded to keep them; shown as usual
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)

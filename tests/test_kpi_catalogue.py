@@ -85,9 +85,24 @@ def test_summary_and_compare_columns_with_traffic() -> None:
     )
     for r in res.results.values():
         assert r is not None
-        assert list(r.summary) == [k.name for k in CATALOGUE]
+        # node KPIs only with a node autoscaler (see test_summary_keys_with_a_node_autoscaler)
+        assert list(r.summary) == [k.name for k in CATALOGUE if k.group != "nodes"]
         assert r.summary["requests_arrived"] > 0
+    assert res.kpis == [k for k in names("compare") if BY_NAME[k].group != "nodes"]
+
+
+def test_summary_keys_with_a_node_autoscaler() -> None:
+    sc = small_scenario(workload=WORKLOAD, until_s=400)
+    sc["cluster"] = {
+        "node_pools": [{"name": "h100", "count": 1, "max_nodes": 2, "gpus_per_node": 8}],
+        "node_autoscaler": {"kind": "karpenter"},
+    }
+    res = stormsim.compare(sc, [{"name": "surge", "maxSurge": 1}], plots=False, progress=False)
+    r = res.results["surge"]
+    assert r is not None
+    assert list(r.summary) == [k.name for k in CATALOGUE]
     assert res.kpis == list(names("compare"))
+    assert [k for k, _ in cli.NODE_ROWS] == list(names("run-nodes"))
 
 
 def test_cli_tables_derive_from_the_catalogue() -> None:
@@ -114,7 +129,7 @@ def test_study_columns_derive_from_the_catalogue() -> None:
 
 def test_catalogue_entries_are_well_formed() -> None:
     units = {"s", "fraction", "GPUs", "GPU-hours", "RoleSets", "pods", "requests", "req/s"}
-    units |= {"bool", "count", "text"}
+    units |= {"bool", "count", "text", "node-hours", "nodes"}
     for k in CATALOGUE:
         assert k.unit in units, k.name
         assert k.definition and k.tables[0] == "summary", k.name

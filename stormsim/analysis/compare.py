@@ -30,6 +30,7 @@ from stormsim.analysis.paths import parse_value
 from stormsim.analysis.requirements import Requirement, mark, recommend, study_requirements
 from stormsim.analysis.study import (
     HEADLINE_KPIS,
+    NODE_KPI_COLUMNS,
     RunProgress,
     atomic_write,
     is_request_kpi,
@@ -251,6 +252,7 @@ def compare(
         table[c] = col.where(col.notna(), None)
     kpis = [k for k in table.columns if k not in COMPARE_COLUMNS]
     ordered = [k for k in HEADLINE_KPIS if k in kpis] + [k for k in kpis if is_request_kpi(k)]
+    ordered += [k for k in NODE_KPI_COLUMNS if k in kpis]
     for k in HEADLINE_KPIS:
         if k not in table:
             table[k] = None

@@ -35,6 +35,10 @@ REQUEST_KPI_COLUMNS = catalogue.names("compare", group="requests")
 """The request KPIs a comparison shows when the summary has them, in table order."""
 
 
+NODE_KPI_COLUMNS = catalogue.names("compare", group="nodes")
+"""The node KPIs a comparison shows when the summary has them (a node autoscaler), in order."""
+
+
 def is_request_kpi(key: str) -> bool:
     """Request (serving) KPIs a comparison shows when the summary has them."""
     return key in REQUEST_KPI_COLUMNS

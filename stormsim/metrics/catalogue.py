@@ -28,6 +28,7 @@ TABLES = {
     "run": "the table `stormsim run` prints",
     "run-multi": "the `stormsim run` table, with several rollouts",
     "run-traffic": "the `stormsim run` table, with traffic",
+    "run-nodes": "the `stormsim run` table, with a node autoscaler",
     "compare": "the columns of `stormsim compare` (`compare.parquet`)",
     "heatmap": "the heatmaps `stormsim sweep` draws",
     "pareto": "the objectives of the sweep's Pareto front",
@@ -40,7 +41,8 @@ class Kpi:
     """One summary key.
 
     ``unit``: ``s`` (simulated seconds), ``fraction`` (0..1), ``GPUs``, ``GPU-hours``,
-    ``RoleSets``, ``pods``, ``requests``, ``req/s``, ``bool``, ``count`` or ``text``.
+    ``RoleSets``, ``pods``, ``requests``, ``req/s``, ``node-hours``, ``nodes``, ``bool``,
+    ``count`` or ``text``.
     ``scope``: ``run`` or ``window`` (null without an update, unless ``run_fallback``: then
     it covers the whole run). ``label``: the row label of the CLI tables. ``better``:
     ``higher`` / ``lower`` when a study ranks by it, else None.
@@ -54,7 +56,7 @@ class Kpi:
     label: str | None = None
     better: Literal["higher", "lower"] | None = None
     run_fallback: bool = False
-    group: Literal["identity", "rollout", "requests"] = "rollout"
+    group: Literal["identity", "rollout", "requests", "nodes"] = "rollout"
 
     def __post_init__(self) -> None:
         for t in self.tables:
@@ -445,7 +447,122 @@ REQUEST = (
 )
 """Request KPIs (present with a ``workload``), in summary order."""
 
-CATALOGUE: tuple[Kpi, ...] = (*IDENTITY, *ROLLOUT, *REQUEST)
+_N = "nodes"
+NODES = (
+    _k(
+        "node_hours",
+        "node-hours",
+        "run",
+        "`Σ over nodes of (gone_at_s, else sim_end_s) − created_at_s`, ÷ 3600: nodes paid for, "
+        "from creation (launching included) to gone",
+        "run-nodes",
+        "compare",
+        label="node-hours",
+        better="lower",
+        group=_N,
+    ),
+    _k(
+        "node_gpu_hours",
+        "GPU-hours",
+        "run",
+        "the same sum weighted by each node's GPUs: GPU capacity paid for",
+        "run-nodes",
+        "compare",
+        label="GPU-hours (capacity)",
+        better="lower",
+        group=_N,
+    ),
+    _k(
+        "idle_gpu_hours",
+        "GPU-hours",
+        "run",
+        "`node_gpu_hours − ∫₀ᵉⁿᵈ gpus_allocated dt ÷ 3600`: capacity paid for and not requested "
+        "by any pod (nodes still coming up or draining included)",
+        "run-nodes",
+        "compare",
+        label="idle GPU-hours",
+        better="lower",
+        group=_N,
+    ),
+    _k(
+        "nodes_peak",
+        "nodes",
+        "run",
+        "max over the run of the nodes not gone (every state)",
+        "run-nodes",
+        "compare",
+        label="nodes peak",
+        group=_N,
+    ),
+    _k(
+        "n_node_scale_ups",
+        "count",
+        "run",
+        "nodes the node autoscaler created",
+        "run-nodes",
+        "compare",
+        label="nodes added",
+        group=_N,
+    ),
+    _k(
+        "n_node_scale_downs",
+        "count",
+        "run",
+        "nodes the node autoscaler removed (provisioning failures not counted)",
+        "run-nodes",
+        "compare",
+        label="nodes removed",
+        group=_N,
+    ),
+    _k(
+        "n_node_provision_failures",
+        "count",
+        "run",
+        "nodes given up because they were not Ready within `max_node_provision_time_s`",
+        group=_N,
+    ),
+    _k(
+        "node_provision_mean_s",
+        "s",
+        "run",
+        "mean of `gpus_ready_at_s − created_at_s` over the nodes the autoscaler created that "
+        "became schedulable; null if none",
+        "run-nodes",
+        label="node creation to GPUs ready, mean (s)",
+        group=_N,
+    ),
+    _k(
+        "node_wait_pods",
+        "pods",
+        "run",
+        "pods bound to a node the node autoscaler created",
+        group=_N,
+    ),
+    _k(
+        "node_wait_mean_s",
+        "s",
+        "run",
+        "mean of `scheduled_at_s − created_at_s` over those pods (time Pending waiting for a "
+        "node); null if none",
+        "run-nodes",
+        "compare",
+        label="pending for a new node, mean (s)",
+        better="lower",
+        group=_N,
+    ),
+    _k(
+        "node_wait_max_s",
+        "s",
+        "run",
+        "max of the same; null if none",
+        "run-nodes",
+        label="pending for a new node, max (s)",
+        group=_N,
+    ),
+)
+"""Node KPIs (present with a ``cluster.node_autoscaler``), in summary order."""
+
+CATALOGUE: tuple[Kpi, ...] = (*IDENTITY, *ROLLOUT, *REQUEST, *NODES)
 BY_NAME = {k.name: k for k in CATALOGUE}
 assert len(BY_NAME) == len(CATALOGUE), "duplicate KPI names"
 

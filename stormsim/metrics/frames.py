@@ -8,6 +8,7 @@ import pandas as pd
 from stormsim.sim.recorder import (
     COUNTERS,
     EVENT_FIELDS,
+    NODE_FIELDS,
     POD_FIELDS,
     REVISION_FIELDS,
     ROLESET_FIELDS,
@@ -102,8 +103,15 @@ def status_frame(rec: Recorder) -> pd.DataFrame:
     return df
 
 
+def nodes_frame(rec: Recorder) -> pd.DataFrame:
+    """One row per node (with a node autoscaler): pool, GPUs, origin and its lifecycle times."""
+    df = _records(list(rec.node_records), NODE_FIELDS)
+    df["gpus"] = df["gpus"].fillna(0).astype("int64")
+    return df
+
+
 def build_frames(rec: Recorder) -> dict[str, pd.DataFrame]:
-    return {
+    frames = {
         "timeseries": timeseries_frame(rec),
         "pods": pods_frame(rec),
         "rolesets": rolesets_frame(rec),
@@ -111,3 +119,6 @@ def build_frames(rec: Recorder) -> dict[str, pd.DataFrame]:
         "revisions": revisions_frame(rec),
         "status": status_frame(rec),
     }
+    if rec.nodes_tracked:
+        frames["nodes"] = nodes_frame(rec)
+    return frames

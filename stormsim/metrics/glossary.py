@@ -10,7 +10,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from stormsim.metrics.catalogue import IDENTITY, REQUEST_BASE, ROLLOUT, TABLES, WINDOW_PREFIX, Kpi
+from stormsim.metrics.catalogue import (
+    IDENTITY,
+    NODES,
+    REQUEST_BASE,
+    ROLLOUT,
+    TABLES,
+    WINDOW_PREFIX,
+    Kpi,
+)
 from stormsim.metrics.catalogue import REQUEST as REQUEST_KPIS
 
 BEGIN = (
@@ -80,6 +88,12 @@ def render() -> str:
         if k not in REQUEST_BASE and k.name not in {WINDOW_PREFIX + b.name for b in REQUEST_BASE}
     )
     out += "\n".join(req)
+    out += (
+        "\n\n**Node KPIs** (with a `cluster.node_autoscaler`). Scope: the whole run, from 0 to "
+        "`sim_end_s`, over every node of the cluster (the `nodes` frame; fixed pools "
+        "included).\n\n"
+    )
+    out += "\n".join([head, *(_row(k) for k in NODES)])
     out += "\n\nTables (*shown in*): " + "; ".join(
         f"**{t}**: {what}" for t, what in TABLES.items() if t != "summary"
     )

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stormsim.metrics.catalogue import ROLLOUT, names
+from stormsim.metrics.catalogue import NODES, ROLLOUT, names
 
 ROLLOUT_FRAME_KPIS = names("rollouts")
 """The window KPIs each row of the ``rollouts`` frame carries, in column order."""
@@ -235,6 +235,45 @@ def compute_kpis(
     out["n_rolesets_created"] = len(frames["rolesets"])
     out["gpus_capacity"] = int(ts["gpus_capacity"].iloc[-1])
     return {k: _plain(v) for k, v in _in_order(out, SUMMARY_KPIS).items()}
+
+
+NODE_KPIS = tuple(k.name for k in NODES)
+"""The node KPIs of ``summary.json`` (with a node autoscaler), in order."""
+NODE_SOURCE = "node-autoscaler"
+
+
+def node_kpis(frames: dict[str, pd.DataFrame], end_s: float) -> dict[str, Any]:
+    """Node KPIs from the ``nodes`` frame, the time series and the pods (see the glossary)."""
+    nodes = frames["nodes"]
+    ts = frames["timeseries"]
+    pods = frames["pods"]
+    events = frames["events"]
+    created = nodes["created_at_s"].to_numpy(dtype=float)
+    until = nodes["gone_at_s"].fillna(end_s).clip(upper=end_s).to_numpy(dtype=float)
+    life = np.maximum(0.0, until - np.minimum(created, end_s))
+    gpus = nodes["gpus"].to_numpy(dtype=float)
+    out: dict[str, Any] = {}
+    out["node_hours"] = float(life.sum()) / 3600.0
+    out["node_gpu_hours"] = float((life * gpus).sum()) / 3600.0
+    t = ts["t_s"].to_numpy(dtype=float)
+    alloc = Series(t, ts["gpus_allocated"].to_numpy(dtype=float)).integral(0.0, end_s)
+    out["idle_gpu_hours"] = max(0.0, out["node_gpu_hours"] - alloc / 3600.0)
+    state_cols = [c for c in ts.columns if c.startswith("pool.") and ".nodes_" in c]
+    out["nodes_peak"] = int(ts[state_cols].sum(axis=1).max()) if state_cols else 0
+    added = nodes[nodes["origin"] == NODE_SOURCE]
+    out["n_node_scale_ups"] = len(added)
+    mine = events[(events["kind"] == "Node") & (events["source"] == NODE_SOURCE)]
+    out["n_node_scale_downs"] = int((mine["verb"] == "delete").sum())
+    out["n_node_provision_failures"] = int((mine["verb"] == "provision_failed").sum())
+    up = (added["gpus_ready_at_s"] - added["created_at_s"]).dropna()
+    out["node_provision_mean_s"] = float(up.mean()) if len(up) else None
+    bound = pods[pods["node"].isin(set(added["node"])) & pods["scheduled_at_s"].notna()]
+    # a node name is used once, so the pod's node identifies the node row
+    wait = bound["scheduled_at_s"] - bound["created_at_s"]
+    out["node_wait_pods"] = len(wait)
+    out["node_wait_mean_s"] = float(wait.mean()) if len(wait) else None
+    out["node_wait_max_s"] = float(wait.max()) if len(wait) else None
+    return {k: _plain(v) for k, v in _in_order(out, NODE_KPIS).items()}
 
 
 def _plain(v: Any) -> Any:

@@ -15,6 +15,33 @@ if TYPE_CHECKING:
     from stormsim.runner import RunResult
 
 STATE_STYLE = {"ready": 1.0, "starting": 0.45, "terminating": 0.2}
+NODE_STATES = ("ready", "initializing", "launching", "draining")
+"""Node states stacked in the nodes panel (a node autoscaler), bottom up."""
+NODE_COLORS = {"ready": "tab:green", "initializing": "tab:olive", "launching": "tab:orange"}
+NODE_COLORS["draining"] = "tab:red"
+
+
+def node_state_columns(ts: pd.DataFrame) -> dict[str, list[str]]:
+    """State -> the ``pool.<pool>.nodes_<state>`` columns of the time series."""
+    out: dict[str, list[str]] = {}
+    for c in ts.columns:
+        if c.startswith("pool.") and ".nodes_" in c:
+            out.setdefault(c[c.rindex(".nodes_") + len(".nodes_") :], []).append(c)
+    return out
+
+
+def _nodes(ax: Any, ts: pd.DataFrame) -> None:
+    cols = node_state_columns(ts)
+    t = ts["t_s"].to_numpy()
+    ys, labels, colors = [], [], []
+    for state in NODE_STATES:
+        if state in cols:
+            ys.append(ts[cols[state]].sum(axis=1).to_numpy())
+            labels.append(state)
+            colors.append(NODE_COLORS[state])
+    ax.stackplot(t, *ys, labels=labels, colors=colors, step="post")
+    ax.set_ylabel("nodes")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
 
 
 def shade_rollouts(axes: Any, rollouts: pd.DataFrame | None, end_s: float) -> None:
@@ -61,7 +88,8 @@ def _stack(
 
 def plot_timeline(result: RunResult | dict[str, pd.DataFrame], fig: Figure | None = None) -> Figure:
     """Three stacked panels over simulated time: RoleSets by revision and state, pods by
-    revision and state, GPUs allocated vs capacity. The update window is shaded."""
+    revision and state, GPUs allocated vs capacity; with a node autoscaler a fourth, nodes by
+    state (all pools). The update window is shaded."""
     frames = result if isinstance(result, dict) else result.frames
     ts = frames["timeseries"]
     if len(ts) > 1:
@@ -78,8 +106,9 @@ def plot_timeline(result: RunResult | dict[str, pd.DataFrame], fig: Figure | Non
         {c[len("rev.") : c.rindex(".")] for c in ts.columns if c.startswith("rev.")} - set(revs)
     )
     revs += extra
-    fig = fig or plt.figure(figsize=(13, 8))
-    axes = fig.subplots(3, 1, sharex=True)
+    with_nodes = bool(node_state_columns(ts))
+    fig = fig or plt.figure(figsize=(13, 10 if with_nodes else 8))
+    axes = list(fig.subplots(4 if with_nodes else 3, 1, sharex=True))
     names = revision_labels(
         frames["revisions"], None if isinstance(result, dict) else result.scenario
     )
@@ -89,9 +118,11 @@ def plot_timeline(result: RunResult | dict[str, pd.DataFrame], fig: Figure | Non
     axes[2].step(t, ts["gpus_allocated"], where="post", label="GPUs allocated")
     axes[2].step(t, ts["gpus_capacity"], where="post", label="GPU capacity", linestyle="--")
     axes[2].set_ylabel("GPUs")
-    axes[2].set_xlabel("simulated time (s)")
     axes[2].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
-    axes[2].set_xlim(t[0], t[-1])
+    if with_nodes:
+        _nodes(axes[3], ts)
+    axes[-1].set_xlabel("simulated time (s)")
+    axes[-1].set_xlim(t[0], t[-1])
     shade_rollouts(axes, frames.get("rollouts"), float(t[-1]))
     name = "" if isinstance(result, dict) else result.scenario.name
     fig.suptitle(f"stormsim timeline {name}".strip(), parse_math=False)

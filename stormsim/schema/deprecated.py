@@ -97,6 +97,20 @@ def migrate(data: dict[str, Any], lines: LineMap) -> tuple[dict[str, Any], list[
                     roles[role] = over
             timing["roles"] = roles
         data["timing"] = timing
+    cluster = data.get("cluster")
+    pools = cluster.get("node_pools") if isinstance(cluster, dict) else None
+    if isinstance(pools, list):  # node provisioning delays are durations too
+        pools = list(pools)
+        for i, pool in enumerate(pools):
+            prov = pool.get("provisioning") if isinstance(pool, dict) else None
+            if isinstance(prov, dict):
+                prov = dict(prov)
+                for key in ("node_ready_s", "gpus_ready_s"):
+                    if key in prov:
+                        where = ("cluster", "node_pools", i, "provisioning", key)
+                        prov[key] = _rename_key(prov[key], where, old, new, lines, found)
+                pools[i] = {**pool, "provisioning": prov}
+        data["cluster"] = {**cluster, "node_pools": pools}  # type: ignore[dict-item]
     old, new = RENAMED_TAGS["events"]
     events = data.get("events")
     if isinstance(events, list):

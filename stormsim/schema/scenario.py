@@ -12,7 +12,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticKnownError
 
 from stormsim.schema.aibrix import StormService
 from stormsim.schema.bounds import INT32_MAX, MAX_GPUS_PER_NODE, MAX_NODES, NO_CONTROL_CHARS
@@ -111,11 +120,27 @@ class Timing(Model):
         return value
 
 
+NODE_READY_DEFAULT = Lognormal(kind="lognormal", median_s=180.0, p90_s=360.0)
+"""Node created -> kubelet Ready (instance launch, boot, CUDA driver): median 3 min, p90 6."""
+GPUS_READY_DEFAULT = Lognormal(kind="lognormal", median_s=60.0, p90_s=180.0)
+"""Node Ready -> GPUs allocatable (device plugin registered): median 1 min, p90 3."""
+
+
+class NodeProvisioning(Model):
+    """How long a node the node autoscaler adds takes to come up (seconds)."""
+
+    node_ready_s: Duration = NODE_READY_DEFAULT
+    gpus_ready_s: Duration = GPUS_READY_DEFAULT
+
+
 class NodePool(Model):
-    """``count`` identical nodes. Resources a pool does not declare are not limited."""
+    """``count`` identical nodes at t = 0. Resources a pool does not declare are not limited.
+    ``min_nodes`` / ``max_nodes`` make the pool autoscaled (needs ``cluster.node_autoscaler``)."""
 
     name: str = Field(min_length=1, pattern=NO_CONTROL_CHARS)
-    count: int = Field(ge=1, le=MAX_NODES)
+    min_nodes: int | None = Field(default=None, ge=0, le=MAX_NODES)
+    max_nodes: int | None = Field(default=None, ge=1, le=MAX_NODES)
+    count: int = Field(ge=0, le=MAX_NODES)
     gpus_per_node: int = Field(ge=0, le=MAX_GPUS_PER_NODE)
     gpu_type: str = "H100-80GB"
     cpu: float | None = Field(default=None, gt=0)
@@ -123,10 +148,107 @@ class NodePool(Model):
     resources: dict[str, float] = Field(default_factory=dict)
     labels: dict[str, str] = Field(default_factory=dict)
     prepulled_images: list[str] = Field(default_factory=list)
+    provisioning: NodeProvisioning | None = None
+
+    @field_validator("count")
+    @classmethod
+    def _count(cls, v: int, info: ValidationInfo) -> int:
+        """A fixed pool has at least one node; an autoscaled one may start empty."""
+        scaled = info.data.get("min_nodes") is not None or info.data.get("max_nodes") is not None
+        if v < 1 and not scaled:
+            raise PydanticKnownError("greater_than_equal", {"ge": 1})
+        return v
+
+    @property
+    def autoscaled(self) -> bool:
+        return self.min_nodes is not None or self.max_nodes is not None
+
+    @property
+    def min_count(self) -> int:
+        return self.min_nodes if self.min_nodes is not None else 0
+
+    @property
+    def max_count(self) -> int:
+        return self.max_nodes if self.max_nodes is not None else max(self.count, self.min_count)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill(cls, data: Any) -> Any:
+        """An autoscaled pool shows its resolved bounds and delays (``scenario.resolved.yaml``)."""
+        if not isinstance(data, dict):
+            return data
+        if data.get("min_nodes") is None and data.get("max_nodes") is None:
+            return data
+        out = dict(data)
+        if out.get("min_nodes") is None:
+            out["min_nodes"] = 0
+        if out.get("max_nodes") is None:
+            count, low = out.get("count"), out["min_nodes"]
+            if isinstance(count, int) and isinstance(low, int):
+                out["max_nodes"] = max(1, count, low)
+        if out.get("provisioning") is None:
+            out["provisioning"] = NodeProvisioning()
+        return out
+
+    @model_validator(mode="after")
+    def _bounds(self) -> NodePool:
+        if not self.autoscaled:
+            if self.provisioning is not None:
+                raise ValueError("provisioning needs an autoscaled pool (min_nodes/max_nodes)")
+            return self
+        if self.min_count > self.max_count:
+            raise ValueError(f"min_nodes ({self.min_count}) > max_nodes ({self.max_count})")
+        if not self.min_count <= self.count <= self.max_count:
+            raise ValueError(
+                f"count ({self.count}) must be within min_nodes..max_nodes "
+                f"({self.min_count}..{self.max_count})"
+            )
+        return self
+
+
+class ClusterAutoscaler(Model):
+    """The Kubernetes cluster-autoscaler (node groups), with its upstream default flags."""
+
+    kind: Literal["cluster-autoscaler"]
+    scan_interval_s: float = Field(default=10.0, gt=0, le=3600)
+    scale_down_unneeded_time_s: float = Field(default=600.0, ge=0)
+    scale_down_delay_after_add_s: float = Field(default=600.0, ge=0)
+    scale_down_delay_after_delete_s: float | None = Field(default=None, ge=0)
+    """Default: the scan interval."""
+    scale_down_utilization_threshold: float = Field(default=0.5, ge=0, le=1)
+    max_node_provision_time_s: float = Field(default=900.0, gt=0)
+    max_empty_bulk_delete: int = Field(default=10, ge=1)
+    expander: Literal["random", "least-waste", "most-pods", "priority"] = "random"
+
+
+class Karpenter(Model):
+    """A Karpenter-like provisioner: pending pods batched, nodes launched at once;
+    consolidation of empty (or underused) nodes after ``consolidate_after_s``."""
+
+    kind: Literal["karpenter"]
+    batch_idle_s: float = Field(default=1.0, gt=0)
+    batch_max_s: float = Field(default=10.0, gt=0)
+    consolidation_policy: Literal["WhenEmpty", "WhenEmptyOrUnderutilized"] = (
+        "WhenEmptyOrUnderutilized"
+    )
+    consolidate_after_s: float = Field(default=0.0, ge=0)
+    disruption_budget_frac: float = Field(default=0.1, gt=0, le=1)
+    max_node_provision_time_s: float = Field(default=900.0, gt=0)
+    poll_interval_s: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _batch(self) -> Karpenter:
+        if self.batch_max_s < self.batch_idle_s:
+            raise ValueError("batch_max_s must be >= batch_idle_s")
+        return self
+
+
+NodeAutoscaler = Annotated[ClusterAutoscaler | Karpenter, Field(discriminator="kind")]
 
 
 class Cluster(Model):
     node_pools: list[NodePool] = Field(min_length=1)
+    node_autoscaler: NodeAutoscaler | None = None
 
     @model_validator(mode="after")
     def _unique(self) -> Cluster:
@@ -134,6 +256,13 @@ class Cluster(Model):
         dup = {n for n in names if names.count(n) > 1}
         if dup:
             raise ValueError(f"duplicate node pool names: {sorted(dup)}")
+        scaled = [p.name for p in self.node_pools if p.autoscaled]
+        if scaled and self.node_autoscaler is None:
+            raise ValueError(
+                f"node pools {scaled} set min_nodes/max_nodes but there is no node_autoscaler"
+            )
+        if self.node_autoscaler is not None and not scaled:
+            raise ValueError("node_autoscaler needs a pool with min_nodes/max_nodes")
         return self
 
     @property

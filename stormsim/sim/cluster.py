@@ -19,7 +19,7 @@ import simpy
 
 from stormsim.control.objects import Pod
 from stormsim.schema.aibrix import GPU_RESOURCE, PodTemplate
-from stormsim.schema.scenario import Cluster
+from stormsim.schema.scenario import Cluster, NodePool
 from stormsim.sim.store import POD
 
 DurationOf = Callable[[str, str], float]
@@ -61,16 +61,22 @@ class Node:
         return all(free.get(k, 0.0) >= v for k, v in req.items() if k in free)
 
 
+def node_capacity(pool: NodePool) -> dict[str, float]:
+    """What one node of ``pool`` offers: GPUs and the resources the pool declares."""
+    cap: dict[str, float] = {GPU_RESOURCE: float(pool.gpus_per_node)}
+    if pool.cpu is not None:
+        cap["cpu"] = pool.cpu
+    if pool.memory_gb is not None:
+        cap["memory"] = pool.memory_gb * 2**30
+    cap.update(pool.resources)
+    return cap
+
+
 def build_nodes(cluster: Cluster) -> list[Node]:
     nodes: list[Node] = []
     for pool in cluster.node_pools:
         for i in range(pool.count):
-            cap: dict[str, float] = {GPU_RESOURCE: float(pool.gpus_per_node)}
-            if pool.cpu is not None:
-                cap["cpu"] = pool.cpu
-            if pool.memory_gb is not None:
-                cap["memory"] = pool.memory_gb * 2**30
-            cap.update(pool.resources)
+            cap = node_capacity(pool)
             labels = {"kubernetes.io/hostname": f"{pool.name}-{i}", **pool.labels}
             n = Node(f"{pool.name}-{i}", pool.name, pool.gpu_type, cap, labels, order=len(nodes))
             n.free = dict(cap)
@@ -124,6 +130,15 @@ class Scheduler:
         for n in nodes:
             bisect.insort(self.buckets.setdefault(n.free.get(GPU_RESOURCE, 0.0), []), (n.order, n))
         self._reported: set[str] = set()
+        self.on_unschedulable: Callable[[], None] | None = None
+        """Called after every failed scheduling attempt (a node autoscaler's trigger)."""
+
+    def add_node(self, node: Node) -> None:
+        """A new node joins the cluster, not schedulable yet (``node_up`` makes it so)."""
+        node.down = True
+        self.nodes.append(node)
+        self.by_name[node.name] = node
+        self.declared |= set(node.capacity)
 
     def submit(self, pod: Pod, requests: dict[str, float]) -> None:
         self.requests[pod.name] = requests
@@ -144,6 +159,8 @@ class Scheduler:
             return
         self.pending[name] = None
         ok = self._try_gang(p.gang) if p.gang is not None else self._bind(p)
+        if not ok and name in self.pending and self.on_unschedulable is not None:
+            self.on_unschedulable()
         if not ok and name in self.pending and name not in self._reported:
             self._reported.add(name)
             why = (

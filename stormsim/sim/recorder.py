@@ -53,13 +53,31 @@ ROLESET_FIELDS = (
     "gone_at_s",
     "uid",
 )
+NODE_FIELDS = (
+    "node",
+    "pool",
+    "gpus",
+    "origin",
+    "created_at_s",
+    "ready_at_s",
+    "gpus_ready_at_s",
+    "deleted_at_s",
+    "gone_at_s",
+    "uid",
+)
+"""The ``nodes`` frame (recorded with a node autoscaler only)."""
 EVENT_FIELDS = ("t_s", "source", "verb", "kind", "name", "revision", "detail", "uid")
 REVISION_FIELDS = ("name", "revision", "created_at_s", "deleted_at_s", "uid")
 """Every object frame has a ``uid``: objects are recorded by identity, so an object re-created
 under an old name (a stateful pod, a ControllerRevision after the history limit) is a new row.
 A ``uid`` is ``<kind>-<n>``, ``n`` counting that kind's creations from 0 in creation order."""
 
-UID_KINDS = {"Pod": "pods", "RoleSet": "rolesets", "ControllerRevision": "revisions"}
+UID_KINDS = {
+    "Pod": "pods",
+    "RoleSet": "rolesets",
+    "ControllerRevision": "revisions",
+    "Node": "nodes",
+}
 """Event kinds whose ``uid`` the recorder knows (the object frames)."""
 STATUS_FIELDS = (
     "t_s",
@@ -118,6 +136,10 @@ class Recorder:
         self.settled_changes: list[tuple[float, bool]] = []
         self.warnings: list[str] = []
         self.requests: list[Any] = []
+        self.nodes: dict[str, dict[str, Any]] = {}
+        self.node_records: list[dict[str, Any]] = []
+        self.nodes_tracked = False
+        """Whether nodes are recorded (a node autoscaler runs): the ``nodes`` frame exists."""
         """Request objects of the serving data plane, in arrival order (read at frame time)."""
 
     # time series -----------------------------------------------------------------------
@@ -151,6 +173,10 @@ class Recorder:
         self._object(
             self.rolesets, self.roleset_records, "roleset", ROLESET_FIELDS, "roleset", name, fields
         )
+
+    def node(self, name: str, **fields: Any) -> None:
+        """Update the node ``name``; ``created_at_s`` among ``fields`` means a new one."""
+        self._object(self.nodes, self.node_records, "node", NODE_FIELDS, "node", name, fields)
 
     def revision(self, name: str, **fields: Any) -> None:
         """Update the ControllerRevision ``name``; ``created_at_s`` means a new one."""

@@ -24,6 +24,7 @@ from stormsim.sim.cluster import build_nodes
 from stormsim.sim.controllers import Controller, ControllerContext, Manager
 from stormsim.sim.events import ScenarioEvents
 from stormsim.sim.faults import FaultContext
+from stormsim.sim.nodescaler import NodeScaler
 from stormsim.sim.pods import Pods
 from stormsim.sim.reconcilers import REGISTRATIONS
 from stormsim.sim.recorder import Recorder
@@ -104,6 +105,16 @@ class World:
             self.manager.on_change,
             self.settle.on_change,
         ]
+        self.nodescaler = (
+            NodeScaler(
+                self.env, scenario.cluster, seed, self.store, self.pods, self.recorder, self.series
+            )
+            if scenario.cluster.node_autoscaler is not None
+            else None
+        )
+        """The node autoscaler, when the cluster has autoscaled node pools."""
+        if self.serving is not None:
+            self.serving.nodes = self.scheduler.by_name  # nodes the autoscaler adds, too
         faults = FaultContext(
             self.env,
             self.store,

@@ -26,4 +26,18 @@ def scenario_json_schema() -> dict[str, Any]:
     defs["Apply"]["properties"]["manifest"] = either
     for name in ("Service", "Apply"):
         defs[name]["properties"].pop("manifest_path", None)
+    entry = {
+        "anyOf": [
+            {"$ref": "#/$defs/PodAutoscaler"},
+            {
+                "type": "object",
+                "description": "every PodAutoscaler of a manifest file (name: pick one)",
+                "properties": {"manifest": {"type": "string"}, "name": {"type": "string"}},
+                "required": ["manifest"],
+                "additionalProperties": False,
+            },
+        ]
+    }
+    schema["properties"]["autoscalers"]["items"] = entry
+    defs["Apply"]["properties"]["autoscalers"]["items"] = entry
     return schema

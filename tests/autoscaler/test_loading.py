@@ -310,3 +310,22 @@ def test_cli_validate_reports_pa_problems_without_traceback(tmp_path: Path) -> N
         f"error: spec.metricsSources[0].targetValue (line {_line(f, 'abc')} of pas.yaml): "
         "Invalid value: must be a valid number (got 'abc')"
     ]
+
+
+def test_study_overrides_reach_autoscalers_by_name(tmp_path: Path) -> None:
+    from stormsim.analysis.variants import make_variants
+
+    write_yaml(tmp_path / "manifest.yaml", [make_manifest(), pa_data(name="from-file")])
+    sc = _load(write_scenario(tmp_path, make_scenario(autoscalers=[pa_data(name="inline")])))
+    [v] = make_variants(
+        sc,
+        [
+            {
+                "autoscalers[from-file].spec.metricsSources[0].targetValue": "25",
+                "autoscaling.profile": "fixed-math",
+            }
+        ],
+    )
+    assert [p.name for p in v.autoscalers] == ["inline", "from-file"]  # not loaded twice
+    assert v.autoscalers[1].spec.metrics_sources[0].target == 25.0
+    assert v.autoscaling.profile == "fixed-math"

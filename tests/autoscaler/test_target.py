@@ -157,3 +157,38 @@ def test_stormservice_view() -> None:
     assert v.role("decode") == RoleView("decode", 1, None, 2)
     assert dict(v.selector) == {"app": "llm"}
     assert stormservice_view(ss, spec_replicas=5).spec_replicas == 5
+
+
+def test_conflict_claims() -> None:
+    from stormsim.control.autoscaler.status import claim_target, release_claims
+
+    a, b = make_pa(name="a"), make_pa(name="b")
+    claims, owner = claim_target({}, a)
+    assert owner is None
+    claims2, owner = claim_target(claims, b)
+    assert owner == "default/a" and claims2 == claims
+    # a role PA does not conflict with the whole-service one
+    _, owner = claim_target(claims, make_pa(name="r", role="prefill"))
+    assert owner is None
+    # a changed target releases the old key
+    moved = make_pa(name="a", role="decode")
+    claims3, owner = claim_target(claims, moved)
+    assert owner is None and list(claims3.values()) == ["default/a"]
+    assert claim_target(claims3, b)[1] is None
+    assert dict(release_claims(claims, "default/a")) == {}
+
+
+def test_status_history_throttle_and_limit() -> None:
+    from stormsim.control.autoscaler.status import PaStatus, set_status
+
+    st = set_status(PaStatus(), 0, 2, 4, rescale=True, reason="apa above target", success=True)
+    assert (st.actual, st.desired, len(st.history), st.last_scale_s) == (2, 4, 1, 0)
+    st2 = set_status(st, 3, 2, 4, rescale=True, reason="apa above target", success=True)
+    assert st2.history == st.history  # same scale within 5 s: no record
+    st3 = set_status(st, 3, 2, 4, rescale=True, reason="x", success=False, error="deadline")
+    assert len(st3.history) == 2 and st3.last_scale_s == 3
+    st4 = set_status(st, 3, 4, 4, rescale=False, reason="stable", success=True)
+    assert st4.history == st.history and not st4.scaling_active
+    for k in range(10):
+        st = set_status(st, 10 + 10 * k, k, k + 1, rescale=True, reason="r", success=True)
+    assert len(st.history) == 5 and st.history[-1].new == 10

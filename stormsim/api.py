@@ -23,7 +23,9 @@ def scenario_json_schema() -> dict[str, Any]:
         "anyOf": [{"type": "string", "description": "path relative to the scenario file"}, ref]
     }
     defs["Service"]["properties"]["manifest"] = either
-    defs["Apply"]["properties"]["manifest"] = either
+    defs["Apply"]["properties"]["manifest"] = {
+        "anyOf": [*either["anyOf"], {"$ref": "#/$defs/PodAutoscaler"}, {"type": "null"}]
+    }
     for name in ("Service", "Apply"):
         defs[name]["properties"].pop("manifest_path", None)
     entry = {

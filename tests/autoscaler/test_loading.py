@@ -329,3 +329,15 @@ def test_study_overrides_reach_autoscalers_by_name(tmp_path: Path) -> None:
     assert [p.name for p in v.autoscalers] == ["inline", "from-file"]  # not loaded twice
     assert v.autoscalers[1].spec.metrics_sources[0].target == 25.0
     assert v.autoscaling.profile == "fixed-math"
+
+
+def test_cli_validate_lists_the_autoscalers(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from stormsim.cli import app
+
+    write_yaml(tmp_path / "manifest.yaml", [make_manifest(), pa_data(name="p", role="prefill")])
+    path = write_scenario(tmp_path, make_scenario(autoscalers=[pa_data(name="w", strategy="KPA")]))
+    res = CliRunner().invoke(app, ["validate", str(path)])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.strip().endswith("0 events, PodAutoscalers w (KPA), p (APA prefill)")

@@ -263,6 +263,10 @@ def test_autoscaling_block(tmp_path: Path) -> None:
         f"autoscaling.profile (line {_line(path, 'profile')}): Input should be"
     )
     assert probs[1] == (
+        f"autoscaling.clock_start (line {_line(path, 'clock_start')}): not an ISO 8601 time "
+        "(got 'noon')"
+    )
+    assert probs[2] == (
         f"autoscaling.resync_s (line {_line(path, 'resync_s')}): unknown field "
         "(did you mean 'resync_period_s'?)"
     )
@@ -270,8 +274,8 @@ def test_autoscaling_block(tmp_path: Path) -> None:
         tmp_path, make_scenario(autoscaling={"clock_start": "2026-08-07T08:00:00"})
     )
     assert _problems(path) == [
-        f"autoscaling (line {_line(path, 'autoscaling')}): clock_start: needs a UTC offset "
-        "(got '2026-08-07T08:00:00')"
+        f"autoscaling.clock_start (line {_line(path, 'clock_start')}): needs a UTC offset "
+        "such as Z or +02:00 (got '2026-08-07T08:00:00')"
     ]
 
 

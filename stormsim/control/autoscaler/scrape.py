@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import NamedTuple
 
 from stormsim.schema.autoscaler import (
     FIXED_MATH,
@@ -73,10 +74,9 @@ def scrape_costs(a: Autoscaling) -> ScrapeCosts:
     return ScrapeCosts(a.scrape_rtt_s, a.scrape_failure_s, a.reconcile_timeout_s)
 
 
-@dataclass(frozen=True)
-class PodOutcome:
+class PodOutcome(NamedTuple):
     """``value`` (metric units) or ``None`` when the pod is excluded; ``cost_s`` the time
-    the scrape took."""
+    the scrape took; ``failed``: the scrape did not return the pod's value."""
 
     name: str
     value: float | None
@@ -86,16 +86,17 @@ class PodOutcome:
 
 @dataclass(frozen=True)
 class ScrapeResult:
-    """The values one source collected (excluded pods left out), the time spent (s), and
-    whether the reconcile's deadline passed (then its writes fail)."""
+    """Per-pod outcomes, the values collected (excluded pods left out, in pod order), the
+    time spent (s), and whether the reconcile's deadline passed (then its writes fail)."""
 
     outcomes: tuple[PodOutcome, ...]
     elapsed_s: float
     deadline_exceeded: bool
+    values: tuple[float, ...] = field(init=False)
 
-    @property
-    def values(self) -> tuple[float, ...]:
-        return tuple(o.value for o in self.outcomes if o.value is not None)
+    def __post_init__(self) -> None:
+        vals = tuple(o.value for o in self.outcomes if o.value is not None)
+        object.__setattr__(self, "values", vals)
 
     @property
     def error(self) -> bool:
@@ -124,6 +125,8 @@ def scrape_pods(
     t = elapsed_s
     out: list[PodOutcome] = []
     per_pod = source.metric_source_type == "pod"
+    metric = source.target_metric
+    names = POD_METRIC_REGISTRY.get(metric, {})
     for p in pods:
         if per_pod and not p.has_ip:
             out.append(PodOutcome(p.name, None, 0.0, True))
@@ -131,13 +134,13 @@ def scrape_pods(
         if t >= costs.deadline_s:
             out.append(PodOutcome(p.name, lost, 0.0, True))
             continue
-        value = p.metrics.get(source.target_metric)
+        value = p.metrics.get(metric)
         if not per_pod:
             cost = min(costs.rtt_s, costs.deadline_s - t)
             t += cost
             out.append(PodOutcome(p.name, lost if value is None else value, cost, value is None))
             continue
-        if raw_metric_name(source.target_metric, p.engine) is None:
+        if (p.engine or DEFAULT_ENGINE) not in names:
             out.append(PodOutcome(p.name, lost, 0.0, True))
             continue
         if not p.listening or value is None:

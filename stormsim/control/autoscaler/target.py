@@ -155,8 +155,8 @@ def pod_selector(pa: PodAutoscaler, view: TargetView) -> dict[str, str]:
 def select_pods(pa: PodAutoscaler, view: TargetView, pods: Sequence[P]) -> list[P]:
     """The pods matching :func:`pod_selector`, in the given order. No filter on phase,
     readiness or deletion (AIBrix has none)."""
-    sel = pod_selector(pa, view)
-    return [p for p in pods if all(p.labels.get(k) == v for k, v in sel.items())]
+    sel = pod_selector(pa, view).items()
+    return [p for p in pods if p.labels.items() >= sel]
 
 
 @dataclass(frozen=True)

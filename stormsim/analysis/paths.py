@@ -1,7 +1,7 @@
 """Dotted paths into scenario data, and applying overrides to it.
 
 A path is keys separated by dots; a list element is selected with ``[N]`` (index) or
-``[NAME]`` (the element whose ``name`` is NAME), e.g.
+``[NAME]`` (the element whose ``name``, or else ``metadata.name``, is NAME), e.g.
 ``service.manifest.spec.template.spec.roles[prefill].updateStrategy.maxSurge``. Missing mapping
 keys along the way are created (the scenario validation afterwards rejects unknown fields).
 Values given as text (CLI) are read as YAML scalars: ``1`` is an int, ``25%`` and ``Parallel``
@@ -82,6 +82,17 @@ def _describe(seg: Segment) -> str:
     return seg
 
 
+def _element_name(e: Any) -> Any:
+    """A list element's name: its ``name``, else its ``metadata.name`` (Kubernetes objects
+    such as PodAutoscalers)."""
+    if not isinstance(e, dict):
+        return None
+    if "name" in e:
+        return e["name"]
+    meta = e.get("metadata")
+    return meta.get("name") if isinstance(meta, dict) else None
+
+
 def set_path(data: dict[str, Any], path: str, value: Any) -> None:
     """Set ``path`` to ``value`` in plain scenario data, in place. Raises InputError when the
     path cannot exist (indexing a mapping, a key into a scalar, no such list element)."""
@@ -110,7 +121,7 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
                 raise InputError(Problem(path, f"{where} has {len(node)} elements, no index {seg}"))
             idx = seg
         else:
-            names = [e.get("name") if isinstance(e, dict) else None for e in node]
+            names = [_element_name(e) for e in node]
             if seg[0] not in names:
                 shown = ", ".join(str(n) for n in names if n is not None) or "none"
                 raise InputError(

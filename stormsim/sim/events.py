@@ -124,7 +124,9 @@ def set_image(se: ScenarioEvents, i: int, ev: SetImage, spec: StormServiceSpec) 
 
 
 def apply_manifest(se: ScenarioEvents, i: int, ev: Apply, spec: StormServiceSpec) -> Edited:
-    """``kubectl apply`` of a new manifest."""
+    """``kubectl apply`` of a new manifest (PodAutoscalers alone leave the spec as is)."""
+    if ev.manifest is None:
+        return spec, "autoscalers only"
     return ev.manifest.spec, f"manifest {ev.manifest_path or '(inline)'}"
 
 

@@ -92,6 +92,8 @@ def estimate_rollouts_s(scenario: Scenario) -> float:
         total += round_s(scenario, manifest)
     for ev in sorted(scenario.events, key=lambda e: e.at_s):
         if isinstance(ev, Apply):
+            if ev.manifest is None:  # PodAutoscalers only: no rollout
+                continue
             manifest = ev.manifest
         if isinstance(ev, SetImage | Apply | Rollback) or (
             isinstance(ev, Scale) and ev.role is not None

@@ -92,7 +92,10 @@ def engine_init_median_s(model: ModelArch) -> float:
 def _role_specs(s: Scenario) -> dict[str, RoleSpec]:
     """Each role as first declared (initial manifest, then applied ones in event order)."""
     out: dict[str, RoleSpec] = {}
-    manifests = [s.service.manifest, *[e.manifest for e in s.events if isinstance(e, Apply)]]
+    manifests = [
+        s.service.manifest,
+        *[e.manifest for e in s.events if isinstance(e, Apply) and e.manifest],
+    ]
     for m in manifests:
         for r in m.spec.template.spec.roles:
             out.setdefault(r.name, r)

@@ -54,7 +54,7 @@ def revision_labels(revisions: pd.DataFrame, scenario: Scenario | None) -> dict[
         elif isinstance(ev, SetImage):
             tag = image_tag(ev.image) if ev.role is None else f"{ev.role} {image_tag(ev.image)}"
         elif isinstance(ev, Apply):
-            img = _manifest_image(ev.manifest)
+            img = _manifest_image(ev.manifest) if ev.manifest is not None else None
             tag = image_tag(img) if img else None
         elif isinstance(ev, Rollback):
             tag = tags.get(ev.to_revision)

@@ -23,9 +23,16 @@ from pydantic import BaseModel, ValidationError
 
 from stormsim.errors import InputError, Problem
 from stormsim.schema.aibrix import StormService
+from stormsim.schema.autoscaler import (
+    PA_KIND,
+    POD_REGISTRY_KEYS,
+    PRUNED_SPEC_FIELDS,
+    PodAutoscaler,
+    annotation_problems,
+)
 from stormsim.schema.deprecated import migrate
 from stormsim.schema.intstr import percent
-from stormsim.schema.scenario import Scenario, event_problems
+from stormsim.schema.scenario import Scenario, autoscaler_problems, event_problems
 from stormsim.schema.serving import resolve_trace_path
 from stormsim.schema.sizes import size_problems
 from stormsim.schema.yamlio import MAX_YAML_BYTES, LineMap, PathT, format_path, load_documents
@@ -64,48 +71,66 @@ def _read(path: Path, where: Problem) -> str:
     raise InputError(Problem(str(path), msg))
 
 
-def load_manifest(
-    path: str | Path, name: str | None = None, *, where: Problem | None = None
-) -> tuple[dict[str, Any], LineMap]:
-    """Read a kubectl-style YAML file and pick its StormService document.
+@dataclass
+class ManifestFile:
+    """The documents of a kubectl-style YAML file that stormsim reads: StormServices and
+    PodAutoscalers (raw mappings with their line maps), and how many documents of other
+    kinds were skipped."""
 
-    Other kinds are skipped with a warning; with several StormServices, ``name`` picks one.
-    Returns the raw mapping and its line map (not yet validated).
-    """
+    path: str
+    stormservices: list[tuple[dict[str, Any], LineMap]]
+    autoscalers: list[tuple[dict[str, Any], LineMap]]
+    skipped: dict[str, int]
+
+    def warn_skipped(self) -> None:
+        if self.skipped:
+            kinds = ", ".join(
+                f"{n} {k} document{'s' if n > 1 else ''}" for k, n in self.skipped.items()
+            )
+            warnings.warn(
+                f"{self.path}: skipping {kinds} (only StormService and PodAutoscaler are "
+                "simulated)",
+                StormsimWarning,
+                stacklevel=3,
+            )
+
+
+def read_manifest_file(path: str | Path, *, where: Problem | None = None) -> ManifestFile:
+    """Read a (multi-document) manifest file and sort its documents by kind."""
     where = where or Problem("", "")
-    p = Path(path)
-    text = _read(p, where)
-    docs = load_documents(text, file=str(path))
-    found: list[tuple[dict[str, Any], LineMap]] = []
-    skipped: dict[str, int] = {}
-    for data, lines in docs:
+    text = _read(Path(path), where)
+    out = ManifestFile(str(path), [], [], {})
+    for data, lines in load_documents(text, file=str(path)):
         if not isinstance(data, dict):
             raise InputError(
                 Problem(str(path), "a manifest document must be a mapping", lines.line_of(()))
             )
         kind = data.get("kind")
         if kind == "StormService":
-            found.append((data, lines))
+            out.stormservices.append((data, lines))
+        elif kind == PA_KIND:
+            out.autoscalers.append((data, lines))
         else:
             label = str(kind) if kind is not None else "<no kind>"
-            skipped[label] = skipped.get(label, 0) + 1
-    if not found:
-        what = f"found: {', '.join(skipped)}" if skipped else "the file is empty"
-        raise InputError(
-            Problem(where.path, f"no StormService in {path} ({what})", where.line, where.file)
-        )
-    if skipped:
-        kinds = ", ".join(f"{n} {k} document{'s' if n > 1 else ''}" for k, n in skipped.items())
-        warnings.warn(
-            f"{path}: skipping {kinds} (only StormService is simulated)",
-            StormsimWarning,
-            stacklevel=2,
-        )
-    for d, lines in found:
-        if not isinstance(d.get("metadata"), dict | None):
+            out.skipped[label] = out.skipped.get(label, 0) + 1
+        if kind in ("StormService", PA_KIND) and not isinstance(data.get("metadata"), dict | None):
             raise InputError(
                 Problem("metadata", "must be a mapping", lines.line_of(("metadata",)), str(path))
             )
+    return out
+
+
+def _pick_stormservice(
+    mf: ManifestFile, name: str | None, where: Problem
+) -> tuple[dict[str, Any], LineMap]:
+    found = mf.stormservices
+    path = mf.path
+    if not found:
+        kinds = [*(["PodAutoscaler"] if mf.autoscalers else []), *mf.skipped]
+        what = f"found: {', '.join(kinds)}" if kinds else "the file is empty"
+        raise InputError(
+            Problem(where.path, f"no StormService in {path} ({what})", where.line, where.file)
+        )
     names = [str((d.get("metadata") or {}).get("name")) for d, _ in found]
     if name is not None:
         same = [(d, lines) for (d, lines), n in zip(found, names, strict=True) if n == name]
@@ -139,6 +164,31 @@ def load_manifest(
             )
         )
     return found[0]
+
+
+def load_manifest(
+    path: str | Path, name: str | None = None, *, where: Problem | None = None
+) -> tuple[dict[str, Any], LineMap]:
+    """Read a kubectl-style YAML file and pick its StormService document.
+
+    Other kinds are skipped with a warning (PodAutoscalers are read by
+    :func:`read_manifest_file`); with several StormServices, ``name`` picks one. Returns the
+    raw mapping and its line map (not yet validated).
+    """
+    where = where or Problem("", "")
+    mf = read_manifest_file(path, where=where)
+    found = _pick_stormservice(mf, name, where)
+    mf.warn_skipped()
+    return found
+
+
+def _targets(doc: dict[str, Any], service: str | None) -> bool:
+    """Whether a raw PodAutoscaler document targets the StormService ``service``."""
+    spec = doc.get("spec")
+    ref = spec.get("scaleTargetRef") if isinstance(spec, dict) else None
+    if not isinstance(ref, dict):
+        return True  # malformed: validated (and reported) with the others
+    return ref.get("kind") != "StormService" or service is None or ref.get("name") == service
 
 
 _SCALAR_TAGS = {
@@ -386,16 +436,23 @@ class _Origins:
 
     def __init__(self, main: LineMap):
         self.main = main
-        self.subs: list[tuple[PathT, LineMap]] = []
+        self.subs: list[tuple[PathT, LineMap, PathT | None]] = []
 
-    def add(self, prefix: PathT, lines: LineMap) -> None:
-        self.subs.append((prefix, lines))
+    def add(self, prefix: PathT, lines: LineMap, shown: PathT | None = None) -> None:
+        """Data under ``prefix`` comes from ``lines``; problems there are named by their
+        path inside that document, after ``shown`` when given (an entry moved within the
+        scenario file keeps its written path)."""
+        self.subs.append((prefix, lines, shown))
 
     def problem(self, path: PathT, msg: str) -> Problem:
-        for prefix, lines in self.subs:
+        for prefix, lines, shown in self.subs:
             n = len(prefix)
-            if path[:n] == prefix and len(path) > n:  # the whole manifest: where it is named
+            if path[:n] == prefix and (len(path) > n or shown is not None):
                 rest = path[n:]
+                if shown is not None:
+                    return Problem(
+                        format_path((*shown, *rest)), msg, lines.line_of(rest), lines.file
+                    )
                 return Problem(
                     format_path(rest) or "<manifest>", msg, lines.line_of(rest), lines.file
                 )
@@ -431,6 +488,42 @@ def _int_or_percent_warnings(m: StormService, origin: str) -> None:
                     StormsimWarning,
                     stacklevel=3,
                 )
+
+
+def _autoscaler_warnings(scenario: Scenario, data: dict[str, Any]) -> None:
+    """Warn about what AIBrix accepts in a PodAutoscaler but ignores or reads as 0."""
+    from stormsim.schema.scenario import Apply
+
+    found: list[tuple[str, PodAutoscaler, Any]] = []
+    raw_pas = data.get("autoscalers") or []
+    for j, pa in enumerate(scenario.autoscalers):
+        found.append((f"autoscalers[{j}] ({pa.name})", pa, raw_pas[j]))
+    for i, ev in enumerate(scenario.events):
+        if isinstance(ev, Apply):
+            raw_ev = data["events"][i].get("autoscalers") or []
+            for k, pa in enumerate(ev.autoscalers):
+                found.append((f"events[{i}].autoscalers[{k}] ({pa.name})", pa, raw_ev[k]))
+    for where, pa, raw in found:
+        spec = raw.get("spec") if isinstance(raw, dict) else None
+        for f in PRUNED_SPEC_FIELDS:
+            if isinstance(spec, dict) and f in spec:
+                warnings.warn(
+                    f"{where}: spec.{f} is not a PodAutoscaler field; the API server drops it "
+                    "(no effect)",
+                    StormsimWarning,
+                    stacklevel=3,
+                )
+        for key, msg in annotation_problems(pa):
+            warnings.warn(f"{where}: annotation {key} {msg}", StormsimWarning, stacklevel=3)
+        if pa.spec.scaling_strategy != "HPA":
+            for n, src in enumerate(pa.spec.metrics_sources or []):
+                if src.metric_source_type == "pod" and src.target_metric not in POD_REGISTRY_KEYS:
+                    warnings.warn(
+                        f"{where}: metricsSources[{n}].targetMetric {src.target_metric!r} is "
+                        "not a key of AIBrix's metric registry: every pod reads 0",
+                        StormsimWarning,
+                        stacklevel=3,
+                    )
 
 
 def _keeping_warnings(load: Callable[..., Scenario]) -> Callable[..., Scenario]:
@@ -495,41 +588,186 @@ def load_scenario(
     problems: list[Problem] = []
     failed: list[PathT] = []  # manifests that could not be read: their fields are not checked
 
-    def resolve(prefix: PathT, container: dict[str, Any], key: str, name: str | None) -> None:
-        value = container.get(key)
-        if isinstance(value, str):
-            where = Problem(format_path((*prefix, key)), "", main.line_of((*prefix, key)))
-            try:
-                raw, lines = load_manifest(base / value, name, where=where)
-            except InputError as e:
-                problems.extend(e.problems)
-                failed.append((*prefix, key))
-                return
-            container[key] = raw
-            container[f"{key}_path"] = value
-            origins.add((*prefix, key), lines)
-        elif isinstance(value, dict) and value.get("kind") not in (None, "StormService"):
-            failed.append((*prefix, key))
-            problems.append(
-                Problem(
-                    format_path((*prefix, key, "kind")),
-                    f"manifest is a {value.get('kind')!r}, not a StormService",
-                    main.line_of((*prefix, key, "kind")),
+    def where_of(path: PathT) -> Problem:
+        return Problem(format_path(path), "", main.line_of(path))
+
+    def read(path: PathT, value: str) -> ManifestFile | None:
+        try:
+            return read_manifest_file(base / value, where=where_of(path))
+        except InputError as e:
+            problems.extend(e.problems)
+            failed.append(path)
+            return None
+
+    def expand(prefix: PathT, entries: list[Any]) -> list[Any]:
+        """``autoscalers`` entries: inline PodAutoscalers stay, ``{manifest: FILE}`` entries
+        become the file's PodAutoscalers (``name`` picks one)."""
+        out: list[Any] = []
+        for i, entry in enumerate(entries):
+            at = (*prefix, i)
+            if not (isinstance(entry, dict) and "manifest" in entry and "kind" not in entry):
+                if len(out) != i:
+                    origins.add((*prefix, len(out)), main.sub(at), at)
+                out.append(entry)
+                continue
+            extra = sorted(set(entry) - {"manifest", "name"})
+            for k in extra:
+                problems.append(
+                    Problem(
+                        format_path((*at, k)),
+                        "unknown field (a manifest entry takes 'manifest' and 'name')",
+                        main.line_of((*at, k)),
+                    )
                 )
-            )
+            value, name = entry.get("manifest"), entry.get("name")
+            if not isinstance(value, str) or not (name is None or isinstance(name, str)):
+                bad = "manifest" if not isinstance(value, str) else "name"
+                problems.append(
+                    Problem(
+                        format_path((*at, bad)),
+                        f"expected a string, got {_got(entry.get(bad))}",
+                        main.line_of((*at, bad)),
+                    )
+                )
+                continue
+            mf = read((*at, "manifest"), value)
+            if mf is None:
+                continue
+            docs = [
+                (d, lines)
+                for d, lines in mf.autoscalers
+                if name is None or (d.get("metadata") or {}).get("name") == name
+            ]
+            if not docs:
+                found = [str((d.get("metadata") or {}).get("name")) for d, _ in mf.autoscalers]
+                what = f"named {name!r} " if name is not None else ""
+                problems.append(
+                    Problem(
+                        format_path((*at, "manifest")),
+                        f"no PodAutoscaler {what}in {value}"
+                        + (f" (found: {', '.join(found)})" if found else ""),
+                        main.line_of((*at, "manifest")),
+                    )
+                )
+                continue
+            for d, lines in docs:
+                origins.add((*prefix, len(out)), lines)
+                out.append(d)
+        return out
 
     svc = data.get("service")
+    service_name: str | None = None
+    picked_name: str | None = None  # service.name, when set
+    service_pas: list[tuple[dict[str, Any], LineMap]] = []
     if isinstance(svc, dict):
         svc = data["service"] = dict(svc)
-        name = svc.get("name") if isinstance(svc.get("name"), str) else None
-        resolve(("service",), svc, "manifest", name)
+        name = picked_name = svc.get("name") if isinstance(svc.get("name"), str) else None
+        value = svc.get("manifest")
+        if isinstance(value, str):
+            mf = read(("service", "manifest"), value)
+            if mf is not None:
+                try:
+                    raw, lines = _pick_stormservice(mf, name, where_of(("service", "manifest")))
+                except InputError as e:
+                    problems.extend(e.problems)
+                    failed.append(("service", "manifest"))
+                else:
+                    mf.warn_skipped()
+                    svc["manifest"] = raw
+                    svc["manifest_path"] = value
+                    origins.add(("service", "manifest"), lines)
+                    service_name = str((raw.get("metadata") or {}).get("name"))
+                    for d, pa_lines in mf.autoscalers:
+                        if _targets(d, service_name):
+                            service_pas.append((d, pa_lines))
+                        else:
+                            warnings.warn(
+                                f"{value}: skipping PodAutoscaler "
+                                f"{(d.get('metadata') or {}).get('name')!r}: it targets "
+                                "another StormService",
+                                StormsimWarning,
+                                stacklevel=2,
+                            )
+        elif isinstance(value, dict):
+            if value.get("kind") not in (None, "StormService"):
+                failed.append(("service", "manifest"))
+                problems.append(
+                    Problem(
+                        "service.manifest.kind",
+                        f"manifest is a {value.get('kind')!r}, not a StormService",
+                        main.line_of(("service", "manifest", "kind")),
+                    )
+                )
+            if isinstance(value.get("metadata"), dict):
+                service_name = str(value["metadata"].get("name"))
+    pas = data.get("autoscalers")
+    if isinstance(pas, list):
+        data["autoscalers"] = pas = expand(("autoscalers",), pas)
+    if service_pas:
+        if pas is None:
+            data["autoscalers"] = pas = []
+        if isinstance(pas, list):
+            for d, lines in service_pas:
+                origins.add(("autoscalers", len(pas)), lines)
+                pas.append(d)
     events = data.get("events")
     if isinstance(events, list):
         data["events"] = events = [dict(e) if isinstance(e, dict) else e for e in events]
         for i, ev in enumerate(events):
-            if isinstance(ev, dict) and ev.get("kind") == "apply":
-                sname = svc.get("name") if isinstance(svc, dict) else None
-                resolve(("events", i), ev, "manifest", sname if isinstance(sname, str) else None)
+            if not (isinstance(ev, dict) and ev.get("kind") == "apply"):
+                continue
+            at = ("events", i)
+            ev_pas = ev.get("autoscalers")
+            if isinstance(ev_pas, list):
+                ev["autoscalers"] = ev_pas = expand((*at, "autoscalers"), ev_pas)
+            elif ev_pas is None:
+                ev_pas = []
+            value = ev.get("manifest")
+            if (
+                isinstance(value, dict)
+                and value.get("kind") == PA_KIND
+                and isinstance(ev_pas, list)
+            ):
+                origins.add(
+                    (*at, "autoscalers", len(ev_pas)),
+                    main.sub((*at, "manifest")),
+                    (*at, "manifest"),
+                )
+                ev_pas.append(ev.pop("manifest"))
+                ev["autoscalers"] = ev_pas
+            elif isinstance(value, dict) and value.get("kind") not in (None, "StormService"):
+                failed.append((*at, "manifest"))
+                problems.append(
+                    Problem(
+                        format_path((*at, "manifest", "kind")),
+                        f"manifest is a {value.get('kind')!r}, not a StormService or PodAutoscaler",
+                        main.line_of((*at, "manifest", "kind")),
+                    )
+                )
+            elif isinstance(value, str):
+                mf = read((*at, "manifest"), value)
+                if mf is None:
+                    continue
+                if mf.stormservices or not mf.autoscalers:
+                    try:
+                        raw, lines = _pick_stormservice(
+                            mf, picked_name, where_of((*at, "manifest"))
+                        )
+                    except InputError as e:
+                        problems.extend(e.problems)
+                        failed.append((*at, "manifest"))
+                        continue
+                    ev["manifest"] = raw
+                    origins.add((*at, "manifest"), lines)
+                else:
+                    del ev["manifest"]
+                ev["manifest_path"] = value
+                mf.warn_skipped()
+                if isinstance(ev_pas, list):
+                    for d, lines in mf.autoscalers:
+                        origins.add((*at, "autoscalers", len(ev_pas)), lines)
+                        ev_pas.append(d)
+                    ev["autoscalers"] = ev_pas
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as e:
@@ -546,12 +784,14 @@ def load_scenario(
     sem = [
         origins.problem(path, msg)
         for path, msg in sorted(
-            event_problems(scenario) + size_problems(scenario), key=lambda pm: pm[0][:2]
+            event_problems(scenario) + size_problems(scenario) + autoscaler_problems(scenario),
+            key=lambda pm: pm[0][:2],
         )
     ]
     if sem:
         raise InputError(sem)
     _int_or_percent_warnings(scenario.service.manifest, "service.manifest")
+    _autoscaler_warnings(scenario, data)
     for i, ev in enumerate(scenario.events):
         manifest = getattr(ev, "manifest", None)
         if isinstance(manifest, StormService):

@@ -10,11 +10,18 @@ reference.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from stormsim.schema.aibrix import StormService
+from stormsim.schema.autoscaler import (
+    STORMSERVICE_API_VERSION,
+    AutoscalingProfile,
+    PodAutoscaler,
+    webhook_problems,
+)
 from stormsim.schema.bounds import INT32_MAX, MAX_GPUS_PER_NODE, MAX_NODES, NO_CONTROL_CHARS
 from stormsim.schema.plan import Plan
 from stormsim.schema.serving import Serving, Workload
@@ -201,11 +208,20 @@ class SetImage(EventBase):
 
 
 class Apply(EventBase):
-    """``kubectl apply`` of a new StormService manifest (same name)."""
+    """``kubectl apply`` of a new StormService manifest (same name) and/or of PodAutoscalers
+    (new ones are created, ones with the name of an existing one replace it). ``manifest``
+    may be a file holding both (multi-document); its PodAutoscalers join ``autoscalers``."""
 
     kind: Literal["apply"]
-    manifest: StormService
+    manifest: StormService | None = None
     manifest_path: str | None = None
+    autoscalers: list[PodAutoscaler] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _something(self) -> Apply:
+        if self.manifest is None and not self.autoscalers:
+            raise ValueError("apply needs a StormService 'manifest' or 'autoscalers'")
+        return self
 
 
 class Scale(EventBase):
@@ -259,6 +275,63 @@ Event = Annotated[
 ]
 
 
+class Autoscaling(Model):
+    """How the PodAutoscaler controller and the Kubernetes HPA are simulated (seconds).
+    Defaults are the upstream ones (AIBrix e3e10f9e, kube-controller-manager)."""
+
+    profile: AutoscalingProfile = "aibrix-e3e10f9e"
+    """``aibrix-e3e10f9e``: faithful, quirks included (KPA divides the per-pod mean by the
+    target, scale-down stabilization takes the minimum, failed scrapes read 0, pooled-role
+    writes multiply by the RoleSet count). ``fixed-math``: KPA on the sum over pods,
+    HPA-style stabilization, failed scrapes excluded, role writes divided over RoleSets."""
+    resync_period_s: float = Field(default=10.0, gt=0, le=3600)
+    """Every PodAutoscaler is enqueued this often (AIBrix ``DefaultResyncInterval``)."""
+    reconcile_timeout_s: float = Field(default=10.0, gt=0, le=3600)
+    """Deadline of one reconcile, scrapes and writes included
+    (``DefaultReconcileTimeoutDuration``)."""
+    follow_up_reconciles: bool = True
+    """A reconcile that changed the PodAutoscaler's status enqueues it again at once (the
+    controller's watch on its own objects has no predicates)."""
+    scrape_rtt_s: float = Field(default=0.002, ge=0, le=10)
+    """One successful pod metrics scrape (an HTTP round trip in the cluster)."""
+    scrape_failure_s: float = Field(default=7.0, ge=0, le=60)
+    """A pod with an IP whose engine refuses connections (or lacks the metric family):
+    4 attempts with 1 + 2 + 4 s backoff (AIBrix ``DefaultEngineMetricsFetcherConfig``)."""
+    history_record_interval_s: float = Field(default=5.0, ge=0)
+    """An unchanged scaling-history record is appended at most this often
+    (``minScalingHistoryRecordInterval``)."""
+    hpa_sync_period_s: float = Field(default=15.0, gt=0, le=3600)
+    """The Kubernetes HPA controller's sync period
+    (``--horizontal-pod-autoscaler-sync-period``)."""
+    hpa_tolerance: float = Field(default=0.1, ge=0, lt=1)
+    """Usage ratios within ``1 ± tolerance`` keep the replicas
+    (``--horizontal-pod-autoscaler-tolerance``)."""
+    hpa_cpu_initialization_period_s: float = Field(default=300.0, ge=0)
+    """``--horizontal-pod-autoscaler-cpu-initialization-period``."""
+    hpa_initial_readiness_delay_s: float = Field(default=30.0, ge=0)
+    """``--horizontal-pod-autoscaler-initial-readiness-delay``."""
+    clock_start: str = "2026-08-03T00:00:00+00:00"
+    """Wall-clock time at t = 0 (ISO 8601 with an offset), for schedules. Default: a Monday,
+    00:00 UTC."""
+
+    @model_validator(mode="after")
+    def _clock(self) -> Autoscaling:
+        try:
+            t = datetime.fromisoformat(self.clock_start.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(
+                f"clock_start: not an ISO 8601 time (got {self.clock_start!r})"
+            ) from None
+        if t.tzinfo is None:
+            raise ValueError(f"clock_start: needs a UTC offset (got {self.clock_start!r})")
+        return self
+
+    @property
+    def start(self) -> datetime:
+        """:attr:`clock_start` as an aware datetime."""
+        return datetime.fromisoformat(self.clock_start.replace("Z", "+00:00"))
+
+
 class Scenario(Model):
     """A whole simulation input. See the README's scenario reference."""
 
@@ -273,6 +346,10 @@ class Scenario(Model):
     workload: Workload | None = None
     serving: Serving | None = None
     controller: Controller = Field(default_factory=Controller)
+    autoscalers: list[PodAutoscaler] = Field(default_factory=list)
+    """PodAutoscalers: inline objects, ``{manifest: FILE}`` entries (every PodAutoscaler in
+    the file) and those found in the service's manifest file."""
+    autoscaling: Autoscaling = Field(default_factory=Autoscaling)
     compare: CompareSpec | None = None
     sweep: SweepSpec | None = None
     plan: Plan | None = None
@@ -289,7 +366,7 @@ class Scenario(Model):
         names: list[str] = []
         for m in [
             self.service.manifest,
-            *[e.manifest for e in self.events if isinstance(e, Apply)],
+            *[e.manifest for e in self.events if isinstance(e, Apply) and e.manifest],
         ]:
             for r in m.spec.template.spec.roles:
                 if r.name not in names:
@@ -306,7 +383,7 @@ def event_problems(s: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
     order = sorted(range(len(s.events)), key=lambda i: (s.events[i].at_s, i))
     for i in order:
         ev = s.events[i]
-        if isinstance(ev, Apply):
+        if isinstance(ev, Apply) and ev.manifest is not None:
             if ev.manifest.name != s.service.manifest.name:
                 problems.append(
                     (
@@ -353,5 +430,94 @@ def scenario_dump(s: Scenario) -> dict[str, Any]:
     data["service"]["manifest"] = s.service.manifest.dump()
     for i, ev in enumerate(s.events):
         if isinstance(ev, Apply):
-            data["events"][i]["manifest"] = ev.manifest.dump()
+            if ev.manifest is not None:
+                data["events"][i]["manifest"] = ev.manifest.dump()
+            data["events"][i]["autoscalers"] = [pa.dump() for pa in ev.autoscalers]
+    data["autoscalers"] = [pa.dump() for pa in s.autoscalers]
     return data
+
+
+def autoscaler_problems(s: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
+    """Checks of the scenario's PodAutoscalers: AIBrix's webhook checks of each, and what
+    stormsim needs: the target is the simulated StormService (same namespace), a named role
+    exists in the service at that moment, names are unique. ``(path, message)`` pairs."""
+    out: list[tuple[tuple[str | int, ...], str]] = []
+    svc = s.service.manifest
+    ns = svc.metadata.namespace or "default"
+
+    def check(at: tuple[str | int, ...], pa: PodAutoscaler, roles: set[str]) -> None:
+        out.extend(((*at, *p), m) for p, m in webhook_problems(pa))
+        ref = pa.spec.scale_target_ref
+        if ref.kind and ref.kind != "StormService":
+            out.append(
+                (
+                    (*at, "spec", "scaleTargetRef", "kind"),
+                    f"stormsim simulates one StormService; a {ref.kind!r} target cannot be "
+                    "simulated",
+                )
+            )
+        elif ref.kind and ref.api_version != STORMSERVICE_API_VERSION:
+            out.append(
+                (
+                    (*at, "spec", "scaleTargetRef", "apiVersion"),
+                    f"must be {STORMSERVICE_API_VERSION!r} for a StormService "
+                    f"(got {ref.api_version!r}); the controller cannot map it",
+                )
+            )
+        if ref.name and ref.name != svc.name:
+            out.append(
+                (
+                    (*at, "spec", "scaleTargetRef", "name"),
+                    f"no StormService {ref.name!r}: the simulated one is {svc.name!r}",
+                )
+            )
+        elif pa.namespace != ns:
+            out.append(
+                (
+                    (*at, "metadata", "namespace"),
+                    f"the PodAutoscaler is in namespace {pa.namespace!r} but StormService "
+                    f"{svc.name!r} is in {ns!r} (the controller reads the target in the "
+                    "PodAutoscaler's namespace)",
+                )
+            )
+        role = pa.spec.role_name
+        if role and role not in roles and ref.kind == "StormService":
+            out.append(
+                (
+                    (*at, "spec", "subTargetSelector", "roleName"),
+                    f"no role {role!r} in StormService {svc.name!r} "
+                    f"(roles: {', '.join(sorted(roles))})",
+                )
+            )
+
+    roles = {r.name for r in svc.spec.template.spec.roles}
+    seen: dict[str, int] = {}
+    for j, pa in enumerate(s.autoscalers):
+        check(("autoscalers", j), pa, roles)
+        if pa.key in seen:
+            out.append(
+                (
+                    ("autoscalers", j, "metadata", "name"),
+                    f"duplicate PodAutoscaler {pa.key!r} (also autoscalers[{seen[pa.key]}])",
+                )
+            )
+        seen.setdefault(pa.key, j)
+    order = sorted(range(len(s.events)), key=lambda i: (s.events[i].at_s, i))
+    for i in order:
+        ev = s.events[i]
+        if not isinstance(ev, Apply):
+            continue
+        if ev.manifest is not None:
+            roles = {r.name for r in ev.manifest.spec.template.spec.roles}
+        names: dict[str, int] = {}
+        for k, pa in enumerate(ev.autoscalers):
+            check(("events", i, "autoscalers", k), pa, roles)
+            if pa.key in names:
+                out.append(
+                    (
+                        ("events", i, "autoscalers", k, "metadata", "name"),
+                        f"duplicate PodAutoscaler {pa.key!r} in one apply",
+                    )
+                )
+            names.setdefault(pa.key, k)
+    return out

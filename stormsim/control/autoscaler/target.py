@@ -1,0 +1,167 @@
+"""The scale target of a PodAutoscaler: current replicas, pod selection and the write
+(AIBrix ``pkg/controller/podautoscaler/workload_scale.go``; ``podautoscaler_controller.go``
+``getScaleResource``, ``buildScalingTargetKey``). Functions over plain snapshots."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal
+
+from stormsim.schema.autoscaler import (
+    FIXED_MATH,
+    STORMSERVICE_API_VERSION,
+    AutoscalingProfile,
+    PodAutoscaler,
+)
+
+LABEL_STORM_SERVICE = "storm-service-name"
+LABEL_ROLE = "role-name"
+LABEL_POD_GROUP_INDEX = "stormservice.orchestration.aibrix.ai/pod-group-index"
+LABEL_RAY_NODE_TYPE = "ray.io/node-type"
+
+
+class TargetError(Exception):
+    """The target cannot be read or written (AIBrix logs it and returns an error)."""
+
+
+@dataclass(frozen=True)
+class RoleView:
+    """One role of a StormService: template ``replicas`` (per RoleSet), the status count
+    (``status.roleStatuses[role].replicas``, summed over RoleSets; ``None`` when absent) and
+    ``podGroupSize``."""
+
+    name: str
+    template_replicas: int | None
+    status_replicas: int | None = None
+    pod_group_size: int | None = None
+
+
+@dataclass(frozen=True)
+class TargetView:
+    """The target object as the controller reads it. ``spec_replicas``: ``spec.replicas``
+    (``None``: absent). ``selector``: match labels for generic kinds. ``paused``: a paused
+    StormService (role writes are inert)."""
+
+    kind: str
+    name: str
+    spec_replicas: int | None
+    roles: tuple[RoleView, ...] = ()
+    selector: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    paused: bool = False
+
+    def role(self, name: str) -> RoleView | None:
+        for r in self.roles:
+            if r.name == name:
+                return r
+        return None
+
+
+@dataclass(frozen=True)
+class PodLabels:
+    """A pod for selection: its name and labels."""
+
+    name: str
+    labels: Mapping[str, str]
+
+
+def _replica_path(pa: PodAutoscaler) -> bool:
+    return not pa.role_path
+
+
+def current_replicas(pa: PodAutoscaler, view: TargetView) -> int:
+    """``GetCurrentReplicasFromScale``: ``spec.replicas`` of the target (whole service, or a
+    role PA with ``storm-service-mode: replica``); for a pooled role the role's status count,
+    else its template ``replicas`` (unset: 0). Raises :class:`TargetError` (no replicas
+    field, role not found)."""
+    if view.kind == "StormService" and pa.role_path:
+        role = pa.spec.role_name or ""
+        r = view.role(role)
+        if r is None:
+            raise TargetError(f"role {role} not found")
+        if r.status_replicas is not None:
+            return r.status_replicas
+        return r.template_replicas or 0
+    if view.spec_replicas is None:
+        raise TargetError("the 'replicas' field was not found in the scale object")
+    return view.spec_replicas
+
+
+def pod_selector(pa: PodAutoscaler, view: TargetView) -> dict[str, str]:
+    """The label equalities that select the pods whose metrics count. StormService:
+    ``storm-service-name``, plus ``role-name`` when a role is named, plus
+    ``pod-group-index=0`` when the named role (or, for a whole-service PA, any role) has
+    ``podGroupSize > 1``. Others: the target's selector (RayClusterFleet: head pods)."""
+    if view.kind == "StormService":
+        sel = {LABEL_STORM_SERVICE: view.name}
+        role = pa.spec.role_name
+        if role:
+            sel[LABEL_ROLE] = role
+            r = view.role(role)
+            grouped = r is not None and (r.pod_group_size or 0) > 1
+        else:
+            grouped = any((r.pod_group_size or 0) > 1 for r in view.roles)
+        if grouped:
+            sel[LABEL_POD_GROUP_INDEX] = "0"
+        return sel
+    sel = dict(view.selector)
+    if view.kind == "RayClusterFleet":
+        sel[LABEL_RAY_NODE_TYPE] = "head"
+    return sel
+
+
+def select_pods(pa: PodAutoscaler, view: TargetView, pods: Sequence[PodLabels]) -> list[PodLabels]:
+    """The pods matching :func:`pod_selector`, in the given order. No filter on phase,
+    readiness or deletion (AIBrix has none)."""
+    sel = pod_selector(pa, view)
+    return [p for p in pods if all(p.labels.get(k) == v for k, v in sel.items())]
+
+
+@dataclass(frozen=True)
+class ScaleWrite:
+    """What a scale decision writes. ``field``: ``"replicas"`` (``spec.replicas``: RoleSets
+    of a StormService) or ``"role_replicas"`` (``spec.template.spec.roles[role].replicas``:
+    per RoleSet; a template change, so a new revision). ``value``: the number written.
+    ``effective``: False when the write cannot change anything (a role write on a paused
+    StormService)."""
+
+    field: Literal["replicas", "role_replicas"]
+    value: int
+    role: str | None = None
+    effective: bool = True
+
+
+def scale_write(
+    pa: PodAutoscaler, view: TargetView, desired: int, *, profile: AutoscalingProfile
+) -> ScaleWrite:
+    """``SetDesiredReplicas``. Replica path: ``spec.replicas = desired``. Pooled role:
+    the role template's ``replicas = desired`` in AIBrix e3e10f9e although ``desired`` was
+    derived from the role's count over **all** RoleSets, so with ``spec.replicas = N > 1``
+    the pod count becomes ``N x desired`` (issue #2780). ``fixed-math`` writes
+    ``ceil(desired / N)`` per RoleSet instead."""
+    if view.kind == "StormService" and pa.role_path:
+        role = pa.spec.role_name or ""
+        if view.role(role) is None:
+            raise TargetError(f"role {role} not found")
+        value = desired
+        n = view.spec_replicas or 0
+        if profile == FIXED_MATH and n > 1:
+            value = math.ceil(desired / n)
+        return ScaleWrite("role_replicas", value, role, not view.paused)
+    return ScaleWrite("replicas", desired)
+
+
+def scaling_target_key(pa: PodAutoscaler) -> str:
+    """The conflict-map key: ``<apiVersion>.<kind>/<namespace>/<name>``, plus ``/<role>``
+    for a StormService role target. Two PAs with one key conflict; the first wins."""
+    ref = pa.spec.scale_target_ref
+    key = f"{ref.api_version}.{ref.kind}/{pa.namespace}/{ref.name}"
+    if (
+        ref.api_version == STORMSERVICE_API_VERSION
+        and ref.kind == "StormService"
+        and pa.spec.role_name
+    ):
+        key += f"/{pa.spec.role_name}"
+    return key

@@ -310,6 +310,10 @@ def run(
             end,
             serving.series_bin_s if serving is not None else 10.0,
         )
+    if has_autoscalers(scenario):  # autoscaling KPIs (after the request frames they read)
+        from stormsim.metrics.autoscaling import add_autoscaling_results
+
+        add_autoscaling_results(frames, summary, end)
     ran = [str(w.message) for w in caught]
     for w in caught:  # recorded to keep them; shown as usual
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)

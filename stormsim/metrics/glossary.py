@@ -10,7 +10,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from stormsim.metrics.catalogue import IDENTITY, REQUEST_BASE, ROLLOUT, TABLES, WINDOW_PREFIX, Kpi
+from stormsim.metrics.catalogue import (
+    AUTOSCALING,
+    IDENTITY,
+    REQUEST_BASE,
+    ROLLOUT,
+    TABLES,
+    WINDOW_PREFIX,
+    Kpi,
+)
 from stormsim.metrics.catalogue import REQUEST as REQUEST_KPIS
 
 BEGIN = (
@@ -80,6 +88,11 @@ def render() -> str:
         if k not in REQUEST_BASE and k.name not in {WINDOW_PREFIX + b.name for b in REQUEST_BASE}
     )
     out += "\n".join(req)
+    out += (
+        "\n\n**Autoscaling KPIs** (with PodAutoscalers: `autoscalers`, or applied by an event). "
+        "Scope: the whole run.\n\n"
+    )
+    out += "\n".join([head, *(_row(k) for k in AUTOSCALING)])
     out += "\n\nTables (*shown in*): " + "; ".join(
         f"**{t}**: {what}" for t, what in TABLES.items() if t != "summary"
     )

@@ -298,6 +298,10 @@ class ServingPlane:
             de.enqueue(r)
             return
         if not de.alive:
+            pe = r.pe
+            if pe.alive and r.pkv:  # the prompt's KV is released with the attempt
+                pe.kv.free(r.pkv)
+                r.pkv = 0
             self.fail(r, "decode_pod_gone")
             return
         r.state = DECODE_WAIT

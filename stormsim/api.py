@@ -23,7 +23,23 @@ def scenario_json_schema() -> dict[str, Any]:
         "anyOf": [{"type": "string", "description": "path relative to the scenario file"}, ref]
     }
     defs["Service"]["properties"]["manifest"] = either
-    defs["Apply"]["properties"]["manifest"] = either
+    defs["Apply"]["properties"]["manifest"] = {
+        "anyOf": [*either["anyOf"], {"$ref": "#/$defs/PodAutoscaler"}, {"type": "null"}]
+    }
     for name in ("Service", "Apply"):
         defs[name]["properties"].pop("manifest_path", None)
+    entry = {
+        "anyOf": [
+            {"$ref": "#/$defs/PodAutoscaler"},
+            {
+                "type": "object",
+                "description": "every PodAutoscaler of a manifest file (name: pick one)",
+                "properties": {"manifest": {"type": "string"}, "name": {"type": "string"}},
+                "required": ["manifest"],
+                "additionalProperties": False,
+            },
+        ]
+    }
+    schema["properties"]["autoscalers"]["items"] = entry
+    defs["Apply"]["properties"]["autoscalers"]["items"] = entry
     return schema

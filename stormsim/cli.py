@@ -229,10 +229,19 @@ def validate(scenario: Annotated[Path, typer.Argument(help="Scenario YAML.")]) -
 
     sc = _guard(go)
     roles = sc.service.manifest.spec.template.spec.roles
+    pas = ""
+    if sc.autoscalers:
+        names = ", ".join(
+            f"{printable(p.name)} ({p.spec.scaling_strategy}"
+            + (f" {printable(p.spec.role_name)}" if p.spec.role_name else "")
+            + ")"
+            for p in sc.autoscalers
+        )
+        pas = f", PodAutoscalers {names}"
     out.print(
         f"ok: {printable(sc.name)}: StormService {sc.service.manifest.name} "
         f"({sc.service.manifest.spec.replicas} RoleSets, roles "
-        f"{', '.join(f'{r.name}x{r.replicas}' for r in roles)}), {len(sc.events)} events",
+        f"{', '.join(f'{r.name}x{r.replicas}' for r in roles)}), {len(sc.events)} events" + pas,
         markup=False,
     )
 

@@ -261,7 +261,7 @@ def test_every_problem_is_reported_at_once(
 def test_warnings_for_skipped_documents_come_before_errors(
     setup: Any, make_manifest: Any, write_yaml: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pa = {"apiVersion": "autoscaling.aibrix.ai/v1alpha1", "kind": "PodAutoscaler"}
+    pa = {"apiVersion": "v1", "kind": "ConfigMap"}
     files: dict[str, object] = {"multi.yaml": [make_manifest(), pa, pa]}
     scenario = HEAD.replace("manifest.yaml", "multi.yaml")
     setup(scenario + "events:\n  - {at_s: 1, kind: scale, role: nope, replicas: 1}\n")
@@ -270,7 +270,8 @@ def test_warnings_for_skipped_documents_come_before_errors(
     res = _invoke(tmp_path, monkeypatch, "validate", "scenario.yaml")
     assert res.exit_code == 2
     assert res.stderr.splitlines() == [
-        "warning: multi.yaml: skipping 2 PodAutoscaler documents (only StormService is simulated)",
+        "warning: multi.yaml: skipping 2 ConfigMap documents (only StormService and "
+        "PodAutoscaler are simulated)",
         "error: events[0].role (line 9): no role 'nope' in the service at t=1 s "
         "(roles: decode, prefill)",
     ]

@@ -268,14 +268,14 @@ def test_duplicate_yaml_key(tmp_path: Path) -> None:
 def test_load_manifest_picks_by_name_and_warns_once_for_skipped_kinds(
     make_manifest: Any, write_yaml: Any, tmp_path: Path
 ) -> None:
-    pa = {"apiVersion": "autoscaling.aibrix.ai/v1alpha1", "kind": "PodAutoscaler"}
+    pa = {"apiVersion": "v1", "kind": "ConfigMap"}
     f = write_yaml(tmp_path / "multi.yaml", [pa, make_manifest("a"), pa, make_manifest("b")])
     with pytest.warns(StormsimWarning) as rec:
         data, lines = load_manifest(f, "b")
     assert data["metadata"]["name"] == "b"
     assert lines.file == str(f)
     assert [str(w.message) for w in rec] == [
-        f"{f}: skipping 2 PodAutoscaler documents (only StormService is simulated)"
+        f"{f}: skipping 2 ConfigMap documents (only StormService and PodAutoscaler are simulated)"
     ]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -67,7 +67,7 @@ def test_samples_are_there() -> None:
 
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 def test_sample_loads_unmodified(scenario: Any, path: Path) -> None:
-    other = [k for k in _kinds(path) if k != "StormService"]
+    other = [k for k in _kinds(path) if k not in ("StormService", "PodAutoscaler")]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         sc = stormsim.load_scenario(scenario(path))
@@ -79,6 +79,8 @@ def test_sample_loads_unmodified(scenario: Any, path: Path) -> None:
             assert kind in skipped[0]
     else:
         assert skipped == []
+    # PodAutoscaler documents are loaded, not skipped
+    assert len(sc.autoscalers) == _kinds(path).count("PodAutoscaler")
     m = sc.service.manifest
     assert m.kind == "StormService"
     assert m.spec.template.spec.roles
@@ -91,8 +93,9 @@ def test_sample_loads_unmodified(scenario: Any, path: Path) -> None:
 def test_multi_doc_samples_warn_about_skipped_kinds(
     scenario: Any,
 ) -> None:
-    with pytest.warns(StormsimWarning, match=r"skipping 2 PodAutoscaler documents"):
-        stormsim.load_scenario(scenario(SAMPLES / "autoscaling__stormservice-pool.yaml"))
+    with pytest.warns(StormsimWarning, match=r"spec.behavior is not a PodAutoscaler field"):
+        sc = stormsim.load_scenario(scenario(SAMPLES / "autoscaling__stormservice-pool.yaml"))
+    assert [pa.name for pa in sc.autoscalers] == ["ss-pool-prefill", "ss-pool-decode"]
     with pytest.warns(StormsimWarning, match=r"skipping 1 Pod document \("):
         stormsim.load_scenario(scenario(SAMPLES / "disaggregation__sglang__replica.yaml"))
 

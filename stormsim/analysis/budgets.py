@@ -8,11 +8,11 @@ rollout, as are ``25%`` and ``2`` of 8 RoleSets; under ``InPlaceUpdate`` neither
 :func:`run_key` hashes the resolved scenario with these two fields replaced by what the
 controller uses, so such settings share one key (and one run, and one cache entry).
 
-The replacement is made only where it is exact: never when an event can change
-``spec.replicas`` or the strategy (``scale`` without a role, ``apply``), and never when a value
-does not resolve (a string without ``%``: AIBrix then uses 0 / 0, which an integer cannot
-express). Role-level strategies live in the RoleSet template, whose hash names revisions and
-pods, so they are left as written.
+The replacement is made only where it is exact: never when an event or an autoscaler can
+change ``spec.replicas`` or the strategy (``scale`` without a role, ``apply``, a
+PodAutoscaler), and never when a value does not resolve (a string without ``%``: AIBrix
+then uses 0 / 0, which an integer cannot express). Role-level strategies live in the RoleSet
+template, whose hash names revisions and pods, so they are left as written.
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ from stormsim.schema.scenario import Apply, Scale, Scenario, scenario_dump
 
 
 def _resolvable(scenario: Scenario) -> bool:
-    return not any(
+    """Whether ``spec.replicas`` stays as written: no apply, no /scale event, no
+    PodAutoscaler (one may write ``spec.replicas``)."""
+    return not scenario.autoscalers and not any(
         isinstance(e, Apply) or (isinstance(e, Scale) and e.role is None) for e in scenario.events
     )
 

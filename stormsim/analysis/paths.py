@@ -1,7 +1,7 @@
 """Dotted paths into scenario data, and applying overrides to it.
 
 A path is keys separated by dots; a list element is selected with ``[N]`` (index) or
-``[NAME]`` (the element whose ``name``, or ``metadata.name``, is NAME), e.g.
+``[NAME]`` (the element whose ``name``, or else ``metadata.name``, is NAME), e.g.
 ``service.manifest.spec.template.spec.roles[prefill].updateStrategy.maxSurge``. Missing mapping
 keys along the way are created (the scenario validation afterwards rejects unknown fields).
 Values given as text (CLI) are read as YAML scalars: ``1`` is an int, ``25%`` and ``Parallel``
@@ -74,23 +74,23 @@ def parse_value(text: str) -> Any:
     return t
 
 
-def _element_name(e: Any) -> Any:
-    """A list element's ``name``, or its ``metadata.name`` (Kubernetes objects such as the
-    ``autoscalers``)."""
-    if not isinstance(e, dict):
-        return None
-    if "name" in e:
-        return e["name"]
-    md = e.get("metadata")
-    return md.get("name") if isinstance(md, dict) else None
-
-
 def _describe(seg: Segment) -> str:
     if isinstance(seg, tuple):
         return f"[{seg[0]}]"
     if isinstance(seg, int):
         return f"[{seg}]"
     return seg
+
+
+def _element_name(e: Any) -> Any:
+    """A list element's name: its ``name``, else its ``metadata.name`` (Kubernetes objects
+    such as PodAutoscalers)."""
+    if not isinstance(e, dict):
+        return None
+    if "name" in e:
+        return e["name"]
+    meta = e.get("metadata")
+    return meta.get("name") if isinstance(meta, dict) else None
 
 
 def set_path(data: dict[str, Any], path: str, value: Any) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from stormsim.schema.aibrix import StormService
 from stormsim.schema.autoscaler import (
@@ -314,17 +314,16 @@ class Autoscaling(Model):
     """Wall-clock time at t = 0 (ISO 8601 with an offset), for schedules. Default: a Monday,
     00:00 UTC."""
 
-    @model_validator(mode="after")
-    def _clock(self) -> Autoscaling:
+    @field_validator("clock_start")
+    @classmethod
+    def _clock(cls, v: str) -> str:
         try:
-            t = datetime.fromisoformat(self.clock_start.replace("Z", "+00:00"))
+            t = datetime.fromisoformat(v.replace("Z", "+00:00"))
         except ValueError:
-            raise ValueError(
-                f"clock_start: not an ISO 8601 time (got {self.clock_start!r})"
-            ) from None
+            raise ValueError(f"not an ISO 8601 time (got {v!r})") from None
         if t.tzinfo is None:
-            raise ValueError(f"clock_start: needs a UTC offset (got {self.clock_start!r})")
-        return self
+            raise ValueError(f"needs a UTC offset such as Z or +02:00 (got {v!r})")
+        return v
 
     @property
     def start(self) -> datetime:

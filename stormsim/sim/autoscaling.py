@@ -322,21 +322,18 @@ class PodAutoscalerReconciler:
         if src.is_global:
             v = self.external_value(src.target_metric) if not src.endpoint else None
             return scrape_global(v, src, profile=prof, costs=self.env.costs, elapsed_s=elapsed)  # type: ignore[arg-type]
-        if src.metric_source_type != "pod":
-            # resource / custom metrics: the simulated pods report none (0 in AIBrix)
-            inputs = [PodScrapeInput(p.name, p.node is not None, listening(p), 0.0, None) for p in pods]
-            src = src.model_copy(update={"target_metric": "num_requests_running"})
-        else:
-            key = src.target_metric
-            engines: dict[str, str | None] = {}
-            inputs = []
-            for p in pods:
-                eng = engines.get(p.role, "?")
-                if eng == "?":
-                    eng = engines[p.role] = self._engine(ss, p.role)
-                on = listening(p)
-                val = self.pod_value(p, key) if on and key in REGISTRY else None
-                inputs.append(PodScrapeInput(p.name, p.node is not None, on, val, eng))
+        key = src.target_metric
+        per_pod = src.metric_source_type == "pod"
+        engines: dict[str, str | None] = {}
+        inputs = []
+        for p in pods:
+            eng = engines.get(p.role, "?")
+            if eng == "?":
+                eng = engines[p.role] = self._engine(ss, p.role)
+            on = listening(p)
+            # resource / custom metrics: the simulated pods report none (missing)
+            metrics = {key: self.pod_value(p, key)} if on and per_pod and key in REGISTRY else {}
+            inputs.append(PodScrapeInput(p.name, p.node is not None, on, metrics, eng))
         return scrape_pods(inputs, src, profile=prof, costs=self.env.costs, elapsed_s=elapsed)  # type: ignore[arg-type]
 
     def _ready(self, pa: PodAutoscaler, view: TargetView, ss: StormServiceObj) -> int:

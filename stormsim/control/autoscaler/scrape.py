@@ -11,8 +11,10 @@ every later one read 0 at once (excluded under ``fixed-math``). Times in seconds
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import NamedTuple
 
 from stormsim.schema.autoscaler import (
     FIXED_MATH,
@@ -20,6 +22,7 @@ from stormsim.schema.autoscaler import (
     AutoscalingProfile,
     MetricSource,
 )
+from stormsim.schema.scenario import Autoscaling
 
 ENGINE_LABEL = "model.aibrix.ai/engine"
 DEFAULT_ENGINE = "vllm"
@@ -39,15 +42,18 @@ def raw_metric_name(target_metric: str, engine: str | None) -> str | None:
 @dataclass(frozen=True)
 class PodScrapeInput:
     """A pod as the scraper meets it. ``has_ip``: ``status.podIP`` set. ``listening``: the
-    engine answers on the metrics port. ``value``: the first series of the family the
-    registry maps to (``None``: the family is absent or untyped, so the scrape fails).
-    ``engine``: the pod's engine label."""
+    engine answers on the metrics port. ``metrics``: what it exposes, by registry key
+    (``num_requests_waiting``, ...; the first series of the family), and ``cpu``
+    (millicores) / ``memory`` (bytes) for resource sources; a key absent means the family is
+    missing (the scrape fails). ``engine``: the pod's engine label; ``labels`` its labels
+    (for :func:`stormsim.control.autoscaler.target.select_pods`)."""
 
     name: str
     has_ip: bool
     listening: bool
-    value: float | None = None
+    metrics: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     engine: str | None = None
+    labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)
@@ -60,10 +66,17 @@ class ScrapeCosts:
     deadline_s: float = 10.0
 
 
-@dataclass(frozen=True)
-class PodOutcome:
+DEFAULT_COSTS = ScrapeCosts()
+
+
+def scrape_costs(a: Autoscaling) -> ScrapeCosts:
+    """The scrape costs of a scenario's ``autoscaling`` block."""
+    return ScrapeCosts(a.scrape_rtt_s, a.scrape_failure_s, a.reconcile_timeout_s)
+
+
+class PodOutcome(NamedTuple):
     """``value`` (metric units) or ``None`` when the pod is excluded; ``cost_s`` the time
-    the scrape took."""
+    the scrape took; ``failed``: the scrape did not return the pod's value."""
 
     name: str
     value: float | None
@@ -73,16 +86,17 @@ class PodOutcome:
 
 @dataclass(frozen=True)
 class ScrapeResult:
-    """The values one source collected (excluded pods left out), the time spent (s), and
-    whether the reconcile's deadline passed (then its writes fail)."""
+    """Per-pod outcomes, the values collected (excluded pods left out, in pod order), the
+    time spent (s), and whether the reconcile's deadline passed (then its writes fail)."""
 
     outcomes: tuple[PodOutcome, ...]
     elapsed_s: float
     deadline_exceeded: bool
+    values: tuple[float, ...] = field(init=False)
 
-    @property
-    def values(self) -> tuple[float, ...]:
-        return tuple(o.value for o in self.outcomes if o.value is not None)
+    def __post_init__(self) -> None:
+        vals = tuple(o.value for o in self.outcomes if o.value is not None)
+        object.__setattr__(self, "values", vals)
 
     @property
     def error(self) -> bool:
@@ -95,7 +109,7 @@ def scrape_pods(
     source: MetricSource,
     *,
     profile: AutoscalingProfile,
-    costs: ScrapeCosts = ScrapeCosts(),
+    costs: ScrapeCosts | None = None,
     elapsed_s: float = 0.0,
 ) -> ScrapeResult:
     """Scrape ``pods`` in order for a per-pod source (``pod``), starting ``elapsed_s``
@@ -103,21 +117,33 @@ def scrape_pods(
     passed: 0 (``fixed-math``: excluded), no cost; ``targetMetric`` not fetchable for the
     engine: 0 (``fixed-math``: excluded), no cost; engine not listening or family missing:
     0 (``fixed-math``: excluded) after ``costs.failure_s``, cut at the deadline; else the
-    value after ``costs.rtt_s``."""
+    value after ``costs.rtt_s``. ``resource`` and ``custom`` sources (metrics APIs, not the
+    pod): the pod's ``metrics[targetMetric]`` after one round trip, missing: 0
+    (``fixed-math``: excluded)."""
+    costs = costs or DEFAULT_COSTS
     lost = None if profile == FIXED_MATH else 0.0
     t = elapsed_s
     out: list[PodOutcome] = []
+    per_pod = source.metric_source_type == "pod"
+    metric = source.target_metric
+    names = POD_METRIC_REGISTRY.get(metric, {})
     for p in pods:
-        if not p.has_ip:
+        if per_pod and not p.has_ip:
             out.append(PodOutcome(p.name, None, 0.0, True))
             continue
         if t >= costs.deadline_s:
             out.append(PodOutcome(p.name, lost, 0.0, True))
             continue
-        if raw_metric_name(source.target_metric, p.engine) is None:
+        value = p.metrics.get(metric)
+        if not per_pod:
+            cost = min(costs.rtt_s, costs.deadline_s - t)
+            t += cost
+            out.append(PodOutcome(p.name, lost if value is None else value, cost, value is None))
+            continue
+        if (p.engine or DEFAULT_ENGINE) not in names:
             out.append(PodOutcome(p.name, lost, 0.0, True))
             continue
-        if not p.listening or p.value is None:
+        if not p.listening or value is None:
             cost = min(costs.failure_s, costs.deadline_s - t)
             t += cost
             out.append(PodOutcome(p.name, lost, cost, True))
@@ -127,7 +153,7 @@ def scrape_pods(
         if t >= costs.deadline_s and cost < costs.rtt_s:
             out.append(PodOutcome(p.name, lost, cost, True))
         else:
-            out.append(PodOutcome(p.name, p.value, cost))
+            out.append(PodOutcome(p.name, value, cost))
     return ScrapeResult(tuple(out), t - elapsed_s, t >= costs.deadline_s)
 
 
@@ -136,13 +162,14 @@ def scrape_global(
     source: MetricSource,
     *,
     profile: AutoscalingProfile,
-    costs: ScrapeCosts = ScrapeCosts(),
+    costs: ScrapeCosts | None = None,
     elapsed_s: float = 0.0,
 ) -> ScrapeResult:
     """An ``external``/``domain`` source, read once per reconcile. Without ``endpoint``:
     the external metrics API's sum ``value`` (``None``: no items, so the source fails). With
     an ``endpoint`` (GPU optimizer): AIBrix e3e10f9e always reads 0 (no registry mapping);
     ``fixed-math`` treats it as a failure."""
+    costs = costs or DEFAULT_COSTS
     if source.endpoint:
         v: float | None = None if profile == FIXED_MATH else 0.0
     else:

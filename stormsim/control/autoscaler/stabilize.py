@@ -36,7 +36,8 @@ def stabilize_aibrix(
     """AIBrix's stabilization. Appends ``(recommendation, now)``, drops entries with
     ``t <= now - max(windows)``; then ``R == C``: ``C``; ``R > C``: the maximum over entries
     with ``t > now - up_window`` (none: ``R``); ``R < C``: the minimum over entries with
-    ``t > now - down_window``. Returns the result (not yet clamped) and the new history."""
+    ``t > now - down_window`` (with both windows 0 the new entry itself is pruned, and
+    ``R`` is returned). Returns the result (not yet clamped) and the new history."""
     h = (*history, Recommendation(recommendation, now_s))
     cutoff = now_s - max(up_window_s, down_window_s)
     h = tuple(r for r in h if r.t_s > cutoff)
@@ -46,7 +47,7 @@ def stabilize_aibrix(
         ups = [r.replicas for r in h if r.t_s > now_s - up_window_s]
         return (max(ups) if ups else recommendation), h
     downs = [r.replicas for r in h if r.t_s > now_s - down_window_s]
-    return min(downs), h
+    return (min(downs) if downs else recommendation), h
 
 
 def stabilize_hpa(

@@ -8,8 +8,9 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal
+from typing import Literal, Protocol, TypeVar
 
+from stormsim.schema.aibrix import StormService
 from stormsim.schema.autoscaler import (
     FIXED_MATH,
     STORMSERVICE_API_VERSION,
@@ -59,12 +60,51 @@ class TargetView:
         return None
 
 
+class Labelled(Protocol):
+    """Anything with pod labels (:class:`PodLabels`, ``scrape.PodScrapeInput``)."""
+
+    @property
+    def labels(self) -> Mapping[str, str]: ...
+
+
+P = TypeVar("P", bound=Labelled)
+
+
 @dataclass(frozen=True)
 class PodLabels:
     """A pod for selection: its name and labels."""
 
     name: str
     labels: Mapping[str, str]
+
+
+def stormservice_view(
+    ss: StormService,
+    role_status: Mapping[str, int] | None = None,
+    *,
+    spec_replicas: int | None = None,
+) -> TargetView:
+    """The :class:`TargetView` of a StormService: its spec (``spec_replicas`` overrides
+    ``spec.replicas``, e.g. a cached value) and the role counts of
+    ``status.roleStatuses`` (``None``: no status yet)."""
+    spec = ss.spec
+    roles = tuple(
+        RoleView(
+            r.name,
+            r.replicas,
+            None if role_status is None else role_status.get(r.name),
+            r.pod_group_size,
+        )
+        for r in spec.template.spec.roles
+    )
+    return TargetView(
+        "StormService",
+        ss.name,
+        spec.replicas if spec_replicas is None else spec_replicas,
+        roles,
+        MappingProxyType(dict(spec.selector.match_labels or {})),
+        spec.paused,
+    )
 
 
 def _replica_path(pa: PodAutoscaler) -> bool:
@@ -112,11 +152,11 @@ def pod_selector(pa: PodAutoscaler, view: TargetView) -> dict[str, str]:
     return sel
 
 
-def select_pods(pa: PodAutoscaler, view: TargetView, pods: Sequence[PodLabels]) -> list[PodLabels]:
+def select_pods(pa: PodAutoscaler, view: TargetView, pods: Sequence[P]) -> list[P]:
     """The pods matching :func:`pod_selector`, in the given order. No filter on phase,
     readiness or deletion (AIBrix has none)."""
-    sel = pod_selector(pa, view)
-    return [p for p in pods if all(p.labels.get(k) == v for k, v in sel.items())]
+    sel = pod_selector(pa, view).items()
+    return [p for p in pods if p.labels.items() >= sel]
 
 
 @dataclass(frozen=True)

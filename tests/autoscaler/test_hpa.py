@@ -1,0 +1,164 @@
+"""The HPA strategy: the generated HPA (``hpa_resources_test.go``) and the Kubernetes HPA
+algorithm (tolerance, readiness, stabilization, rate-limit policies)."""
+
+from __future__ import annotations
+
+from stormsim.control.autoscaler.bounds import Bounds
+from stormsim.control.autoscaler.context import ScalingContext, scaling_context
+from stormsim.control.autoscaler.hpa import (
+    HpaBehavior,
+    HpaMetric,
+    HpaPod,
+    HpaPolicy,
+    HpaRules,
+    HpaSpec,
+    HpaState,
+    hpa_behavior,
+    hpa_metric_replicas,
+    hpa_spec,
+    hpa_step,
+)
+from stormsim.schema.autoscaler import PodAutoscaler
+from tests.autoscaler.builders import pa_data
+
+
+def _llm_pa() -> PodAutoscaler:
+    d = pa_data(
+        strategy="HPA",
+        min_replicas=1,
+        max_replicas=5,
+        name="test-llm-pa",
+        annotations={"autoscaling.aibrix.ai/storm-service-mode": "replica"},
+    )
+    d["metadata"]["labels"] = {"app": "llm"}
+    d["spec"]["metricsSources"] = [
+        {
+            "metricSourceType": "pod",
+            "protocolType": "http",
+            "port": "8000",
+            "path": "/metrics",
+            "targetMetric": "gpu_cache_usage_perc",
+            "targetValue": "50",
+        },
+        {"metricSourceType": "resource", "targetMetric": "cpu", "targetValue": "30"},
+        {"metricSourceType": "resource", "targetMetric": "memory", "targetValue": "128"},
+    ]
+    return PodAutoscaler.model_validate(d)
+
+
+def test_TestMakeHPA() -> None:
+    pa = _llm_pa()
+    spec = hpa_spec(pa, Bounds(1, 5), scaling_context(pa, Bounds(1, 5)))
+    assert spec.name == "test-llm-pa-hpa"
+    assert (spec.min_replicas, spec.max_replicas) == (1, 5)
+    assert spec.behavior == HpaBehavior(
+        HpaRules(0.0, (HpaPolicy("Percent", 100, 60.0),), "Max"),
+        HpaRules(300.0, (HpaPolicy("Percent", 50, 60.0),), "Min"),
+    )
+    assert spec.metrics == (
+        HpaMetric("Pods", "gpu_cache_usage_perc", "AverageValue", 50.0),
+        HpaMetric("Resource", "cpu", "Utilization", 30.0),
+        HpaMetric("Resource", "memory", "AverageValue", 128.0 * 2**20),
+    )
+
+
+def test_TestMakeHPA_scheduled_bounds() -> None:
+    pa = _llm_pa()
+    spec = hpa_spec(pa, Bounds(3, 12, "peak", True), scaling_context(pa, Bounds(3, 12)))
+    assert (spec.min_replicas, spec.max_replicas) == (3, 12)
+
+
+def test_hpa_spec_truncates_pods_targets_and_defaults_min() -> None:
+    pa = PodAutoscaler.model_validate(pa_data(strategy="HPA", min_replicas=0, target="0.5"))
+    spec = hpa_spec(pa, Bounds(0, 10), scaling_context(pa, Bounds(0, 10)))
+    assert spec.metrics[0].target == 0.0  # "0.5" becomes 0
+    assert spec.min_replicas == 1  # nil min: Kubernetes defaults to 1
+
+
+def test_hpa_behavior_rates() -> None:
+    b = hpa_behavior(ScalingContext(max_scale_up_rate=1.0, max_scale_down_rate=4.0))
+    assert b.scale_up.policies[0].value == 0  # the 0 % policy AIBrix generates at rate 1.0
+    assert b.scale_down.policies[0].value == 75
+    assert hpa_behavior(ScalingContext(max_scale_up_rate=0.5)).scale_up.policies[0].value == 100
+
+
+def _ready(values: list[float]) -> list[HpaPod]:
+    return [HpaPod(f"p{i}", "Running", v) for i, v in enumerate(values)]
+
+
+def test_replicas_tolerance_and_ratio() -> None:
+    assert hpa_metric_replicas(4, _ready([105, 95, 100, 108]), 100) == 4  # ratio 1.02
+    assert hpa_metric_replicas(4, _ready([150] * 4), 100) == 6
+    assert hpa_metric_replicas(4, _ready([40] * 4), 100) == 2
+    assert hpa_metric_replicas(4, [], 100) is None
+
+
+def test_missing_metrics_count_as_target_on_scale_down_and_zero_on_scale_up() -> None:
+    pods = [*_ready([50, 50, 50]), HpaPod("m", "Running", None)]
+    assert hpa_metric_replicas(4, pods, 100) == 3  # (150 + 100)/4 = 62.5 % -> ceil(2.5)
+    pods = [*_ready([300, 300, 300]), HpaPod("m", "Running", None)]
+    assert hpa_metric_replicas(4, pods, 100) == 9  # 900/4 = 2.25 -> ceil(9)
+
+
+def test_pending_pods_damp_scale_up_and_deleting_failed_are_ignored() -> None:
+    pods = [*_ready([200, 200]), HpaPod("x", "Pending", None), HpaPod("y", "Pending", None)]
+    assert hpa_metric_replicas(4, pods, 100) == 4  # new ratio 1.0: keep
+    pods = [*_ready([150, 150]), HpaPod("d", "Running", 0, deleting=True), HpaPod("f", "Failed", 0)]
+    assert hpa_metric_replicas(4, pods, 100) == 3
+
+
+def test_cpu_readiness() -> None:
+    starting = HpaPod("s", "Running", 10, ready=False, started_s=0, ready_changed_s=0)
+    pods = [*_ready([200, 200]), starting]
+    # within the 5 min initialisation period and not ready: unready, filled with 0
+    assert hpa_metric_replicas(3, pods, 100, cpu=True, now_s=60) == 4  # (400 + 0)/3 % -> 4
+    # other metrics do not look at readiness: its 10 counts
+    assert hpa_metric_replicas(3, pods, 100, now_s=60) == 5  # 410/3 % -> ceil(4.1)
+    # past the initialisation period, a pod that was never ready is still unready
+    late = HpaPod("s", "Running", 10, ready=False, started_s=0, ready_changed_s=10)
+    assert hpa_metric_replicas(3, [*_ready([200, 200]), late], 100, cpu=True, now_s=600) == 4
+
+
+SPEC = HpaSpec(
+    "x-hpa",
+    1,
+    20,
+    (),
+    HpaBehavior(
+        HpaRules(0.0, (HpaPolicy("Percent", 100, 60.0),), "Max"),
+        HpaRules(300.0, (HpaPolicy("Percent", 50, 60.0),), "Min"),
+    ),
+)
+
+
+def test_hpa_step_rate_limit_doubles_per_minute() -> None:
+    d, st = hpa_step(4, SPEC, [20], HpaState(), 0)
+    assert (d.desired, d.reason) == (8, "ScaleUpLimit")
+    d, st = hpa_step(8, SPEC, [20], st, 15)  # the +4 of t=0 is in the period: start 4
+    assert (d.desired, d.should_scale) == (8, False)
+    d, st = hpa_step(8, SPEC, [20], st, 61)
+    assert d.desired == 16
+    d, st = hpa_step(16, SPEC, [30], st, 122)
+    assert (d.desired, d.reason) == (20, "TooManyReplicas")
+
+
+def test_hpa_step_scale_down_stabilization_and_limit() -> None:
+    st = HpaState()
+    d, st = hpa_step(10, SPEC, [10], st, 0)
+    assert not d.should_scale
+    d, st = hpa_step(10, SPEC, [2], st, 15)  # max over 300 s is 10
+    assert (d.desired, d.reason) == (10, "ScaleDownStabilized")
+    d, st = hpa_step(10, SPEC, [2], st, 301)  # the 10 aged out; 50 %/60 s floor
+    assert (d.desired, d.reason) == (5, "ScaleDownLimit")
+    d, st = hpa_step(5, SPEC, [2], st, 330)  # within the period: start 10 -> floor 5
+    assert d.desired == 5
+    d, st = hpa_step(5, SPEC, [2], st, 362)
+    assert d.desired == 3  # ceil(5 * 0.5)
+
+
+def test_hpa_step_bounds_and_disabled() -> None:
+    assert hpa_step(0, SPEC, [5], HpaState(), 0)[0].reason == "ScalingDisabled"
+    d, _ = hpa_step(25, SPEC, [5], HpaState(), 0)
+    assert (d.desired, d.should_scale) == (20, True)
+    d, st = hpa_step(4, SPEC, [None], HpaState(), 0)
+    assert (d.desired, d.should_scale) == (4, False) and st == HpaState()

@@ -1,0 +1,347 @@
+"""PodAutoscalers in scenarios: from the service manifest file, an ``autoscalers:`` list
+(inline or ``manifest:`` files) and ``apply`` events; every problem as
+``path (line N [of FILE]): message``; the ``autoscaling:`` block; the real samples."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import stormsim
+from stormsim.errors import InputError
+from stormsim.schema.loader import StormsimWarning
+from stormsim.schema.scenario import Apply, scenario_dump
+from tests.autoscaler.builders import pa_data
+from tests.conftest import make_manifest, make_scenario, write_scenario, write_yaml
+
+SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "aibrix-samples"
+
+
+def _problems(path: Path | dict[str, Any]) -> list[str]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StormsimWarning)
+        with pytest.raises(InputError) as info:
+            stormsim.load_scenario(path)
+    return [str(p) for p in info.value.problems]
+
+
+def _load(path: Path | dict[str, Any]) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StormsimWarning)
+        return stormsim.load_scenario(path)
+
+
+def _line(path: Path, needle: str, start: int = 1) -> int:
+    for i, line in enumerate(path.read_text().splitlines(), 1):
+        if i >= start and needle in line:
+            return i
+    raise AssertionError(f"{needle!r} not in {path}")
+
+
+@pytest.mark.skipif(not SAMPLES.is_dir(), reason="AIBrix samples not found beside the repo")
+def test_samples_load_their_autoscalers_unmodified(tmp_path: Path) -> None:
+    pool = make_scenario(str(SAMPLES / "autoscaling__stormservice-pool.yaml"), nodes=8)
+    with pytest.warns(StormsimWarning) as rec:
+        sc = stormsim.load_scenario(pool)
+    msgs = [str(w.message) for w in rec]
+    assert any("spec.behavior is not a PodAutoscaler field" in m for m in msgs)
+    assert not any("skipping" in m for m in msgs)
+    pre, dec = sc.autoscalers
+    assert (pre.name, pre.spec.role_name, pre.spec.min_replicas, pre.spec.max_replicas) == (
+        "ss-pool-prefill",
+        "prefill",
+        2,
+        20,
+    )
+    assert (dec.spec.role_name, dec.spec.scaling_strategy, dec.spec.metrics_sources[0].target) == (
+        "decode",
+        "APA",
+        70.0,
+    )
+    assert pre.role_path and dec.storm_service_mode == "pool"
+    rep = _load(make_scenario(str(SAMPLES / "autoscaling__stormservice-replica.yaml"), nodes=8))
+    [pa] = rep.autoscalers
+    assert (pa.name, pa.role_path, pa.spec.role_name) == ("ss-replica-hpa", False, "prefill")
+
+
+def _pa_files(
+    tmp_path: Path, pas: list[dict[str, Any]], extra: dict[str, Any] | None = None
+) -> Path:
+    data = make_scenario(autoscalers=[{"manifest": "pas.yaml"}], **(extra or {}))
+    write_yaml(tmp_path / "pas.yaml", pas)
+    return write_scenario(tmp_path, data)
+
+
+def test_manifest_entries_load_every_pa_of_the_file(tmp_path: Path) -> None:
+    path = _pa_files(
+        tmp_path, [pa_data(name="a", role="prefill"), pa_data(name="b", role="decode")]
+    )
+    sc = _load(path)
+    assert [p.name for p in sc.autoscalers] == ["a", "b"]
+    data = make_scenario(autoscalers=[{"manifest": "pas.yaml", "name": "b"}])
+    sc = _load(write_scenario(tmp_path, data))
+    assert [p.name for p in sc.autoscalers] == ["b"]
+
+
+def test_problems_in_a_pa_file_name_the_file_and_line(tmp_path: Path) -> None:
+    path = _pa_files(
+        tmp_path, [pa_data(name="a"), pa_data(name="b", target="100m", max_replicas=0)]
+    )
+    f = tmp_path / "pas.yaml"
+    assert _problems(path) == [
+        f"spec.maxReplicas (line {_line(f, 'maxReplicas', _line(f, 'name: b'))} of {f}): "
+        "Invalid value: 0: must be positive",
+        f"spec.metricsSources[0].targetValue (line {_line(f, '100m')} of {f}): "
+        "Invalid value: must be a valid number (got '100m')",
+    ]
+
+
+def test_structural_problems_in_a_pa_file(tmp_path: Path) -> None:
+    d = pa_data()
+    d["spec"]["maxReplica"] = 3
+    del d["spec"]["maxReplicas"]
+    d["spec"]["metricsSources"][0]["targetValue"] = 10
+    path = _pa_files(tmp_path, [d])
+    f = tmp_path / "pas.yaml"
+    assert _problems(path) == [
+        f"spec.metricsSources[0].targetValue (line {_line(f, 'targetValue')} of {f}): "
+        "Input should be a valid string (got 10)",
+        f"spec.maxReplica (line {_line(f, 'maxReplica:')} of {f}): unknown field "
+        "(did you mean 'maxReplicas'?)",
+    ]
+
+
+def test_inline_entries_after_a_file_entry_keep_their_path_and_line(tmp_path: Path) -> None:
+    bad = pa_data(name="c", role="nope")
+    data = make_scenario(autoscalers=[{"manifest": "pas.yaml"}, bad])
+    write_yaml(tmp_path / "pas.yaml", [pa_data(name="a"), pa_data(name="b")])
+    path = write_scenario(tmp_path, data)
+    assert _problems(path) == [
+        f"autoscalers[1].spec.subTargetSelector.roleName (line {_line(path, 'roleName')}): "
+        "no role 'nope' in StormService 'llm' (roles: decode, prefill)"
+    ]
+
+
+def test_scenario_checks_of_targets_and_names(tmp_path: Path) -> None:
+    data = make_scenario(
+        autoscalers=[
+            pa_data(name="a", target_name="other"),
+            pa_data(name="b", target_kind="Deployment"),
+            pa_data(name="a"),
+            {**pa_data(name="d"), "metadata": {"name": "d", "namespace": "prod"}},
+        ]
+    )
+    path = write_scenario(tmp_path, data)
+    assert _problems(path) == [
+        f"autoscalers[0].spec.scaleTargetRef.name (line {_line(path, 'name: other')}): "
+        "no StormService 'other': the simulated one is 'llm'",
+        f"autoscalers[1].spec.scaleTargetRef.kind (line {_line(path, 'kind: Deployment')}): "
+        "stormsim simulates one StormService; a 'Deployment' target cannot be simulated",
+        f"autoscalers[2].metadata.name (line {_line(path, 'name: a', _line(path, 'name: b'))}): "
+        "duplicate PodAutoscaler 'default/a' (also autoscalers[0])",
+        f"autoscalers[3].metadata.namespace (line {_line(path, 'namespace: prod')}): the "
+        "PodAutoscaler is in namespace 'prod' but StormService 'llm' is in 'default' (the "
+        "controller reads the target in the PodAutoscaler's namespace)",
+    ]
+
+
+def test_missing_file_and_missing_pa(tmp_path: Path) -> None:
+    data = make_scenario(
+        autoscalers=[{"manifest": "nope.yaml"}, {"manifest": "pas.yaml", "name": "zz", "x": 1}]
+    )
+    write_yaml(tmp_path / "pas.yaml", [pa_data(name="a")])
+    path = write_scenario(tmp_path, data)
+    assert _problems(path) == [
+        f"autoscalers[0].manifest (line {_line(path, 'nope.yaml')}): file not found: "
+        f"{tmp_path / 'nope.yaml'}",
+        f"autoscalers[1].x (line {_line(path, 'x: 1')}): unknown field (a manifest entry takes "
+        "'manifest' and 'name')",
+        f"autoscalers[1].manifest (line {_line(path, 'pas.yaml')}): no PodAutoscaler named "
+        "'zz' in pas.yaml (found: a)",
+    ]
+
+
+def test_service_manifest_pas_join_and_other_targets_are_skipped(tmp_path: Path) -> None:
+    docs = [make_manifest(), pa_data(name="mine"), pa_data(name="theirs", target_name="x")]
+    write_yaml(tmp_path / "manifest.yaml", docs)
+    data = make_scenario(autoscalers=[pa_data(name="inline")])
+    path = write_scenario(tmp_path, data)
+    with pytest.warns(StormsimWarning, match="skipping PodAutoscaler 'theirs'"):
+        sc = stormsim.load_scenario(path)
+    assert [p.name for p in sc.autoscalers] == ["inline", "mine"]
+
+
+def test_problems_in_service_manifest_pas(tmp_path: Path) -> None:
+    write_yaml(
+        tmp_path / "manifest.yaml",
+        [make_manifest(), pa_data(name="m", strategy="HPA", role="decode")],
+    )
+    path = write_scenario(tmp_path, make_scenario())
+    f = tmp_path / "manifest.yaml"
+    assert _problems(path) == [
+        f"spec.subTargetSelector.roleName (line {_line(f, 'roleName')} of {f}): Forbidden: "
+        "subTargetSelector.roleName is not supported with scalingStrategy=HPA; use APA or KPA "
+        "for StormService role-level autoscaling."
+    ]
+
+
+def test_apply_events_with_pas(tmp_path: Path) -> None:
+    write_yaml(tmp_path / "pas-v2.yaml", [pa_data(name="a", target="20")])
+    write_yaml(tmp_path / "both.yaml", [make_manifest(replicas=3), pa_data(name="b")])
+    events = [
+        {"at_s": 10, "kind": "apply", "manifest": "pas-v2.yaml"},
+        {"at_s": 20, "kind": "apply", "autoscalers": [pa_data(name="a", target="30")]},
+        {"at_s": 30, "kind": "apply", "manifest": pa_data(name="c")},
+        {"at_s": 40, "kind": "apply", "manifest": "both.yaml"},
+    ]
+    data = make_scenario(events=events, autoscalers=[pa_data(name="a")])
+    sc = _load(write_scenario(tmp_path, data))
+    e = sc.events
+    assert all(isinstance(x, Apply) for x in e)
+    assert e[0].manifest is None and e[0].manifest_path == "pas-v2.yaml"
+    assert [p.spec.metrics_sources[0].target_value for p in e[0].autoscalers] == ["20"]
+    assert e[1].manifest is None and e[1].autoscalers[0].name == "a"
+    assert e[2].manifest is None and e[2].autoscalers[0].name == "c"
+    assert e[3].manifest is not None and e[3].manifest.spec.replicas == 3
+    assert [p.name for p in e[3].autoscalers] == ["b"]
+    # the resolved scenario dumps and reloads to the same thing
+    again = _load(scenario_dump(sc))
+    assert scenario_dump(again) == scenario_dump(sc)
+
+
+def test_apply_problems(tmp_path: Path) -> None:
+    path = write_scenario(tmp_path, make_scenario(events=[{"at_s": 20, "kind": "apply"}]))
+    assert _problems(path) == [
+        f"events[0] (line {_line(path, 'at_s: 20')}): apply needs a StormService 'manifest' "
+        "or 'autoscalers'",
+    ]
+    events = [
+        {"at_s": 10, "kind": "apply", "manifest": pa_data(name="c", max_replicas=0)},
+        {"at_s": 30, "kind": "apply", "autoscalers": [pa_data(name="d", role="ghost")]},
+    ]
+    path = write_scenario(tmp_path, make_scenario(events=events))
+    assert _problems(path) == [
+        f"events[0].manifest.spec.maxReplicas (line {_line(path, 'maxReplicas: 0')}): "
+        "Invalid value: 0: must be positive",
+        f"events[1].autoscalers[0].spec.subTargetSelector.roleName "
+        f"(line {_line(path, 'roleName: ghost')}): no role 'ghost' in StormService 'llm' "
+        "(roles: decode, prefill)",
+    ]
+
+
+def test_autoscaling_block(tmp_path: Path) -> None:
+    sc = _load(write_scenario(tmp_path, make_scenario()))
+    a = sc.autoscaling
+    assert (a.profile, a.resync_period_s, a.reconcile_timeout_s, a.hpa_sync_period_s) == (
+        "aibrix-e3e10f9e",
+        10.0,
+        10.0,
+        15.0,
+    )
+    assert a.start.isoformat() == "2026-08-03T00:00:00+00:00" and a.start.weekday() == 0
+    sc = _load(
+        write_scenario(
+            tmp_path,
+            make_scenario(
+                autoscaling={"profile": "fixed-math", "clock_start": "2026-08-07T08:00:00Z"}
+            ),
+        )
+    )
+    assert sc.autoscaling.profile == "fixed-math" and sc.autoscaling.start.hour == 8
+    path = write_scenario(
+        tmp_path,
+        make_scenario(autoscaling={"profile": "latest", "clock_start": "noon", "resync_s": 5}),
+    )
+    probs = _problems(path)
+    assert probs[0].startswith(
+        f"autoscaling.profile (line {_line(path, 'profile')}): Input should be"
+    )
+    assert probs[1] == (
+        f"autoscaling.clock_start (line {_line(path, 'clock_start')}): not an ISO 8601 time "
+        "(got 'noon')"
+    )
+    assert probs[2] == (
+        f"autoscaling.resync_s (line {_line(path, 'resync_s')}): unknown field "
+        "(did you mean 'resync_period_s'?)"
+    )
+    path = write_scenario(
+        tmp_path, make_scenario(autoscaling={"clock_start": "2026-08-07T08:00:00"})
+    )
+    assert _problems(path) == [
+        f"autoscaling.clock_start (line {_line(path, 'clock_start')}): needs a UTC offset "
+        "such as Z or +02:00 (got '2026-08-07T08:00:00')"
+    ]
+
+
+def test_annotation_warnings(tmp_path: Path) -> None:
+    pa = pa_data(
+        name="a",
+        annotations={
+            "kpa.autoscaling.aibrix.ai/scale-down-delay": "3m",
+            "autoscaling.aibrix.ai/max-scale-up-rate": "fast",
+        },
+    )
+    path = write_scenario(tmp_path, make_scenario(autoscalers=[pa]))
+    with pytest.warns(StormsimWarning) as rec:
+        stormsim.load_scenario(path)
+    msgs = sorted(str(w.message) for w in rec)
+    assert any("max-scale-up-rate 'fast' does not parse" in m for m in msgs)
+    assert any("scale-down-delay is not read by the AIBrix controller" in m for m in msgs)
+
+
+def test_cli_validate_reports_pa_problems_without_traceback(tmp_path: Path) -> None:
+    exe = Path(sys.executable).parent / "stormsim"
+    if not exe.exists():
+        pytest.skip(f"console script not installed at {exe}")
+    path = _pa_files(tmp_path, [pa_data(name="a", target="abc")])
+    f = tmp_path / "pas.yaml"
+    proc = subprocess.run(
+        [str(exe), "validate", path.name],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+        timeout=120,
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.splitlines() == [
+        f"error: spec.metricsSources[0].targetValue (line {_line(f, 'abc')} of pas.yaml): "
+        "Invalid value: must be a valid number (got 'abc')"
+    ]
+
+
+def test_study_overrides_reach_autoscalers_by_name(tmp_path: Path) -> None:
+    from stormsim.analysis.variants import make_variants
+
+    write_yaml(tmp_path / "manifest.yaml", [make_manifest(), pa_data(name="from-file")])
+    sc = _load(write_scenario(tmp_path, make_scenario(autoscalers=[pa_data(name="inline")])))
+    [v] = make_variants(
+        sc,
+        [
+            {
+                "autoscalers[from-file].spec.metricsSources[0].targetValue": "25",
+                "autoscaling.profile": "fixed-math",
+            }
+        ],
+    )
+    assert [p.name for p in v.autoscalers] == ["inline", "from-file"]  # not loaded twice
+    assert v.autoscalers[1].spec.metrics_sources[0].target == 25.0
+    assert v.autoscaling.profile == "fixed-math"
+
+
+def test_cli_validate_lists_the_autoscalers(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from stormsim.cli import app
+
+    write_yaml(tmp_path / "manifest.yaml", [make_manifest(), pa_data(name="p", role="prefill")])
+    path = write_scenario(tmp_path, make_scenario(autoscalers=[pa_data(name="w", strategy="KPA")]))
+    res = CliRunner().invoke(app, ["validate", str(path)])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.strip().endswith("0 events, PodAutoscalers w (KPA), p (APA prefill)")

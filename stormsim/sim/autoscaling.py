@@ -25,15 +25,13 @@ service; the PodAutoscaler reconcile only mirrors its status.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from stormsim.control.autoscaler.algorithms import metric_recommendation
 from stormsim.control.autoscaler.bounds import Bounds, next_transition, resolve_bounds
 from stormsim.control.autoscaler.context import scaling_context
-from stormsim.control.autoscaler.decide import Decision, boundary_decision, decide
 from stormsim.control.autoscaler.hpa import (
     HPA_SYNC_PERIOD_S,
     HpaPod,
@@ -42,32 +40,37 @@ from stormsim.control.autoscaler.hpa import (
     hpa_spec,
     hpa_step,
 )
+from stormsim.control.autoscaler.reconcile import AutoscalerMemory, reconcile_custom
 from stormsim.control.autoscaler.scrape import (
+    DEFAULT_COSTS,
     ENGINE_LABEL,
     REGISTRY,
     PodScrapeInput,
     ScrapeCosts,
-    ScrapeResult,
-    scrape_global,
-    scrape_pods,
 )
-from stormsim.control.autoscaler.stabilize import History
+from stormsim.control.autoscaler.status import (
+    Claims,
+    PaStatus,
+    claim_target,
+    conflict_message,
+    release_claims,
+    set_status,
+)
 from stormsim.control.autoscaler.target import (
     LABEL_POD_GROUP_INDEX,
     LABEL_ROLE,
     RoleView,
-    TargetError,
+    ScaleWrite,
     TargetView,
     pod_selector,
     scale_write,
     scaling_target_key,
 )
-from stormsim.control.autoscaler.window import MetricWindows, snapshot_value
+from stormsim.control.autoscaler.validate import validate_spec
 from stormsim.control.objects import RUNNING, Pod, StormServiceObj
 from stormsim.schema.aibrix import RoleSetTemplate, StormServiceSpec
 from stormsim.schema.autoscaler import PodAutoscaler
-from stormsim.sim.recorder import Recorder
-from stormsim.sim.serving.metrics import IDLE, EngineSample
+from stormsim.sim.serving.metrics import EngineSample
 from stormsim.sim.store import PA, POD, SS, Store
 
 RESYNC_S = 10.0
@@ -114,20 +117,11 @@ PodValue = Callable[[Pod, str], float]
 @dataclass(frozen=True)
 class PAObj:
     """A PodAutoscaler in the store: its manifest and the status the controller last wrote
-    (``actualScale``, ``desiredScale``, the last reason)."""
+    (``None``: none yet)."""
 
     name: str
     manifest: PodAutoscaler
-    status: tuple[int, int, str] | None = None
-
-
-@dataclass
-class PAState:
-    """The controller's memory for one PA: windows per ``targetMetric``, the recommendation
-    history, the last history record (for the 5 s throttle)."""
-
-    windows: dict[str, MetricWindows] = field(default_factory=dict)
-    history: History = ()
+    status: PaStatus | None = None
 
 
 def listening(pod: Pod) -> bool:
@@ -145,7 +139,7 @@ class AutoscalingEnv:
     follow_up: bool
     metrics: MetricsView | None
     pod_value: PodValue | None = None
-    costs: ScrapeCosts = ScrapeCosts()
+    costs: ScrapeCosts = DEFAULT_COSTS
     resync_s: float = RESYNC_S
     hpa_sync_s: float = HPA_SYNC_PERIOD_S
     hpa_tolerance: float = 0.1
@@ -155,8 +149,10 @@ class PodAutoscalerReconciler:
     def __init__(self, ctx: Any, env: AutoscalingEnv):
         self.ctx = ctx
         self.env = env
-        self.state: dict[str, PAState] = {}
-        self.claims: dict[str, str] = {}
+        self.memory = AutoscalerMemory()
+        """Metric windows and recommendation histories of every PA (the controller's memory:
+        kept when a PA is updated or deleted, as AIBrix keeps it)."""
+        self.claims: Claims = {}
         self._busy = 0.0
         self.hpa: dict[str, HpaLoop] = {}
 
@@ -170,7 +166,9 @@ class PodAutoscalerReconciler:
         status = {r.name: r.replicas for r in ss.status.role_statuses} if ss.status else {}
         for r in ss.spec.template.spec.roles:
             roles.append(RoleView(r.name, r.replicas, status.get(r.name), r.pod_group_size))
-        return TargetView("StormService", ss.name, ss.spec.replicas, tuple(roles), paused=bool(ss.spec.paused))
+        return TargetView(
+            "StormService", ss.name, ss.spec.replicas, tuple(roles), paused=bool(ss.spec.paused)
+        )
 
     def _pods(self, pa: PodAutoscaler, view: TargetView, ss: StormServiceObj) -> list[Pod]:
         sel = pod_selector(pa, view)
@@ -216,90 +214,83 @@ class PodAutoscalerReconciler:
         ctx = self.ctx
         obj: PAObj | None = ctx.store.get(PA, key)
         if obj is None:
-            self.claims = {k: v for k, v in self.claims.items() if v != key}
+            self.claims = release_claims(self.claims, key)
             return None
         pa = obj.manifest
         now = ctx.clock.now
-        wall = self.env.start.timestamp() + now
-        when = datetime.fromtimestamp(wall, tz=self.env.start.tzinfo)
-        tkey = scaling_target_key(pa)
-        owner = self.claims.setdefault(tkey, key)
-        for k in [k for k, v in self.claims.items() if v == key and k != tkey]:
-            del self.claims[k]
-        bounds = resolve_bounds(pa.spec, when)
+        when = self.wall(now)
         nxt = next_transition(pa.spec, when)
-        if owner != key:
-            self._row(now, obj, "", None, None, None, None, 0, 0, 0, "MultiPodAutoscalerConflict", False, False, 0.0, f"target claimed by {owner}")
-            return nxt
+        bounds = resolve_bounds(pa.spec, when)
+        bad = validate_spec(pa)
+        if bad is not None:
+            self._row(
+                now, obj, reason=f"InvalidSpec: {bad.reason}", error=bad.message, bounds=bounds
+            )
+            return None
+        self.claims, owner = claim_target(self.claims, pa)
+        if owner is not None:
+            msg = conflict_message(scaling_target_key(pa), owner)
+            self._row(now, obj, reason="MultiPodAutoscalerConflict", error=msg, bounds=bounds)
+            return None
         ref = pa.spec.scale_target_ref
         ss = ctx.store.get(SS, ref.name) if ref.kind == "StormService" else None
         if ss is None:
-            self._row(now, obj, "", None, None, None, None, 0, 0, 0, "FailedGetScale", False, False, 0.0, f"{ref.kind} {ref.name} not found")
+            msg = f"{ref.kind} {ref.name} not found"
+            self._row(now, obj, reason="FailedGetScale", error=msg, bounds=bounds)
             return nxt
         view = self._view(ss)
-        try:
-            current = _current(pa, view)
-        except TargetError as e:
-            self._row(now, obj, "", None, None, None, None, 0, 0, 0, "FailedGetReplicas", False, False, 0.0, str(e))
-            return nxt
         if pa.spec.scaling_strategy == "HPA":
             loop = self.hpa.get(key)
             if loop is None:
                 loop = self.hpa[key] = HpaLoop(self, key)
-            self._status(obj, loop.current, loop.desired, "hpa")
+            self._status(obj, now, loop.current, loop.desired, False, "hpa", True)
             return nxt
-        st = self.state.setdefault(key, PAState())
-        sctx = scaling_context(pa, bounds)
-        elapsed = 0.0
-        rows: list[tuple[str, float | None, float | None, float | None, int | None]] = []
-        b = boundary_decision(current, bounds)
-        if b is not None:
-            decision = b
-        else:
-            pods = self._pods(pa, view, ss)
-            recs: list[int | None] = []
-            for src in pa.spec.metrics_sources or []:
-                res = self._scrape(pa, src, pods, ss, elapsed)
-                elapsed += res.elapsed_s
-                snap = snapshot_value(res.values, strategy=pa.spec.scaling_strategy, profile=self.env.profile)  # type: ignore[arg-type]
-                w = st.windows.get(src.target_metric)
-                obs, pan = pa.spec.observe_window_s, pa.spec.panic_window_s
-                w = MetricWindows.new(obs, pan) if w is None else w.configured(obs, pan)
-                if snap is not None:
-                    w = w.record(now, snap)
-                st.windows[src.target_metric] = w
-                s_mean, p_mean = w.means()
-                rec: int | None = None
-                if not res.error:
-                    rec = metric_recommendation(
-                        pa.spec.scaling_strategy,
-                        current,
-                        s_mean,
-                        p_mean,
-                        sctx.metric_targets.get(src.target_metric),
-                        sctx,
-                    ).replicas
-                recs.append(rec)
-                rows.append((src.target_metric, snap, s_mean, p_mean, rec))
-            decision, st.history = decide(
-                current,
-                bounds,
-                recs,
-                strategy=pa.spec.scaling_strategy,
-                history=st.history,
-                now_s=now,
-                up_window_s=sctx.scale_up_cooldown_s,
-                down_window_s=sctx.scale_down_cooldown_s,
-                profile=self.env.profile,  # type: ignore[arg-type]
-            )
-        failed = elapsed >= self.env.costs.deadline_s
-        self._busy = elapsed
+        pods = self._inputs(pa, view, ss)
+        ext = {
+            src.target_metric: self.external_value(src.target_metric)
+            for src in pa.spec.metrics_sources or []
+            if src.is_global
+        }
+        out = reconcile_custom(
+            pa,
+            now=when,
+            now_s=now,
+            view=view,
+            pods=pods,
+            external=ext,
+            memory=self.memory,
+            profile=self.env.profile,  # type: ignore[arg-type]
+            costs=self.env.costs,
+        )
+        self.memory = out.memory
+        if out.current is None or out.decision is None:
+            self._row(now, obj, reason="FailedGetReplicas", error=out.error or "", bounds=bounds)
+            return nxt
+        d = out.decision
+        current = out.current
+        self._busy = out.elapsed_s
         ready = self._ready(pa, view, ss)
-        if not rows:
-            rows.append(("", None, None, None, None))
-        for metric, value, s_mean, p_mean, rec in rows:
-            reason = decision.reason if not failed else "FailedRescale: context deadline exceeded"
-            self._row(now, obj, metric, value, s_mean, p_mean, rec, decision.desired, current, ready, reason, decision.should_scale, decision.should_scale and not failed, elapsed, decision.error or "", bounds)
+        failed = out.deadline_exceeded
+        reason = "FailedRescale: context deadline exceeded" if failed else d.reason
+        for m in out.metrics or (None,):
+            self._row(
+                now,
+                obj,
+                metric=m.target_metric if m else "",
+                value=m.recorded if m else None,
+                stable=m.stable if m else None,
+                panic=m.panic if m else None,
+                rec=m.recommendation if m else None,
+                desired=d.desired,
+                current=current,
+                ready=ready,
+                reason=reason,
+                should=d.should_scale,
+                written=out.write is not None,
+                elapsed=out.elapsed_s,
+                error=d.error or "",
+                bounds=out.bounds,
+            )
         if failed:
             return nxt
 
@@ -307,53 +298,77 @@ class PodAutoscalerReconciler:
             cur = ctx.store.get(PA, key)
             if cur is None:
                 return
-            if decision.should_scale:
-                self._write(pa, decision.desired)
-            self._status(cur, current, decision.desired, decision.reason)
+            if out.write is not None:
+                self._apply(pa, out.write)
+            self._status(
+                cur, ctx.clock.now, current, d.desired, d.should_scale, d.reason, d.error is None
+            )
 
-        if elapsed > 0:
-            ctx.clock.timeout(elapsed).callbacks.append(lambda _e: finish())
+        if out.elapsed_s > 0:
+            ctx.clock.timeout(out.elapsed_s).callbacks.append(lambda _e: finish())
         else:
             finish()
         return nxt
 
-    def _scrape(self, pa: PodAutoscaler, src: Any, pods: Sequence[Pod], ss: StormServiceObj, elapsed: float) -> ScrapeResult:
-        prof = self.env.profile
-        if src.is_global:
-            v = self.external_value(src.target_metric) if not src.endpoint else None
-            return scrape_global(v, src, profile=prof, costs=self.env.costs, elapsed_s=elapsed)  # type: ignore[arg-type]
-        key = src.target_metric
-        per_pod = src.metric_source_type == "pod"
+    def wall(self, t: float) -> datetime:
+        """The wall-clock instant of simulated time ``t`` (schedules)."""
+        return self.env.start + timedelta(seconds=t)
+
+    def _inputs(
+        self, pa: PodAutoscaler, view: TargetView, ss: StormServiceObj
+    ) -> list[PodScrapeInput]:
+        """The pods the PA's selector matches, in list order, as the scraper meets them
+        (values read now only for listening pods of a pod-metric source)."""
+        sel = pod_selector(pa, view)
+        keys = {
+            src.target_metric
+            for src in pa.spec.metrics_sources or []
+            if src.metric_source_type == "pod" and src.target_metric in REGISTRY
+        }
         engines: dict[str, str | None] = {}
-        inputs = []
-        for p in pods:
+        out = []
+        for p in self._pods(pa, view, ss):
             eng = engines.get(p.role, "?")
             if eng == "?":
                 eng = engines[p.role] = self._engine(ss, p.role)
             on = listening(p)
-            # resource / custom metrics: the simulated pods report none (missing)
-            metrics = {key: self.pod_value(p, key)} if on and per_pod and key in REGISTRY else {}
-            inputs.append(PodScrapeInput(p.name, p.node is not None, on, metrics, eng))
-        return scrape_pods(inputs, src, profile=prof, costs=self.env.costs, elapsed_s=elapsed)  # type: ignore[arg-type]
+            metrics = {k: self.pod_value(p, k) for k in keys} if on else {}
+            out.append(PodScrapeInput(p.name, p.node is not None, on, metrics, eng, sel))
+        return out
 
     def _ready(self, pa: PodAutoscaler, view: TargetView, ss: StormServiceObj) -> int:
         if pa.role_path:
             role = pa.spec.role_name
             return sum(
-                1 for p in self.ctx.store.values(POD) if p.role == role and p.ready and not p.deleting
+                1
+                for p in self.ctx.store.values(POD)
+                if p.role == role and p.ready and not p.deleting
             )
         return ss.status.ready_replicas if ss.status is not None else 0
 
     # ---------------------------------------------------------------- writes
     def _write(self, pa: PodAutoscaler, desired: int) -> None:
+        ss = self.ctx.store.get(SS, pa.spec.scale_target_ref.name)
+        if ss is not None:
+            self._apply(pa, scale_write(pa, self._view(ss), desired, profile=self.env.profile))  # type: ignore[arg-type]
+
+    def _apply(self, pa: PodAutoscaler, w: ScaleWrite) -> None:
+        """Carry out a scale write on the StormService (as it is now)."""
         ctx = self.ctx
         ss = ctx.store.get(SS, pa.spec.scale_target_ref.name)
         if ss is None:
             return
-        w = scale_write(pa, self._view(ss), desired, profile=self.env.profile)  # type: ignore[arg-type]
         now = ctx.clock.now
         if not w.effective:
-            ctx.recorder.event(now, SOURCE, "scale", SS, ss.name, "", f"{pa.name}: role {w.role} replicas={w.value} (inert: paused)")
+            ctx.recorder.event(
+                now,
+                SOURCE,
+                "scale",
+                SS,
+                ss.name,
+                "",
+                f"{pa.name}: role {w.role} replicas={w.value} (inert: paused)",
+            )
             return
         if w.field == "replicas":
             spec = ss.spec.model_copy(update={"replicas": w.value})
@@ -373,18 +388,50 @@ class PodAutoscalerReconciler:
             ctx.recorder.template_change(now, None, "autoscale")
         ctx.store.put(SS, replace(ss, spec=spec, generation=ss.generation + 1))
 
-    def _status(self, obj: PAObj, actual: int, desired: int, reason: str) -> None:
-        status = (actual, desired, reason)
-        if obj.status == status:
+    def _status(
+        self,
+        obj: PAObj,
+        now: float,
+        actual: int,
+        desired: int,
+        rescale: bool,
+        reason: str,
+        success: bool,
+    ) -> None:
+        """The status write (``setStatus``); only when it changes anything. It enqueues the
+        PA again at once (follow-up) unless ``follow_up_reconciles`` is off."""
+        prev = obj.status or PaStatus()
+        status = set_status(
+            prev, now, actual, desired, rescale=rescale, reason=reason, success=success
+        )
+        if status == obj.status:
             return
         new = replace(obj, status=status)
         if self.env.follow_up:
             self.ctx.store.put(PA, new)
         else:
-            # the write is not watched: store it without notifying the controller
             self.ctx.store.autoscalers[obj.name] = new
 
-    def _row(self, t: float, obj: PAObj, metric: str, value: float | None, stable: float | None, panic: float | None, rec: int | None, desired: int, current: int, ready: int, reason: str, should: bool, written: bool, elapsed: float, error: str, bounds: Bounds | None = None) -> None:
+    def _row(
+        self,
+        t: float,
+        obj: PAObj,
+        *,
+        metric: str = "",
+        value: float | None = None,
+        stable: float | None = None,
+        panic: float | None = None,
+        rec: int | None = None,
+        desired: int = 0,
+        current: int = 0,
+        ready: int = 0,
+        reason: str = "",
+        should: bool = False,
+        written: bool = False,
+        elapsed: float = 0.0,
+        error: str = "",
+        bounds: Bounds | None = None,
+    ) -> None:
         pa = obj.manifest
         self.ctx.recorder.autoscale(
             t=t,
@@ -409,12 +456,6 @@ class PodAutoscalerReconciler:
             scrape_s=elapsed,
             error=error,
         )
-
-
-def _current(pa: PodAutoscaler, view: TargetView) -> int:
-    from stormsim.control.autoscaler.target import current_replicas
-
-    return current_replicas(pa, view)
 
 
 class HpaLoop:
@@ -448,7 +489,7 @@ class HpaLoop:
         if ss is None:
             return
         now = ctx.clock.now
-        when = datetime.fromtimestamp(rec.env.start.timestamp() + now, tz=rec.env.start.tzinfo)
+        when = rec.wall(now)
         bounds = resolve_bounds(pa.spec, when)
         sctx = scaling_context(pa, bounds)
         spec = hpa_spec(pa, bounds, sctx)
@@ -480,7 +521,20 @@ class HpaLoop:
         self.current, self.desired = current, d.desired
         ready = ss.status.ready_replicas if ss.status is not None else 0
         for metric, value, n in rows or [("", None, None)]:
-            rec._row(now, obj, metric, value, None, None, n, d.desired, current, ready, d.reason, d.should_scale, d.should_scale, 0.0, "", bounds)
+            rec._row(
+                now,
+                obj,
+                metric=metric,
+                value=value,
+                rec=n,
+                desired=d.desired,
+                current=current,
+                ready=ready,
+                reason=d.reason,
+                should=d.should_scale,
+                written=d.should_scale,
+                bounds=bounds,
+            )
         if d.should_scale:
             rec._write(pa, d.desired)
 
@@ -513,10 +567,10 @@ class Resync:
 
 __all__ = [
     "EXTERNAL_METRICS",
-    "IDLE",
     "AutoscalingEnv",
-    "Decision",
     "PAObj",
     "PodAutoscalerReconciler",
-    "Recorder",
+    "Resync",
+    "has_autoscalers",
+    "listening",
 ]

@@ -144,7 +144,8 @@ class ControllerContext:
     cache_lag_s: float = 0.0
     """Informer cache lag (s): watch events reach the controllers this late."""
     autoscaling: Any = None
-    """The PodAutoscaler controller's world inputs (:class:`~stormsim.sim.autoscaling.AutoscalingEnv`)."""
+    """The PodAutoscaler controller's world inputs
+    (:class:`~stormsim.sim.autoscaling.AutoscalingEnv`)."""
     view: Any = None
     """What the controllers read (a :class:`~stormsim.sim.store.Store` or a lagged view of
     it); ``None``: ``store``."""

@@ -79,7 +79,11 @@ def autoscaler(
         "scalingStrategy": strategy,
         "metricsSources": [
             {"metricSourceType": source, "targetMetric": metric, "targetValue": target}
-            | ({"protocolType": "http", "port": "8000", "path": "/metrics"} if source == "pod" else {})
+            | (
+                {"protocolType": "http", "port": "8000", "path": "/metrics"}
+                if source == "pod"
+                else {}
+            )
         ],
     }
     if role is not None:

@@ -34,8 +34,16 @@ def test_pool_sample_w6(tmp_path: Path, samples_dir: Path) -> None:
     res = _run(tmp_path, samples_dir, "autoscaling__stormservice-pool")
     df = res.frames["autoscaling"]
     first = df.groupby("autoscaler").first()
-    assert first.loc["ss-pool-prefill", ["current", "recommendation", "desired"]].tolist() == [5, 2, 2]
-    assert first.loc["ss-pool-decode", ["current", "recommendation", "desired"]].tolist() == [5, 3, 3]
+    assert first.loc["ss-pool-prefill", ["current", "recommendation", "desired"]].tolist() == [
+        5,
+        2,
+        2,
+    ]
+    assert first.loc["ss-pool-decode", ["current", "recommendation", "desired"]].tolist() == [
+        5,
+        3,
+        3,
+    ]
     assert set(df.value.dropna()) == {0.0}
     assert set(df.scrape_s) == {0.0}
     pods = res.frames["pods"]

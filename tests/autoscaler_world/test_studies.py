@@ -23,7 +23,10 @@ def test_variants_reach_autoscaler_fields_by_index_and_name() -> None:
         sc,
         [
             {PATH: "0.25"},
-            {"autoscalers[apa].spec.maxReplicas": 3, "autoscalers[apa].spec.scalingStrategy": "KPA"},
+            {
+                "autoscalers[apa].spec.maxReplicas": 3,
+                "autoscalers[apa].spec.scalingStrategy": "KPA",
+            },
             {"autoscaling.profile": "fixed-math"},
         ],
     )

@@ -4,7 +4,7 @@ AIBrix's ``For(&PodAutoscaler{})`` does; the 10 s resync is a process of the wor
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from stormsim.sim.autoscaling import SOURCE, AutoscalingEnv, PodAutoscalerReconciler
 from stormsim.sim.controllers import ControllerContext, Reconcile, Registration, Watch
@@ -14,7 +14,8 @@ from stormsim.sim.store import PA
 def _setup(ctx: ControllerContext) -> Reconcile:
     env = ctx.autoscaling
     if env is None:
-        env = AutoscalingEnv("aibrix-e3e10f9e", datetime(2026, 8, 3, tzinfo=timezone.utc), True, None)
+        # a world built without autoscaling inputs: the defaults, no metrics
+        env = AutoscalingEnv("aibrix-e3e10f9e", datetime(2026, 8, 3, tzinfo=UTC), True, None)
     return PodAutoscalerReconciler(ctx, env)
 
 

@@ -12,6 +12,7 @@ logging interval; the first read averages since the pod became routable).
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from stormsim.sim.serving.engines import PREFILL_Q, DecodeEngine, PrefillEngine
 
 

@@ -602,9 +602,7 @@ class ServingPlane:
         if entry is None or entry.info.seq != pod.seq:
             return IDLE
         now = self.env.now
-        return self.meter.sample(
-            (pod.name, pod.seq), entry.since, now, entry.prefill, entry.decode
-        )
+        return self.meter.sample((pod.name, pod.seq), entry.since, now, entry.prefill, entry.decode)
 
     def arrivals_per_s(self, window_s: float) -> float:
         """Requests that arrived at the gateway in the last ``window_s`` seconds, per second

@@ -143,6 +143,9 @@ class AutoscalingEnv:
     resync_s: float = RESYNC_S
     hpa_sync_s: float = HPA_SYNC_PERIOD_S
     hpa_tolerance: float = 0.1
+    history_record_interval_s: float = 5.0
+    hpa_cpu_initialization_period_s: float = 300.0
+    hpa_initial_readiness_delay_s: float = 30.0
 
 
 class PodAutoscalerReconciler:
@@ -402,7 +405,14 @@ class PodAutoscalerReconciler:
         PA again at once (follow-up) unless ``follow_up_reconciles`` is off."""
         prev = obj.status or PaStatus()
         status = set_status(
-            prev, now, actual, desired, rescale=rescale, reason=reason, success=success
+            prev,
+            now,
+            actual,
+            desired,
+            rescale=rescale,
+            reason=reason,
+            success=success,
+            record_interval_s=self.env.history_record_interval_s,
         )
         if status == obj.status:
             return
@@ -510,7 +520,16 @@ class HpaLoop:
                 for p in pods
             ]
             n = (
-                hpa_metric_replicas(current, hp, target, tolerance=rec.env.hpa_tolerance, now_s=now)
+                hpa_metric_replicas(
+                    current,
+                    hp,
+                    target,
+                    tolerance=rec.env.hpa_tolerance,
+                    cpu=src.target_metric.lower() == "cpu",
+                    now_s=now,
+                    cpu_initialization_period_s=rec.env.hpa_cpu_initialization_period_s,
+                    initial_readiness_delay_s=rec.env.hpa_initial_readiness_delay_s,
+                )
                 if target
                 else None
             )

@@ -101,6 +101,9 @@ class World:
             asc.resync_period_s,
             asc.hpa_sync_period_s,
             asc.hpa_tolerance,
+            asc.history_record_interval_s,
+            asc.hpa_cpu_initialization_period_s,
+            asc.hpa_initial_readiness_delay_s,
         )
         self.manager = Manager(
             ControllerContext(

@@ -359,8 +359,17 @@ class PodAutoscaler(K8sModel):
             and self.storm_service_mode != "replica"
         )
 
-    def dump_manifest(self) -> dict[str, Any]:
-        return self.dump()
+    @property
+    def target_key(self) -> str:
+        """The controller's conflict-map key (``buildScalingTargetKey``):
+        ``<apiVersion>.<kind>/<namespace>/<name>``, plus ``/<role>`` for a StormService role.
+        PodAutoscalers with one key conflict: only the first to reconcile acts."""
+        ref = self.spec.scale_target_ref
+        key = f"{ref.api_version}.{ref.kind}/{self.namespace}/{ref.name}"
+        role = self.spec.role_name
+        if ref.api_version == STORMSERVICE_API_VERSION and ref.kind == "StormService" and role:
+            key += f"/{role}"
+        return key
 
 
 # -- schedules (pkg/utils/paschedules/schedules.go) -----------------------------------------

@@ -503,6 +503,17 @@ def _autoscaler_warnings(scenario: Scenario, data: dict[str, Any]) -> None:
             raw_ev = data["events"][i].get("autoscalers") or []
             for k, pa in enumerate(ev.autoscalers):
                 found.append((f"events[{i}].autoscalers[{k}] ({pa.name})", pa, raw_ev[k]))
+    owners: dict[str, str] = {}
+    for where, pa, _ in found[: len(scenario.autoscalers)]:
+        first = owners.setdefault(pa.target_key, where)
+        if first != where:
+            warnings.warn(
+                f"{where}: targets what {first} targets ({pa.target_key}); AIBrix lets only "
+                "the first PodAutoscaler to reconcile act, the other gets "
+                "MultiPodAutoscalerConflict",
+                StormsimWarning,
+                stacklevel=3,
+            )
     for where, pa, raw in found:
         spec = raw.get("spec") if isinstance(raw, dict) else None
         for f in PRUNED_SPEC_FIELDS:

@@ -168,9 +168,13 @@ def test_missing_file_and_missing_pa(tmp_path: Path) -> None:
 
 
 def test_service_manifest_pas_join_and_other_targets_are_skipped(tmp_path: Path) -> None:
-    docs = [make_manifest(), pa_data(name="mine"), pa_data(name="theirs", target_name="x")]
+    docs = [
+        make_manifest(),
+        pa_data(name="mine", role="decode"),
+        pa_data(name="theirs", target_name="x"),
+    ]
     write_yaml(tmp_path / "manifest.yaml", docs)
-    data = make_scenario(autoscalers=[pa_data(name="inline")])
+    data = make_scenario(autoscalers=[pa_data(name="inline", role="prefill")])
     path = write_scenario(tmp_path, data)
     with pytest.warns(StormsimWarning, match="skipping PodAutoscaler 'theirs'"):
         sc = stormsim.load_scenario(path)
@@ -319,7 +323,9 @@ def test_cli_validate_reports_pa_problems_without_traceback(tmp_path: Path) -> N
 def test_study_overrides_reach_autoscalers_by_name(tmp_path: Path) -> None:
     from stormsim.analysis.variants import make_variants
 
-    write_yaml(tmp_path / "manifest.yaml", [make_manifest(), pa_data(name="from-file")])
+    write_yaml(
+        tmp_path / "manifest.yaml", [make_manifest(), pa_data(name="from-file", role="decode")]
+    )
     sc = _load(write_scenario(tmp_path, make_scenario(autoscalers=[pa_data(name="inline")])))
     [v] = make_variants(
         sc,
@@ -345,3 +351,16 @@ def test_cli_validate_lists_the_autoscalers(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["validate", str(path)])
     assert res.exit_code == 0, res.output
     assert res.stdout.strip().endswith("0 events, PodAutoscalers w (KPA), p (APA prefill)")
+
+
+def test_two_pas_on_one_target_warn_about_the_conflict(tmp_path: Path) -> None:
+    pas = [pa_data(name="a", role="decode"), pa_data(name="b", role="decode"), pa_data(name="c")]
+    path = write_scenario(tmp_path, make_scenario(autoscalers=pas))
+    with pytest.warns(StormsimWarning) as rec:
+        stormsim.load_scenario(path)
+    conflicts = [str(w.message) for w in rec if "targets what" in str(w.message)]
+    assert conflicts == [
+        "autoscalers[1] (b): targets what autoscalers[0] (a) targets "
+        "(orchestration.aibrix.ai/v1alpha1.StormService/default/llm/decode); AIBrix lets only "
+        "the first PodAutoscaler to reconcile act, the other gets MultiPodAutoscalerConflict"
+    ]

@@ -117,3 +117,9 @@ def test_external_sources() -> None:
 
 def test_scrape_costs_from_scenario_block() -> None:
     assert scrape_costs(Autoscaling()) == ScrapeCosts(0.002, 7.0, 10.0)
+
+
+def test_custom_metrics_are_integers_rounded_up() -> None:
+    src = MetricSource(metric_source_type="custom", target_metric="qps", target_value="5")
+    r = scrape_pods([PodScrapeInput("a", True, True, {"qps": 2.1})], src, profile="aibrix-e3e10f9e")
+    assert r.values == (3.0,)

@@ -11,6 +11,7 @@ every later one read 0 at once (excluded under ``fixed-math``). Times in seconds
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -118,8 +119,8 @@ def scrape_pods(
     engine: 0 (``fixed-math``: excluded), no cost; engine not listening or family missing:
     0 (``fixed-math``: excluded) after ``costs.failure_s``, cut at the deadline; else the
     value after ``costs.rtt_s``. ``resource`` and ``custom`` sources (metrics APIs, not the
-    pod): the pod's ``metrics[targetMetric]`` after one round trip, missing: 0
-    (``fixed-math``: excluded)."""
+    pod): the pod's ``metrics[targetMetric]`` after one round trip (``custom``: rounded up to
+    an integer, as ``Quantity.Value()``), missing: 0 (``fixed-math``: excluded)."""
     costs = costs or DEFAULT_COSTS
     lost = None if profile == FIXED_MATH else 0.0
     t = elapsed_s
@@ -138,6 +139,8 @@ def scrape_pods(
         if not per_pod:
             cost = min(costs.rtt_s, costs.deadline_s - t)
             t += cost
+            if value is not None and source.metric_source_type == "custom":
+                value = float(math.ceil(value))  # Quantity.Value(): an integer, rounded up
             out.append(PodOutcome(p.name, lost if value is None else value, cost, value is None))
             continue
         if (p.engine or DEFAULT_ENGINE) not in names:

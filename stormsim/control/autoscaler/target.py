@@ -13,7 +13,6 @@ from typing import Literal, Protocol, TypeVar
 from stormsim.schema.aibrix import StormService
 from stormsim.schema.autoscaler import (
     FIXED_MATH,
-    STORMSERVICE_API_VERSION,
     AutoscalingProfile,
     PodAutoscaler,
 )
@@ -196,12 +195,4 @@ def scale_write(
 def scaling_target_key(pa: PodAutoscaler) -> str:
     """The conflict-map key: ``<apiVersion>.<kind>/<namespace>/<name>``, plus ``/<role>``
     for a StormService role target. Two PAs with one key conflict; the first wins."""
-    ref = pa.spec.scale_target_ref
-    key = f"{ref.api_version}.{ref.kind}/{pa.namespace}/{ref.name}"
-    if (
-        ref.api_version == STORMSERVICE_API_VERSION
-        and ref.kind == "StormService"
-        and pa.spec.role_name
-    ):
-        key += f"/{pa.spec.role_name}"
-    return key
+    return pa.target_key

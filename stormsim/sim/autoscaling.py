@@ -84,7 +84,6 @@ QUANTITY = {
     "kv_cache_usage_perc": "kv_cache_usage_perc",
     "avg_prompt_throughput_toks_per_s": "avg_prompt_throughput_toks_per_s",
     "avg_generation_throughput_toks_per_s": "avg_generation_throughput_toks_per_s",
-    "sglang:gen_throughput": "avg_generation_throughput_toks_per_s",
     "http_requests_total": "http_requests_total",
     "request_success_total": "request_success_total",
     "prompt_tokens_total": "prompt_tokens_total",

@@ -75,3 +75,36 @@ def test_pods_without_engines_read_zero() -> None:
     assert all(IDLE.value(q) == 0.0 for q in QUANTITIES)
     with pytest.raises(KeyError):
         IDLE.value("nope")
+
+
+def test_external_gateway_rate_drives_kpa() -> None:
+    """An ``external`` source on the gateway's request rate: one global value per reconcile
+    (arrivals over the last 60 s per second); KPA's ``ceil(value / target)`` is then a total
+    over the service."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sc = stormsim.load_scenario(SCENARIO)
+    pa = sc.autoscalers[0]
+    src = pa.spec.metrics_sources[0].model_copy(
+        update={
+            "metric_source_type": "external",
+            "target_metric": "gateway_requests_per_s",
+            "target_value": "4",
+            "protocol_type": None,
+            "port": None,
+            "path": None,
+        }
+    )
+    spec = pa.spec.model_copy(update={"metrics_sources": [src], "scaling_strategy": "KPA"})
+    sc = sc.model_copy(
+        update={"autoscalers": [pa.model_copy(update={"spec": spec})], "until_s": 300.0}
+    )
+    res = stormsim.run(sc)
+    df = res.frames["autoscaling"]
+    req = res.frames["requests"]
+    row = df[(df.t_s > 200.0) & (df.metric == "gateway_requests_per_s")].iloc[0]
+    t = row.t_s
+    n = ((req.arrived_at_s > t - 60.0) & (req.arrived_at_s <= t)).sum()
+    assert row.value == pytest.approx(n / 60.0, abs=1.0 / 60.0)
+    assert row.scrape_s == pytest.approx(0.002)
+    assert df.value.notna().all()

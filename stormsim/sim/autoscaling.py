@@ -212,7 +212,13 @@ class PodAutoscalerReconciler:
         return None
 
     # ---------------------------------------------------------------- reconcile
-    def __call__(self, key: str) -> float | None:
+    def __call__(self, key: str) -> tuple[float | None, bool]:
+        """One reconcile; the requeue is the next schedule transition, a time-dependent one
+        (never elided as idle)."""
+        after = self._reconcile(key)
+        return after, after is not None
+
+    def _reconcile(self, key: str) -> float | None:
         ctx = self.ctx
         obj: PAObj | None = ctx.store.get(PA, key)
         if obj is None:

@@ -243,3 +243,20 @@ def test_w9_scrape_stall(monkeypatch: pytest.MonkeyPatch, starters_first: bool) 
     if starters_first:
         # the first successful reconcile with rec < 4 takes the min over 300 s: 2
         assert after.iloc[0].desired == 2 and after.iloc[0].written
+
+
+def test_schedule_transition_requeues_without_resync() -> None:
+    """A reconcile requeues at the next schedule start or end (the requeue is never elided as
+    idle): with the resync pushed out of the run, the only reconciles are t = 0 and the end of
+    the window at 00:05."""
+    pa = autoscaler("APA", "0.5", 1, 10)
+    pa["spec"]["schedules"] = [
+        {"name": "warm", "startTime": "00:00", "endTime": "00:05", "minReplicas": 4}
+    ]
+    sc = scenario(service(0), [pa], until_s=400)
+    sc = sc.model_copy(
+        update={"autoscaling": sc.autoscaling.model_copy(update={"resync_period_s": 1000.0})}
+    )
+    _, df = run_constant(sc, 3.0)
+    assert decisions(df) == [(0.0, 0, 4), (300.0, 4, 6)]
+    assert df.min_replicas.tolist() == [4, 1]

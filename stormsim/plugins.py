@@ -82,6 +82,7 @@ class Writers(Sequence[Writer]):
 ARTIFACT_WRITERS = Writers(
     "stormsim.report.timeline:write_timeline",  # timeline.png
     "stormsim.report.serving:write_latency",  # latency.png (runs with traffic)
+    "stormsim.report.autoscaling:write_autoscaling",  # autoscaling.png (with PodAutoscalers)
 )
 """Called by :meth:`stormsim.runner.RunResult.save` with ``plots=True``."""
 

@@ -35,6 +35,7 @@ from stormsim.plugins import ARTIFACT_WRITERS
 from stormsim.schema.loader import StormsimWarning, load_scenario
 from stormsim.schema.scenario import Scenario, scenario_dump
 from stormsim.schema.yamlio import dump_yaml
+from stormsim.sim.autoscaling import has_autoscalers
 from stormsim.sim.world import World
 
 if TYPE_CHECKING:
@@ -289,7 +290,7 @@ def run(
             raise SimulationError(f"simulation failed at t={world.env.now:g} s: {error}") from e
     wall = time.perf_counter() - t0
     rec = world.recorder
-    frames = build_frames(rec)
+    frames = build_frames(rec, autoscaling=has_autoscalers(scenario))
     frames["rollouts"] = rollouts(rec.template_changes, rec.settled_changes, end)
     frames["rollouts"] = rollout_kpis(frames, end)
     summary: dict[str, Any] = {
@@ -311,6 +312,10 @@ def run(
         )
     if "nodes" in frames:  # a node autoscaler: node KPIs
         summary.update(node_kpis(frames, end))
+    if has_autoscalers(scenario):  # autoscaling KPIs (after the request frames they read)
+        from stormsim.metrics.autoscaling import add_autoscaling_results
+
+        add_autoscaling_results(frames, summary, end)
     ran = [str(w.message) for w in caught]
     for w in caught:  # recorded to keep them; shown as usual
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)

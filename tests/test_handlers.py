@@ -15,7 +15,7 @@ from stormsim.schema.scenario import Event
 from stormsim.sim import actions, events, faults
 from stormsim.sim.controllers import ControllerContext, Manager, Registration, Watch
 from stormsim.sim.reconcilers import REGISTRATIONS
-from stormsim.sim.store import CR, POD, PS, RS, SS
+from stormsim.sim.store import CR, PA, POD, PS, RS, SS
 from stormsim.sim.world import World
 
 DEFAULT = Path(__file__).resolve().parents[1] / "scenarios" / "default.yaml"
@@ -94,10 +94,15 @@ def test_an_unknown_scenario_event_raises() -> None:
 
 def test_registrations() -> None:
     names = [r.name for r in REGISTRATIONS]
-    assert names == ["stormservice-controller", "roleset-controller", "podset-controller"]
+    assert names == [
+        "stormservice-controller",
+        "roleset-controller",
+        "podset-controller",
+        "podautoscaler-controller",
+    ]
     for r in REGISTRATIONS:
         assert any(w.kind == r.kind for w in r.watches), f"{r.name} does not watch its kind"
-        assert {w.kind for w in r.watches} <= {SS, CR, RS, PS, POD}
+        assert {w.kind for w in r.watches} <= {SS, CR, RS, PS, POD, PA}
 
 
 def test_watch_routes_in_order() -> None:
@@ -111,6 +116,7 @@ def test_watch_routes_in_order() -> None:
         RS: ["roleset-controller", "stormservice-controller"],
         PS: ["podset-controller", "roleset-controller"],
         POD: ["roleset-controller", "podset-controller"],
+        PA: ["podautoscaler-controller"],
     }
 
 

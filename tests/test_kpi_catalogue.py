@@ -22,6 +22,8 @@ from stormsim.report import sweep as report_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
+OPTIONAL = {"nodes", "autoscaling"}
+"""KPI groups present only with a node autoscaler / with PodAutoscalers."""
 WORKLOAD = {
     "arrival": {"kind": "poisson", "rate_rps": 4},
     "prompt_tokens": {"kind": "constant", "value": 256},
@@ -85,10 +87,10 @@ def test_summary_and_compare_columns_with_traffic() -> None:
     )
     for r in res.results.values():
         assert r is not None
-        # node KPIs only with a node autoscaler (see test_summary_keys_with_a_node_autoscaler)
-        assert list(r.summary) == [k.name for k in CATALOGUE if k.group != "nodes"]
+        # node and autoscaling KPIs only with a node autoscaler / PodAutoscalers
+        assert list(r.summary) == [k.name for k in CATALOGUE if k.group not in OPTIONAL]
         assert r.summary["requests_arrived"] > 0
-    assert res.kpis == [k for k in names("compare") if BY_NAME[k].group != "nodes"]
+    assert res.kpis == [k for k in names("compare") if BY_NAME[k].group not in OPTIONAL]
 
 
 def test_summary_keys_with_a_node_autoscaler() -> None:
@@ -100,8 +102,8 @@ def test_summary_keys_with_a_node_autoscaler() -> None:
     res = stormsim.compare(sc, [{"name": "surge", "maxSurge": 1}], plots=False, progress=False)
     r = res.results["surge"]
     assert r is not None
-    assert list(r.summary) == [k.name for k in CATALOGUE]
-    assert res.kpis == list(names("compare"))
+    assert list(r.summary) == [k.name for k in CATALOGUE if k.group != "autoscaling"]
+    assert res.kpis == [k for k in names("compare") if BY_NAME[k].group != "autoscaling"]
     assert [k for k, _ in cli.NODE_ROWS] == list(names("run-nodes"))
 
 

@@ -41,11 +41,22 @@ def _check_planning(text: str, out: Path) -> None:
     assert (out / "plan.html").is_file()
 
 
+def _check_autoscaler(text: str, out: Path) -> None:
+    assert "4 runs, 0 failed" in text
+    assert (out / "cells.parquet").exists()
+    assert "slo_attainment_frac" in text and "gpu_hours" in text
+
+
 CHECKS: dict[str, Callable[[str, Path], None]] = {
     "maxsurge_maxunavailable_tradeoffs.ipynb": _check_tradeoffs,
     "capacity_planning.ipynb": _check_planning,
+    "autoscaler-tuning.ipynb": _check_autoscaler,
 }
-FIGURES = {"maxsurge_maxunavailable_tradeoffs.ipynb": 6, "capacity_planning.ipynb": 3}
+FIGURES = {
+    "maxsurge_maxunavailable_tradeoffs.ipynb": 6,
+    "capacity_planning.ipynb": 3,
+    "autoscaler-tuning.ipynb": 2,
+}
 """Inline figures (``image/png`` outputs) each notebook shows."""
 
 

@@ -34,14 +34,17 @@ HEADLINE_KPIS = catalogue.names("compare", group="rollout")
 REQUEST_KPI_COLUMNS = catalogue.names("compare", group="requests")
 """The request KPIs a comparison shows when the summary has them, in table order."""
 
+AUTOSCALING_KPI_COLUMNS = catalogue.names("compare", group="autoscaling")
+"""The autoscaling KPIs a comparison shows when the summary has them, in table order."""
+
 
 NODE_KPI_COLUMNS = catalogue.names("compare", group="nodes")
 """The node KPIs a comparison shows when the summary has them (a node autoscaler), in order."""
 
 
 def is_request_kpi(key: str) -> bool:
-    """Request (serving) KPIs a comparison shows when the summary has them."""
-    return key in REQUEST_KPI_COLUMNS
+    """Request (serving) and autoscaling KPIs a comparison shows when the summary has them."""
+    return key in REQUEST_KPI_COLUMNS or key in AUTOSCALING_KPI_COLUMNS
 
 
 def kpi_items(summary: dict[str, Any] | None) -> dict[str, Any]:

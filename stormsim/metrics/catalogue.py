@@ -56,7 +56,7 @@ class Kpi:
     label: str | None = None
     better: Literal["higher", "lower"] | None = None
     run_fallback: bool = False
-    group: Literal["identity", "rollout", "requests", "nodes"] = "rollout"
+    group: Literal["identity", "rollout", "requests", "nodes", "autoscaling"] = "rollout"
 
     def __post_init__(self) -> None:
         for t in self.tables:
@@ -473,14 +473,14 @@ NODES = (
         group=_N,
     ),
     _k(
-        "idle_gpu_hours",
+        "node_idle_gpu_hours",
         "GPU-hours",
         "run",
         "`node_gpu_hours − ∫₀ᵉⁿᵈ gpus_allocated dt ÷ 3600`: capacity paid for and not requested "
         "by any pod (nodes still coming up or draining included)",
         "run-nodes",
         "compare",
-        label="idle GPU-hours",
+        label="idle GPU-hours (capacity)",
         better="lower",
         group=_N,
     ),
@@ -562,7 +562,79 @@ NODES = (
 )
 """Node KPIs (present with a ``cluster.node_autoscaler``), in summary order."""
 
-CATALOGUE: tuple[Kpi, ...] = (*IDENTITY, *ROLLOUT, *REQUEST, *NODES)
+
+_AS = "autoscaling"
+AUTOSCALING = (
+    _k(
+        "gpu_hours",
+        "GPU-hours",
+        "run",
+        "Σ over pods of GPUs × time bound to a node (binding to gone, or the end of the run)",
+        "compare",
+        "heatmap",
+        better="lower",
+        group=_AS,
+    ),
+    _k(
+        "idle_gpu_hours",
+        "GPU-hours",
+        "run",
+        "the part of `gpu_hours` when the pod was not serving: bound but not yet routable "
+        "(image pull, model load, readiness, router registration), and from its deletion to "
+        "gone",
+        "compare",
+        "heatmap",
+        better="lower",
+        group=_AS,
+    ),
+    _k(
+        "scale_events",
+        "count",
+        "run",
+        "autoscaler writes that changed their target (rows of `autoscaling` with `written` "
+        "and `desired ≠ current`, one per reconcile)",
+        group=_AS,
+    ),
+    _k(
+        "scale_events_per_hour",
+        "count",
+        "run",
+        "`scale_events` ÷ `sim_end_s` in hours",
+        "compare",
+        better="lower",
+        group=_AS,
+    ),
+    _k(
+        "scale_direction_changes_per_hour",
+        "count",
+        "run",
+        "consecutive scale events of one autoscaler in opposite directions (up then down, or "
+        "down then up), summed over autoscalers, ÷ `sim_end_s` in hours: oscillation",
+        "compare",
+        "heatmap",
+        better="lower",
+        group=_AS,
+    ),
+    _k(
+        "attainment_restore_s",
+        "s",
+        "run",
+        "time from the load step to restored SLO attainment: requests binned by arrival "
+        "time in 60 s bins from the first arrival; the load step `t0` is the start of the bin "
+        "with the largest increase in arrivals over the previous bin (earliest on ties); the "
+        "baseline is the attainment of the requests that arrived in `[t0 − 300 s, t0)`; the "
+        "value is the start of the first bin at or after `t0` whose attainment is at least the "
+        "baseline − 0.01, minus `t0` (0: it never dropped); null without traffic, without "
+        "requests before the step, or when never restored",
+        "compare",
+        better="lower",
+        group=_AS,
+    ),
+)
+"""Autoscaling KPIs (present when the scenario has PodAutoscalers), in summary order."""
+
+
+CATALOGUE: tuple[Kpi, ...] = (*IDENTITY, *ROLLOUT, *REQUEST, *NODES, *AUTOSCALING)
 BY_NAME = {k.name: k for k in CATALOGUE}
 assert len(BY_NAME) == len(CATALOGUE), "duplicate KPI names"
 

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from stormsim.sim.recorder import (
+    AUTOSCALING_FIELDS,
     COUNTERS,
     EVENT_FIELDS,
     NODE_FIELDS,
@@ -110,7 +111,20 @@ def nodes_frame(rec: Recorder) -> pd.DataFrame:
     return df
 
 
-def build_frames(rec: Recorder) -> dict[str, pd.DataFrame]:
+def autoscaling_frame(rec: Recorder) -> pd.DataFrame:
+    """One row per autoscaler reconcile and metric source (README: ``autoscaling``)."""
+    df = pd.DataFrame(rec.autoscaling, columns=list(AUTOSCALING_FIELDS))
+    for c in ("t_s", "value", "stable", "panic", "scrape_s"):
+        df[c] = df[c].astype("float64")
+    for c in ("recommendation", "min_replicas", "max_replicas"):
+        df[c] = df[c].astype("Int64")
+    for c in ("desired", "current", "ready"):
+        df[c] = df[c].astype("int64")
+    return df
+
+
+def build_frames(rec: Recorder, autoscaling: bool = False) -> dict[str, pd.DataFrame]:
+    """The frames of one run (``autoscaling`` only when the scenario has autoscalers)."""
     frames = {
         "timeseries": timeseries_frame(rec),
         "pods": pods_frame(rec),
@@ -121,4 +135,6 @@ def build_frames(rec: Recorder) -> dict[str, pd.DataFrame]:
     }
     if rec.nodes_tracked:
         frames["nodes"] = nodes_frame(rec)
+    if autoscaling:
+        frames["autoscaling"] = autoscaling_frame(rec)
     return frames

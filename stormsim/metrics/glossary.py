@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from stormsim.metrics.catalogue import (
+    AUTOSCALING,
     IDENTITY,
     NODES,
     REQUEST_BASE,
@@ -94,6 +95,11 @@ def render() -> str:
         "included).\n\n"
     )
     out += "\n".join([head, *(_row(k) for k in NODES)])
+    out += (
+        "\n\n**Autoscaling KPIs** (with PodAutoscalers: `autoscalers`, or applied by an event). "
+        "Scope: the whole run.\n\n"
+    )
+    out += "\n".join([head, *(_row(k) for k in AUTOSCALING)])
     out += "\n\nTables (*shown in*): " + "; ".join(
         f"**{t}**: {what}" for t, what in TABLES.items() if t != "summary"
     )

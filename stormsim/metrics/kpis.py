@@ -257,7 +257,7 @@ def node_kpis(frames: dict[str, pd.DataFrame], end_s: float) -> dict[str, Any]:
     out["node_gpu_hours"] = float((life * gpus).sum()) / 3600.0
     t = ts["t_s"].to_numpy(dtype=float)
     alloc = Series(t, ts["gpus_allocated"].to_numpy(dtype=float)).integral(0.0, end_s)
-    out["idle_gpu_hours"] = max(0.0, out["node_gpu_hours"] - alloc / 3600.0)
+    out["node_idle_gpu_hours"] = max(0.0, out["node_gpu_hours"] - alloc / 3600.0)
     state_cols = [c for c in ts.columns if c.startswith("pool.") and ".nodes_" in c]
     out["nodes_peak"] = int(ts[state_cols].sum(axis=1).max()) if state_cols else 0
     added = nodes[nodes["origin"] == NODE_SOURCE]

@@ -389,7 +389,8 @@ def _save(fig: Figure, path: Path, tight: bool = True) -> None:
 def heatmap_kpis(cells: pd.DataFrame) -> list[str]:
     """The KPIs ``stormsim sweep`` draws heatmaps of (those present in ``cells``)."""
     req = catalogue.names("heatmap", group="requests")
-    return [k for k in (*HEATMAP_KPIS, *req) if f"{k}_mean" in cells]
+    auto = catalogue.names("heatmap", group="autoscaling")
+    return [k for k in (*HEATMAP_KPIS, *req, *auto) if f"{k}_mean" in cells]
 
 
 def write_sweep_plots(result: SweepResult, out: Path) -> None:

@@ -143,6 +143,9 @@ class ControllerContext:
     """Seconds the named controller's last pass still spends sending writes."""
     cache_lag_s: float = 0.0
     """Informer cache lag (s): watch events reach the controllers this late."""
+    autoscaling: Any = None
+    """The PodAutoscaler controller's world inputs
+    (:class:`~stormsim.sim.autoscaling.AutoscalingEnv`)."""
     view: Any = None
     """What the controllers read (a :class:`~stormsim.sim.store.Store` or a lagged view of
     it); ``None``: ``store``."""

@@ -19,6 +19,7 @@ import simpy
 from stormsim.control.objects import StormServiceObj
 from stormsim.errors import InputError, Problem
 from stormsim.schema.aibrix import RoleSetTemplate, StormServiceSpec
+from stormsim.schema.autoscaler import PodAutoscaler
 from stormsim.schema.scenario import (
     Apply,
     Pause,
@@ -29,10 +30,11 @@ from stormsim.schema.scenario import (
     SetImage,
 )
 from stormsim.sim.actions import Actions
+from stormsim.sim.autoscaling import PAObj
 from stormsim.sim.faults import FAULTS, FaultContext
 from stormsim.sim.fleet import deploy_ready
 from stormsim.sim.settle import Settle
-from stormsim.sim.store import SS
+from stormsim.sim.store import PA, SS
 
 Edited = tuple[StormServiceSpec, str] | None
 SpecEdit = Callable[["ScenarioEvents", int, Any, StormServiceSpec], Edited]
@@ -67,6 +69,8 @@ class ScenarioEvents:
             self.store.put(SS, StormServiceObj(self.service, m.spec, generation=1, finalizer=True))
         else:
             self.store.put(SS, StormServiceObj(self.service, m.spec, generation=1))
+        for pa in self.scenario.autoscalers:
+            self.apply_autoscaler(pa, "initial manifest")
         events = self.scenario.events
         order = sorted(range(len(events)), key=lambda i: (events[i].at_s, i))
         clock = self.clock
@@ -85,6 +89,15 @@ class ScenarioEvents:
         if handler is None:
             raise TypeError(f"no handler for scenario event {type(ev).__name__}")
         handler(self, i, ev)
+
+    def apply_autoscaler(self, pa: PodAutoscaler, detail: str) -> None:
+        """``kubectl apply`` of a PodAutoscaler: create it, or replace its spec (the
+        controller's memory of it, windows and history, is kept, as AIBrix keeps it)."""
+        old = self.store.autoscalers.get(pa.key)
+        self.recorder.event(self.clock.now, "scenario", "apply", PA, pa.key, "", detail)
+        if old is not None and old.manifest == pa:
+            return
+        self.store.put(PA, PAObj(pa.key, pa, old.status if old is not None else None))
 
     def edit_spec(self, i: int, ev: Any, edit: SpecEdit) -> None:
         """Apply a spec edit to the StormService as a user with kubectl would: record it,
@@ -205,8 +218,17 @@ def _fault_handler(fault: Callable[[FaultContext, Any], None]) -> EventHandler:
     return lambda se, i, ev: fault(se.faults, ev)
 
 
+def _apply_handler(se: ScenarioEvents, i: int, ev: Apply) -> None:
+    """``apply`` of a StormService (a spec edit) and/or of PodAutoscalers."""
+    if ev.manifest is not None:
+        se.edit_spec(i, ev, apply_manifest)
+    for pa in ev.autoscalers:
+        se.apply_autoscaler(pa, f"manifest {ev.manifest_path or '(inline)'}")
+
+
 HANDLERS: dict[type, EventHandler] = {
     **{t: _edit_handler(e) for t, e in SPEC_EDITS.items()},
+    Apply: _apply_handler,
     **{t: _fault_handler(f) for t, f in FAULTS.items()},
 }
 """The handler of every scenario event type (``handler(events, index, event)``)."""

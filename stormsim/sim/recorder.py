@@ -97,6 +97,31 @@ STATUS_FIELDS = (
     "paused",
     "spec_replicas",
 )
+AUTOSCALING_FIELDS = (
+    "t_s",
+    "autoscaler",
+    "target",
+    "role",
+    "strategy",
+    "profile",
+    "metric",
+    "value",
+    "stable",
+    "panic",
+    "recommendation",
+    "desired",
+    "current",
+    "ready",
+    "min_replicas",
+    "max_replicas",
+    "reason",
+    "should_scale",
+    "written",
+    "scrape_s",
+    "error",
+)
+"""One row per PodAutoscaler reconcile (KPA/APA) or HPA sync and metric source (see the
+README's output reference, ``autoscaling``)."""
 ROLE_STATUS_FIELDS = (
     "replicas",
     "ready_replicas",
@@ -135,6 +160,8 @@ class Recorder:
         """(t, event index, action, position in ``settled_changes`` when it happened)."""
         self.settled_changes: list[tuple[float, bool]] = []
         self.warnings: list[str] = []
+        self.autoscaling: list[tuple[Any, ...]] = []
+        """Rows of :data:`AUTOSCALING_FIELDS`."""
         self.requests: list[Any] = []
         self.nodes: dict[str, dict[str, Any]] = {}
         self.node_records: list[dict[str, Any]] = []
@@ -252,6 +279,11 @@ class Recorder:
                 replicas,
             )
         )
+
+    def autoscale(self, t: float, **fields: Any) -> None:
+        """One autoscaler decision row (the fields of :data:`AUTOSCALING_FIELDS`)."""
+        fields["t_s"] = t
+        self.autoscaling.append(tuple(fields[k] for k in AUTOSCALING_FIELDS))
 
     def settled(self, t: float, settled: bool) -> None:
         """The service became settled (done rolling) or stopped being so."""

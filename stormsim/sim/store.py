@@ -19,6 +19,7 @@ from stormsim.sim.clock import Now
 Listener = Callable[[str, Any, Any], None]
 
 SS, CR, RS, PS, POD = "StormService", "ControllerRevision", "RoleSet", "PodSet", "Pod"
+PA = "PodAutoscaler"
 
 
 class Store:
@@ -34,8 +35,10 @@ class Store:
         self.podsets: dict[str, PodSet] = {}
         self.podsets_by_rs: dict[str, dict[str, PodSet]] = {}
         self.pods_by_ps: dict[str, dict[str, Pod]] = {}
+        self.autoscalers: dict[str, Any] = {}
+        """PodAutoscalers by ``namespace/name`` (:class:`~stormsim.sim.autoscaling.PAObj`)."""
         self.listeners: list[Listener] = []
-        self._versions: dict[str, int] = dict.fromkeys((SS, CR, RS, PS, POD), 0)
+        self._versions: dict[str, int] = dict.fromkeys((SS, CR, RS, PS, POD, PA), 0)
         self._seq = 0
         self._names = 0
 
@@ -70,6 +73,7 @@ class Store:
             RS: self.rolesets,
             PS: self.podsets,
             POD: self.pods,
+            PA: self.autoscalers,
         }
         return tables[kind]
 

@@ -16,9 +16,12 @@ from typing import Any
 
 import simpy
 
+from stormsim.control.autoscaler.scrape import ScrapeCosts
 from stormsim.schema.aibrix import GPU_RESOURCE
 from stormsim.schema.scenario import Scenario
 from stormsim.sim.actions import Actions
+from stormsim.sim.autoscaling import SOURCE as PA_CONTROLLER
+from stormsim.sim.autoscaling import AutoscalingEnv, PodValue, Resync, has_autoscalers
 from stormsim.sim.clock import Clock
 from stormsim.sim.cluster import build_nodes
 from stormsim.sim.controllers import Controller, ControllerContext, Manager
@@ -41,7 +44,15 @@ SETTLE_CAP_S = 3600.0
 class World:
     """One simulation. Build it, then call :meth:`run`."""
 
-    def __init__(self, scenario: Scenario, seed: int, recorder: Recorder | None = None):
+    def __init__(
+        self,
+        scenario: Scenario,
+        seed: int,
+        recorder: Recorder | None = None,
+        pod_value: PodValue | None = None,
+    ):
+        """``pod_value``: replaces the engines' metrics as the autoscalers read them
+        (``(pod, registry key) -> value``; tests feed constant inputs through it)."""
         self.scenario = scenario
         self.seed = seed
         self.env = Clock()
@@ -80,6 +91,21 @@ class World:
         self.actions = Actions(self.env, self.store, self.recorder, self.pods, ctl_cfg.api_call_s)
         latency = scenario.timing.reconcile_latency_s
         ctl_rng = Sampler(seed, "controllers")
+        asc = scenario.autoscaling
+        self.autoscaling = AutoscalingEnv(
+            asc.profile,
+            asc.start,
+            asc.follow_up_reconciles,
+            self.serving,
+            pod_value,
+            ScrapeCosts(asc.scrape_rtt_s, asc.scrape_failure_s, asc.reconcile_timeout_s),
+            asc.resync_period_s,
+            asc.hpa_sync_period_s,
+            asc.hpa_tolerance,
+            asc.history_record_interval_s,
+            asc.hpa_cpu_initialization_period_s,
+            asc.hpa_initial_readiness_delay_s,
+        )
         self.manager = Manager(
             ControllerContext(
                 self.store,
@@ -90,15 +116,20 @@ class World:
                 self.actions.apply_pass,
                 self.actions.busy_s,
                 ctl_cfg.cache_lag_s,
-                LaggedView(self.env, self.store, ctl_cfg.cache_lag_s)
+                view=LaggedView(self.env, self.store, ctl_cfg.cache_lag_s)
                 if ctl_cfg.cache_lag_s > 0
                 else None,
+                autoscaling=self.autoscaling,
             ),
             REGISTRATIONS,
             lambda key: ctl_rng.draw(latency, key),
         )
         self.controllers: dict[str, Controller] = self.manager.controllers
         """The controllers by name, in registration order."""
+        pa_ctl = self.controllers[PA_CONTROLLER]
+        pa_ctl.busy = pa_ctl.reconcile.busy  # type: ignore[attr-defined]
+        if has_autoscalers(scenario):
+            Resync(self.env, self.store, pa_ctl.add, asc.resync_period_s)
         self.settle = Settle(self.env, self.store, self.recorder, service)
         self.store.listeners += [
             Observer(self.store, self.series, role_names).on_change,

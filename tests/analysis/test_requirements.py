@@ -45,7 +45,8 @@ def test_parse_every_operator_and_reject_bad_text() -> None:
 
 
 def test_known_kpis_are_the_numeric_summary_keys() -> None:
-    """The names a requirement may use are exactly the summary's KPIs (with traffic)."""
+    """The names a requirement may use are exactly the summary's KPIs (with traffic; the
+    autoscaling KPIs are there with PodAutoscalers)."""
     sc = stormsim.override(
         small_scenario(until_s=300),
         {"workload": {"arrival": {"kind": "poisson", "rate_rps": 2.0}}},
@@ -53,10 +54,10 @@ def test_known_kpis_are_the_numeric_summary_keys() -> None:
     s = stormsim.run(sc, seed=1).summary
     keys = {k for k, v in s.items() if k not in ("scenario", "seed", "stormsim_version")}
     keys = {k for k in keys if not isinstance(s[k], list | str | dict)}
-    # node KPIs exist with a cluster.node_autoscaler only
-    nodes = {k.name for k in catalogue.NODES}
-    assert keys == set(KNOWN_KPIS) - nodes
-    assert nodes <= KNOWN_KPIS
+    # node KPIs exist with a cluster.node_autoscaler only, autoscaling KPIs with PodAutoscalers
+    optional = {k.name for k in (*catalogue.NODES, *catalogue.AUTOSCALING)}
+    assert keys == set(KNOWN_KPIS) - optional
+    assert optional <= set(KNOWN_KPIS)
 
 
 def test_slo_becomes_an_implicit_requirement() -> None:

@@ -87,7 +87,7 @@ def test_surge_waits_for_a_new_node_exact_timings() -> None:
     # node-seconds: gpu-0 0..740, gpu-1 10..1200; GPUs allocated: 8 on 0..138.3, 8 on 130..1200
     assert s["node_hours"] == pytest.approx((740 + 1190) / 3600)
     assert s["node_gpu_hours"] == pytest.approx(8 * 1930 / 3600)
-    assert s["idle_gpu_hours"] == pytest.approx((8 * 1930 - 8 * 138.3 - 8 * 1070) / 3600)
+    assert s["node_idle_gpu_hours"] == pytest.approx((8 * 1930 - 8 * 138.3 - 8 * 1070) / 3600)
     # the time series counts nodes by pool and state
     ts = res.frames["timeseries"]
 

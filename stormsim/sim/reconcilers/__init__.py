@@ -5,12 +5,13 @@ one entry in :data:`REGISTRATIONS`.
 """
 
 from stormsim.sim.controllers import Registration
-from stormsim.sim.reconcilers import podset, roleset, stormservice
+from stormsim.sim.reconcilers import podautoscaler, podset, roleset, stormservice
 
 REGISTRATIONS: tuple[Registration, ...] = (
     stormservice.REGISTRATION,
     roleset.REGISTRATION,
     podset.REGISTRATION,
+    podautoscaler.REGISTRATION,
 )
 """Every controller, in the order they are built and reported (``controller_passes``)."""
 

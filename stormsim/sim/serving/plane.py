@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import contextlib
 import math
+from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass
 from heapq import heappop, heappush
+from operator import attrgetter
 from typing import Any, Protocol
 
 from stormsim.control.objects import Pod, Revision
@@ -44,6 +46,7 @@ from stormsim.sim.serving.engines import (
 )
 from stormsim.sim.serving.gateway import Gateway, Group
 from stormsim.sim.serving.kvtransfer import Network
+from stormsim.sim.serving.metrics import IDLE, EngineMeter, EngineSample
 from stormsim.sim.serving.workload import RequestSource
 from stormsim.sim.store import CR
 
@@ -91,6 +94,8 @@ class PodEntry:
     decode: DecodeEngine | None = None
     colocated: ColocatedPod | None = None
     registered: bool = True
+    since: float = 0.0
+    """When the engines were built (the pod became routable)."""
 
 
 def role_kind(role: str, gpus: int, serving: Serving) -> str:
@@ -152,6 +157,7 @@ class ServingPlane:
         self.n_arrived = 0
         self.n_done = 0
         """Requests that ended (completed or failed for good)."""
+        self.meter = EngineMeter()
         self.source = RequestSource(sc.workload, seed)
         self._bt: list[float] = []
         self._bp: list[int] = []
@@ -297,6 +303,10 @@ class ServingPlane:
             de.enqueue(r)
             return
         if not de.alive:
+            pe = r.pe
+            if pe.alive and r.pkv:  # the prompt's KV is released with the attempt
+                pe.kv.free(r.pkv)
+                r.pkv = 0
             self.fail(r, "decode_pod_gone")
             return
         r.state = DECODE_WAIT
@@ -494,7 +504,7 @@ class ServingPlane:
         )
         e = self._engine_cfg(cur.role)
         kv = KVPool(cost.kv_capacity_tokens)
-        entry = PodEntry(info)
+        entry = PodEntry(info, since=self.env.now)
         self.all_pods.append(entry)
         gw = self.gateway
         if kind == "prefill":
@@ -596,6 +606,31 @@ class ServingPlane:
         for entry in self.pods.values():
             if entry.decode is not None and entry.decode.alive:
                 entry.decode.flush(end)
+
+    # ------------------------------------------------------------------ metrics view
+    def engine_metrics(self, pod: Pod) -> EngineSample:
+        """What ``pod``'s engine exports now (:mod:`.metrics`): the values of its engines
+        while they exist (routable, or terminating with work left), else idle (0)."""
+        entry = self.pods.get(pod.name)
+        if entry is None or entry.info.seq != pod.seq:
+            return IDLE
+        now = self.env.now
+        return self.meter.sample((pod.name, pod.seq), entry.since, now, entry.prefill, entry.decode)
+
+    def arrivals_per_s(self, window_s: float) -> float:
+        """Requests that arrived at the gateway in the last ``window_s`` seconds, per second
+        (a gateway request-rate metric; over the elapsed time while shorter)."""
+        now = self.env.now
+        span = min(window_s, now)
+        if span <= 0:
+            return 0.0
+        recs = self.records
+        lo = bisect_left(recs, now - span, key=attrgetter("arrived_at"))
+        return (len(recs) - lo) / span
+
+    def gateway_queue(self) -> int:
+        """Requests waiting at the gateway for a routable RoleSet."""
+        return len(self.gateway.queue)
 
     def engines(self) -> list[PodEntry]:
         return list(self.pods.values())

@@ -1,0 +1,120 @@
+"""What a serving pod's engine exports on ``/metrics`` at one instant, computed from the data
+plane's engines on demand (nothing is kept per request or per iteration, so the plane pays
+only a few counter increments for it).
+
+The quantities are those of vLLM's exporter that AIBrix's metric registry can read
+(``pkg/metrics/metrics.go`` at e3e10f9e): gauges of the queue, the running batch, the KV-cache
+use and the average token throughputs, and cumulative counters (read raw by AIBrix, without a
+rate). The throughput gauges are averages since the previous read of the same pod (vLLM's
+logging interval; the first read averages since the pod became routable).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from stormsim.sim.serving.engines import PREFILL_Q, DecodeEngine, PrefillEngine
+
+
+@dataclass(frozen=True)
+class EngineSample:
+    """One scrape of one pod's engine."""
+
+    num_requests_waiting: float = 0.0
+    num_requests_running: float = 0.0
+    kv_cache_usage_perc: float = 0.0
+    """KV-cache reservation as a fraction 0..1 (also exported as ``gpu_cache_usage_perc``)."""
+    avg_prompt_throughput_toks_per_s: float = 0.0
+    avg_generation_throughput_toks_per_s: float = 0.0
+    http_requests_total: float = 0.0
+    request_success_total: float = 0.0
+    prompt_tokens_total: float = 0.0
+    generation_tokens_total: float = 0.0
+
+    def value(self, quantity: str) -> float:
+        """The value of one of the fields (raises ``KeyError`` for another name)."""
+        if quantity not in QUANTITIES:
+            raise KeyError(quantity)
+        return float(getattr(self, quantity))
+
+
+QUANTITIES = (
+    "num_requests_waiting",
+    "num_requests_running",
+    "kv_cache_usage_perc",
+    "avg_prompt_throughput_toks_per_s",
+    "avg_generation_throughput_toks_per_s",
+    "http_requests_total",
+    "request_success_total",
+    "prompt_tokens_total",
+    "generation_tokens_total",
+)
+"""The fields of :class:`EngineSample`, in order."""
+
+IDLE = EngineSample()
+"""A listening engine with no traffic: every value 0."""
+
+
+def _prefill_waiting(pe: PrefillEngine) -> int:
+    return sum(1 for r in pe.queue if r.state == PREFILL_Q)
+
+
+@dataclass
+class _Last:
+    t: float
+    prompt: int
+    generated: int
+
+
+class EngineMeter:
+    """Reads :class:`EngineSample` values from engines, keeping the previous read per pod
+    (for the throughput gauges)."""
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[str, int], _Last] = {}
+
+    def sample(
+        self,
+        key: tuple[str, int],
+        since: float,
+        now: float,
+        prefill: PrefillEngine | None,
+        decode: DecodeEngine | None,
+    ) -> EngineSample:
+        """``key``: (pod name, pod sequence number); ``since``: when the engines began
+        serving (the first read averages from there)."""
+        waiting = running = 0
+        kv = 0.0
+        prompt = generated = submitted = success = 0
+        if prefill is not None and prefill.alive:
+            waiting += _prefill_waiting(prefill)
+            running += len(prefill.batch)
+            prompt = prefill.prompt_tokens
+            submitted = prefill.submitted
+            kv = prefill.kv.frac()
+        if decode is not None and decode.alive:
+            generated = decode.generated(now)
+            waiting += len(decode.waiting)
+            running += decode.B + len(decode.pending)
+            success = decode.completed
+            kv = decode.kv.frac()
+            if prefill is None:
+                submitted = decode.completed + decode.outstanding
+        last = self._last.get(key)
+        t0, p0, g0 = (last.t, last.prompt, last.generated) if last else (since, 0, 0)
+        dt = now - t0
+        self._last[key] = _Last(now, prompt, generated)
+        return EngineSample(
+            num_requests_waiting=float(waiting),
+            num_requests_running=float(max(0, running)),
+            kv_cache_usage_perc=kv,
+            avg_prompt_throughput_toks_per_s=(prompt - p0) / dt if dt > 0 else 0.0,
+            avg_generation_throughput_toks_per_s=(generated - g0) / dt if dt > 0 else 0.0,
+            http_requests_total=float(submitted),
+            request_success_total=float(success),
+            prompt_tokens_total=float(prompt),
+            generation_tokens_total=float(generated),
+        )
+
+    def forget(self, key: tuple[str, int]) -> None:
+        self._last.pop(key, None)

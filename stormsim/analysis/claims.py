@@ -136,6 +136,9 @@ class Claims:
             except FileExistsError:
                 os.close(fd)
                 return False
+            except OSError:  # no hard links on this file system: create it in place
+                os.close(fd)
+                return self._create_in_place(key, target)
             self.held[key] = fd
             return True
         except BaseException:
@@ -144,6 +147,20 @@ class Claims:
             raise
         finally:
             tmp.unlink(missing_ok=True)
+
+    def _create_in_place(self, key: str, target: Path) -> bool:
+        """Without hard links: create the claim itself; between its creation and its lock
+        another process may take it for stale, and then that process owns it."""
+        try:
+            fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            return False
+        if not self._lock(fd):
+            os.close(fd)
+            return False
+        os.write(fd, _owner_text().encode("utf-8"))
+        self.held[key] = fd
+        return True
 
     def _take_over(self, key: str, target: Path) -> bool | None:
         """True: taken over; False: held by a live process; None: it changed, try again."""

@@ -261,3 +261,24 @@ def test_a_claim_released_without_a_record_is_run_here(tmp_path: Path, scenario_
         holder.communicate(timeout=30)
     assert (res.n_executed, res.n_cached) == (2, 0)
     assert (res.runs["status"] == "ok").all()
+
+
+def test_claims_without_hard_links(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file system without hard links (some network and FUSE ones): claims are created in
+    place, and still exclude another live process."""
+
+    def no_links(*_: object) -> None:
+        raise OSError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    holder = _holder(tmp_path, "k1")  # its own process: real links
+    try:
+        with Claims(RunCache(tmp_path)) as mine:
+            assert not mine.take("k1")
+            assert mine.take("k2")
+            assert json.loads(mine.path("k2").read_text())["pid"] == os.getpid()
+    finally:
+        holder.kill()
+        holder.communicate(timeout=30)
+    assert not (tmp_path / "runs" / "k2.claim").exists()
+    assert not [p for p in (tmp_path / "runs").iterdir() if p.name.startswith(".")]

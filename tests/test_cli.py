@@ -281,13 +281,16 @@ def test_warnings_for_skipped_documents_come_before_errors(
     ("setup", "expected"),
     [
         (None, "error: nope.yaml: file not found"),
-        ("", "error: nope.yaml: the scenario file is empty"),
+        ("", "error: nope.yaml (line 1): the scenario file is empty"),
         ("- a\n- b\n", "error: nope.yaml (line 1): a scenario must be a mapping, got a list"),
         (
             "a: 1\n---\nb: 2\n",
             "error: nope.yaml (line 3): a scenario file holds exactly one YAML document, found 2",
         ),
-        (b"\xff\xfe", "error: nope.yaml: not UTF-8 text (invalid start byte at byte 0)"),
+        (
+            b"\xff\xfe",
+            "error: nope.yaml (line 1): not UTF-8 text (invalid start byte at byte 0)",
+        ),
     ],
     ids=["missing", "empty", "list", "two-documents", "binary"],
 )

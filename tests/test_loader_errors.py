@@ -245,7 +245,7 @@ def test_manifest_document_not_a_mapping(
     (tmp_path / "manifest.yaml").write_text("kind: StormService\n---\n- 1\n- 2\n")
     path = write_scenario(tmp_path, make_scenario())
     assert _problems(path) == [
-        f"{tmp_path / 'manifest.yaml'} (line 3): a manifest document must be a mapping"
+        f"{tmp_path / 'manifest.yaml'} (line 3): a manifest document must be a mapping, got a list"
     ]
 
 

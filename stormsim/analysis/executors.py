@@ -10,7 +10,9 @@
   importable on the cluster's workers.
 
 Both yield the same records (see :func:`execute`); the driver, not the workers, writes the cache,
-so workers need no shared file system.
+so workers need no shared file system. ``imap``'s ``admit`` is asked about each task just before
+it starts (local: as a worker frees up; Ray: all at once); a task it refuses is not run and
+yields no record (see :mod:`stormsim.analysis.claims`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from stormsim.schema.scenario import Scenario
 
 Record = dict[str, Any]
 TaskFn = Callable[["Task"], Record]
+Admit = Callable[["Task"], bool]
 
 CRASH_LIMIT = 2
 """A run in flight during this many worker crashes is reported as failed."""
@@ -103,8 +106,10 @@ def crashed_record(task: Task, why: str) -> Record:
 class Executor(Protocol):
     name: str
 
-    def imap(self, tasks: Sequence[Task], fn: TaskFn = execute) -> Iterator[Record]:
-        """Yield one record per task, in completion order."""
+    def imap(
+        self, tasks: Sequence[Task], fn: TaskFn = execute, admit: Admit | None = None
+    ) -> Iterator[Record]:
+        """Yield one record per task (per task ``admit`` accepts), in completion order."""
         ...
 
 
@@ -120,10 +125,13 @@ class LocalExecutor:
         self.queued = self.jobs
         """Runs queued beyond the running ones, so a worker never waits for the driver."""
 
-    def imap(self, tasks: Sequence[Task], fn: TaskFn = execute) -> Iterator[Record]:
+    def imap(
+        self, tasks: Sequence[Task], fn: TaskFn = execute, admit: Admit | None = None
+    ) -> Iterator[Record]:
         if self.jobs == 1 or len(tasks) <= 1:
             for t in tasks:
-                yield fn(t)
+                if admit is None or admit(t):
+                    yield fn(t)
             return
         todo = list(tasks)
         todo.reverse()  # pop() from the end keeps submission in task order
@@ -139,6 +147,9 @@ class LocalExecutor:
                 while todo or inflight:
                     while todo and len(inflight) < self.jobs + self.queued:
                         t = todo[-1]
+                        if admit is not None and not admit(t):
+                            todo.pop()
+                            continue
                         try:
                             fut = pool.submit(fn, t)
                         except BrokenProcessPool:
@@ -192,8 +203,15 @@ class RayExecutor:
         self.address = address
         self.jobs = jobs
 
-    def imap(self, tasks: Sequence[Task], fn: TaskFn = execute) -> Iterator[Record]:
+    def imap(
+        self, tasks: Sequence[Task], fn: TaskFn = execute, admit: Admit | None = None
+    ) -> Iterator[Record]:
         import ray
+
+        if admit is not None:
+            tasks = [t for t in tasks if admit(t)]
+        if not tasks:
+            return
 
         started = False
         if not ray.is_initialized():

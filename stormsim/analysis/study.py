@@ -155,6 +155,11 @@ class RunProgress:
         if self._progress is not None:
             self._progress.stop()
 
+    def note(self, text: str) -> None:
+        """A line above the bar (nothing when the bar is off)."""
+        if self._progress is not None:
+            self._progress.console.print(text, markup=False, highlight=False)
+
     def time_left_s(self) -> float | None:
         """Seconds left at the measured pace, or None before the first executed run."""
         executed = self.done - self.cached

@@ -17,7 +17,7 @@ import itertools
 import json
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from pydantic import ValidationError
 
 from stormsim.analysis.budgets import run_key
 from stormsim.analysis.cache import RunCache
+from stormsim.analysis.claims import coordinated
 from stormsim.analysis.executors import (
     Executor,
     Record,
@@ -295,7 +296,9 @@ def run_tasks(
 ) -> tuple[dict[str, Record], int, int]:
     """Run the tasks not in the cache; return records by key, and the counts cached and
     executed. Each record is written to the cache as soon as it arrives (crashed runs are not
-    cached, so a rerun retries them)."""
+    cached, so a rerun retries them). With a cache, runs are claimed first, so several
+    processes sharing the cache compute each run once (:mod:`stormsim.analysis.claims`): a run
+    another process is computing is waited for and counts as cached."""
     fn = fn or execute  # looked up at call time (tests substitute it)
     unique: dict[str, Task] = {}
     for t in tasks:
@@ -313,19 +316,39 @@ def run_tasks(
         else:
             records[key] = rec
     n_cached = len(records)
+    n_executed = 0
+
+    def store(rec: Record) -> bool:
+        if extra is not None:
+            rec.update(extra(unique[str(rec["key"])]))
+        if cache is None or rec.get("crashed"):
+            return False
+        cache.put(rec)
+        return True
+
     with RunProgress(len(unique), title, progress) as bar:
         bar.advance(
             n_cached, cached=n_cached, failed=sum(r["status"] != "ok" for r in records.values())
         )
-        for rec in executor.imap(todo, fn):
-            key = str(rec["key"])
-            if extra is not None:
-                rec.update(extra(unique[key]))
-            if cache is not None and not rec.get("crashed"):
-                cache.put(rec)
-            records[key] = rec
-            bar.advance(failed=int(rec["status"] != "ok"))
-    return records, n_cached, len(todo)
+        stream: Iterator[tuple[Record, bool]]
+        if cache is None:
+            stream = _uncoordinated(todo, executor, fn, store)
+        else:
+            stream = coordinated(todo, executor, fn, cache, store=store, say=bar.note)
+        for rec, here in stream:
+            records[str(rec["key"])] = rec
+            n_executed += here
+            n_cached += not here
+            bar.advance(failed=int(rec["status"] != "ok"), cached=int(not here))
+    return records, n_cached, n_executed
+
+
+def _uncoordinated(
+    todo: Sequence[Task], executor: Executor, fn: TaskFn, store: Callable[[Record], bool]
+) -> Iterator[tuple[Record, bool]]:
+    for rec in executor.imap(todo, fn):
+        store(rec)
+        yield rec, True
 
 
 def _violated(per_run: list[str]) -> str:

@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 
 from stormsim.analysis.plan import PlanResult, duration_text
 from stormsim.analysis.study import atomic_write
+from stormsim.report.mpltext import plain
 
 SECTIONS = (
     ("recommendation", "Recommendation"),
@@ -230,7 +231,7 @@ def plot_load_attainment(res: PlanResult) -> Figure:
             hi = g["attainment_ci_high"].to_numpy(dtype=float)
             x = g["rate_rps"].to_numpy(dtype=float)
             color = plt.get_cmap("tab10")(i % 10)
-            ax.plot(x, m, "o-", color=color, label=f"{g['config'].iloc[0]}")
+            ax.plot(x, m, "o-", color=color, label=plain(g["config"].iloc[0]))
             ok = ~(np.isnan(lo) | np.isnan(hi))
             if ok.any():
                 ax.fill_between(x[ok], lo[ok], hi[ok], color=color, alpha=0.15)
@@ -241,7 +242,7 @@ def plot_load_attainment(res: PlanResult) -> Figure:
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower left")
-    ax.set_title(f"Load vs SLO attainment (mean, band: 95% CI over seeds {_seeds(res)})")
+    ax.set_title(plain(f"Load vs SLO attainment (mean, band: 95% CI over seeds {_seeds(res)})"))
     return fig
 
 
@@ -258,7 +259,7 @@ def plot_sensitivity(res: PlanResult) -> Figure:
         colors = ["tab:green" if p else "tab:red" for p in s["pass"]]
         ax.bar(x, m, yerr=err, color=colors, capsize=4)
         labels = [
-            f"{r['pd_ratio']}{' *' if r['recommended'] else ''}\n{int(r['gpus'])} GPUs"
+            plain(f"{r['pd_ratio']}{' *' if r['recommended'] else ''}\n{int(r['gpus'])} GPUs")
             for _, r in s.iterrows()
         ]
         ax.set_xticks(x, labels)
@@ -269,7 +270,7 @@ def plot_sensitivity(res: PlanResult) -> Figure:
     ax.set_xlabel("prefill : decode pods (* = recommended)")
     ax.set_ylabel("SLO attainment")
     ax.legend(fontsize=8, loc="lower right")
-    ax.set_title(f"P:D split at the recommended pod count (seeds {_seeds(res)})")
+    ax.set_title(plain(f"P:D split at the recommended pod count (seeds {_seeds(res)})"))
     return fig
 
 
@@ -294,7 +295,7 @@ def plot_rollout_timeline(res: PlanResult) -> Figure:
     revs = [c for c in ts.columns if c.startswith("rev.") and c.endswith(".pods_ready")]
     for i, c in enumerate(revs):
         name = c[len("rev.") : -len(".pods_ready")]
-        axes[0].step(t, ts[c].to_numpy(dtype=float), where="post", label=f"ready {name}",
+        axes[0].step(t, ts[c].to_numpy(dtype=float), where="post", label=plain(f"ready {name}"),
                      color=plt.get_cmap("tab10")(i % 10))  # fmt: skip
     axes[0].step(t, ts["pods_total"], where="post", color="grey", ls=":", label="pods total")
     axes[0].set_ylabel("pods")
@@ -323,7 +324,7 @@ def plot_rollout_timeline(res: PlanResult) -> Figure:
     rec = res.recommendation
     ch = rec.rollout if rec is not None else None
     what = f"{ch.config} ({ch.setting})" if ch is not None else ""
-    fig.suptitle(f"Rollout of {what}, seed {tl.seed}")
+    fig.suptitle(plain(f"Rollout of {what}, seed {tl.seed}"))
     return fig
 
 

@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
+from stormsim.report.mpltext import plain
 from stormsim.report.timeline import shade_rollouts
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ def plot_latency(result: RunResult | dict[str, pd.DataFrame], fig: Figure | None
     ax[2].legend(loc="upper left", bbox_to_anchor=(1.08, 1.0), fontsize=7, frameon=False)
     shade_rollouts(ax, frames.get("rollouts"), float(t[-1]) if len(t) else 0.0)
     name = "" if isinstance(result, dict) else result.scenario.name
-    fig.suptitle(f"stormsim requests {name}".strip(), parse_math=False)
+    fig.suptitle(plain(f"stormsim requests {name}".strip()))
     fig.tight_layout()
     return fig
 

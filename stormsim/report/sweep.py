@@ -25,6 +25,7 @@ from stormsim.analysis.paths import short_labels
 from stormsim.analysis.requirements import Requirement
 from stormsim.analysis.study import atomic_write
 from stormsim.metrics import catalogue
+from stormsim.report.mpltext import plain
 from stormsim.report.timelines import plot_timelines
 
 if TYPE_CHECKING:
@@ -208,11 +209,11 @@ def plot_heatmap(
             )  # fmt: skip
             op = r.op.replace("<=", "≤").replace(">=", "≥")
             ax.clabel(cs, fmt={r.bound: f"{op} {r.bound:g}"}, fontsize=7)
-    ax.set_xticks(range(len(xs)), [str(v) for v in xs])
-    ax.set_yticks(range(len(ys)), [str(v) for v in ys])
+    ax.set_xticks(range(len(xs)), [plain(v) for v in xs])
+    ax.set_yticks(range(len(ys)), [plain(v) for v in ys])
     short = short_labels([x, y])
-    ax.set_xlabel(short[x])
-    ax.set_ylabel(short[y])
+    ax.set_xlabel(plain(short[x]))
+    ax.set_ylabel(plain(short[y]))
     if annotate:
         finite = grid[np.isfinite(grid)]
         mid = float(np.nanmean(finite)) if finite.size else 0.0
@@ -234,7 +235,7 @@ def plot_heatmap(
         title += (
             "  (" + ", ".join(f"{short_labels(list(where))[k]}={v}" for k, v in where.items()) + ")"
         )
-    ax.set_title(title, fontsize=10, parse_math=False)
+    ax.set_title(plain(title), fontsize=10)
     if colorbar:
         ax.figure.colorbar(im, ax=ax, shrink=0.85)
     return ax
@@ -363,18 +364,18 @@ def plot_pareto(
                     parts.append(f"{short[p]}={vals}")
                 lines.append(f"{k}  " + (", ".join(parts) or str(rows["cell_label"].iloc[0])))
             ax.text(
-                0.0, -0.13, "Pareto-optimal:  " + "\n                 ".join(lines),
+                0.0, -0.13, plain("Pareto-optimal:  " + "\n                 ".join(lines)),
                 transform=ax.transAxes, va="top", ha="left", fontsize=7.5, family="monospace",
             )  # fmt: skip
         ax.legend(loc="upper right", bbox_to_anchor=(1.0, -0.11), fontsize=7, frameon=False)
     if c is not None:
-        ax.figure.colorbar(sc, ax=ax, label=_kpi_label(color))
-    ax.set_xlabel(_kpi_label(x))
-    ax.set_ylabel(_kpi_label(y))
+        ax.figure.colorbar(sc, ax=ax, label=plain(_kpi_label(color)))
+    ax.set_xlabel(plain(_kpi_label(x)))
+    ax.set_ylabel(plain(_kpi_label(y)))
     title = "update duration vs surge GPU-hours (colour: availability)"
     if const:
         title += "\n" + ", ".join(f"{short[k]}={v}" for k, v in const.items())
-    ax.set_title(title, fontsize=9)
+    ax.set_title(plain(title), fontsize=9)
     ax.grid(alpha=0.3)
     return ax
 

@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
+from stormsim.report.mpltext import plain
 from stormsim.report.revlabels import revision_labels
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ def _stack(
             if c is None or not ts[c].any():
                 continue
             ys.append(ts[c].to_numpy())
-            labels.append(f"{names.get(rev, rev)} {state}")
+            labels.append(plain(f"{names.get(rev, rev)} {state}"))
             rgb = colors(i % 10)
             facecolors.append((rgb[0], rgb[1], rgb[2], alpha))
     if ys:
@@ -125,7 +126,7 @@ def plot_timeline(result: RunResult | dict[str, pd.DataFrame], fig: Figure | Non
     axes[-1].set_xlim(t[0], t[-1])
     shade_rollouts(axes, frames.get("rollouts"), float(t[-1]))
     name = "" if isinstance(result, dict) else result.scenario.name
-    fig.suptitle(f"stormsim timeline {name}".strip(), parse_math=False)
+    fig.suptitle(plain(f"stormsim timeline {name}".strip()))
     fig.tight_layout()
     return fig
 

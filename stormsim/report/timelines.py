@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import FuncFormatter
 
+from stormsim.report.mpltext import plain
 from stormsim.report.timeline import shade_rollouts
 from stormsim.runner import RunResult
 
@@ -103,7 +104,7 @@ def plot_timelines(
                  label="RoleSets ready / max total")  # fmt: skip
         top.set_ylim(-0.03, 1.12)
         top.set_ylabel("capacity\n(frac)", fontsize=7)
-        top.set_title(name, fontsize=8)
+        top.set_title(plain(name), fontsize=8)
         mid.step(t, ts["gpus_allocated"], where="post", color="tab:orange", label="allocated")
         mid.step(t, ts["gpus_capacity"], where="post", ls="--", color="k", lw=0.8,
                  label="cluster")  # fmt: skip

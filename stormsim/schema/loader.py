@@ -35,7 +35,14 @@ from stormsim.schema.intstr import percent
 from stormsim.schema.scenario import Scenario, autoscaler_problems, event_problems
 from stormsim.schema.serving import resolve_trace_path
 from stormsim.schema.sizes import size_problems
-from stormsim.schema.yamlio import MAX_YAML_BYTES, LineMap, PathT, format_path, load_documents
+from stormsim.schema.yamlio import (
+    MAX_YAML_BYTES,
+    LineMap,
+    PathT,
+    format_path,
+    line_of_byte,
+    load_documents,
+)
 
 
 class StormsimWarning(UserWarning):
@@ -45,6 +52,8 @@ class StormsimWarning(UserWarning):
 def _read(path: Path, where: Problem) -> str:
     """Read a UTF-8 file; a problem is reported at ``where`` (the field naming the file), or
     at the file itself when ``where`` has no path."""
+    line = where.line
+    file = where.file
     try:
         st = path.stat()
         if not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):
@@ -62,13 +71,15 @@ def _read(path: Path, where: Problem) -> str:
         msg = "file not found"
     except IsADirectoryError:
         msg = "is a directory, not a file"
-    except UnicodeDecodeError as e:
+    except UnicodeDecodeError as e:  # where in the file: its line, and the byte
+        at = line_of_byte(data, e.start)
         msg = f"not UTF-8 text ({e.reason} at byte {e.start})"
+        line, file = at, str(path)
     except OSError as e:
         msg = f"cannot read: {e.strerror or e}"
     if where.path:
-        raise InputError(Problem(where.path, f"{msg}: {path}", where.line, where.file))
-    raise InputError(Problem(str(path), msg))
+        raise InputError(Problem(where.path, f"{msg}: {path}", line, file))
+    raise InputError(Problem(str(path), msg, line if file else None))
 
 
 @dataclass
@@ -103,7 +114,11 @@ def read_manifest_file(path: str | Path, *, where: Problem | None = None) -> Man
     for data, lines in load_documents(text, file=str(path)):
         if not isinstance(data, dict):
             raise InputError(
-                Problem(str(path), "a manifest document must be a mapping", lines.line_of(()))
+                Problem(
+                    str(path),
+                    f"a manifest document must be a mapping, got {_got(data)}",
+                    lines.line_of(()),
+                )
             )
         kind = data.get("kind")
         if kind == "StormService":
@@ -355,7 +370,8 @@ def _got(value: Any) -> str:
         return "a list"
     if value is None:
         return "null"
-    return repr(value)
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:56]}...{text[-1]}"
 
 
 def _clean_errors(err: ValidationError, data: Any) -> list[tuple[PathT, str, str]]:
@@ -581,7 +597,7 @@ def load_scenario(
                     "the scenario file is empty"
                     if not docs
                     else f"a scenario file holds exactly one YAML document, found {len(docs)}",
-                    docs[1][1].line_of(()) if len(docs) > 1 else None,
+                    docs[1][1].line_of(()) if len(docs) > 1 else 1,
                 )
             )
         data, main = docs[0]

@@ -148,15 +148,35 @@ def load_documents(text: str, file: str | None = None) -> list[tuple[Any, LineMa
             Problem(file or "", f"malformed YAML: nested deeper than {MAX_YAML_DEPTH} levels")
         ) from None
     out = []
-    for doc in docs:
+    starts: list[int | None] | None = None
+    for i, doc in enumerate(docs):
         if doc is None:
             continue
         lines: dict[PathT, int] = {}
         if isinstance(doc, CommentedMap | CommentedSeq):
             lines[()] = doc.lc.line + 1
+        else:  # a scalar document carries no position: compose the text again for it (rare)
+            starts = starts if starts is not None else _document_lines(text)
+            line = starts[i] if i < len(starts) else None
+            if line is not None:
+                lines[()] = line
         data = _plain(doc, (), lines, _Budget(), file)
         out.append((data, LineMap(lines, file)))
     return out
+
+
+def _document_lines(text: str) -> list[int | None]:
+    """The 1-based line where each document of ``text`` starts (its root value)."""
+    try:
+        nodes = list(YAML(typ="rt").compose_all(io.StringIO(text)))
+    except (YAMLError, RecursionError):  # pragma: no cover - it was just loaded
+        return []
+    return [n.start_mark.line + 1 if n is not None else None for n in nodes]
+
+
+def line_of_byte(data: bytes, offset: int) -> int:
+    """The 1-based line of byte ``offset`` of ``data``."""
+    return data.count(b"\n", 0, offset) + 1
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

@@ -11,12 +11,13 @@ import hashlib
 import json
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
 from stormsim.analysis.cache import RunCache
+from stormsim.analysis.claims import coordinated
 from stormsim.analysis.executors import Executor
 from stormsim.analysis.plan.analytic import Capacity, guesses
 from stormsim.analysis.plan.measure import (
@@ -198,16 +199,17 @@ class Planner:
         if pending:
             phases = sorted({str(it[2]) for _, _, it in todo})
             title = f"plan: {'/'.join(phases)}, {len(todo)} configuration(s)"
-            with RunProgress(len(pending), title) as bar:  # on when stderr is a terminal
-                for rec in self.executor.imap(pending, run_plan_task):
+            unique = list({t.key: t for t in pending}.values())
+            with RunProgress(len(unique), title) as bar:  # on when stderr is a terminal
+                for rec, here in self._stream(unique, bar):
                     records[rec["key"]] = rec
-                    self.n_runs += 1
                     failed = rec.get("status") != "ok"
-                    if failed:
-                        self.n_failed += 1
-                    elif self.cache is not None:
-                        self.cache.put(rec)
-                    bar.advance(failed=int(failed))
+                    if here:
+                        self.n_runs += 1
+                        self.n_failed += failed
+                    else:
+                        self.n_cached += 1
+                    bar.advance(failed=int(failed), cached=int(not here))
         out = {}
         for key, tasks, (cfg, factor, phase, rollout) in todo:
             recs = [records[t.key] for t in tasks]
@@ -216,6 +218,26 @@ class Planner:
             out[key] = ev
             self._log(ev)
         return out
+
+    def _stream(
+        self, tasks: list[PlanTask], bar: RunProgress
+    ) -> Iterator[tuple[dict[str, Any], bool]]:
+        """(record, run here?) of each task; with a cache, coordinated with other processes
+        using it (:mod:`stormsim.analysis.claims`); only successful runs are cached."""
+        cache = self.cache
+        if cache is None:
+            for rec in self.executor.imap(tasks, run_plan_task):
+                yield rec, True
+            return
+
+        def store(rec: dict[str, Any]) -> bool:
+            if rec.get("status") != "ok":
+                return False
+            cache.put(rec)
+            return True
+
+        yield from coordinated(tasks, self.executor, run_plan_task, cache, store=store,
+                               say=bar.note)  # fmt: skip
 
     def evaluate(
         self,

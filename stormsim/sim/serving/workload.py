@@ -12,6 +12,7 @@ runs that differ only in rollout settings see identical requests.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import math
@@ -173,12 +174,9 @@ def _find(header: list[str], names: tuple[str, ...], path: Path, what: str) -> i
     for n in names:
         if n in low:
             return low.index(n)
-    raise InputError(
-        Problem(
-            "workload.arrival.path",
-            f"{path}: no {what} column (looked for {', '.join(names)}; found {header})",
-        )
-    )
+    found = repr(header)
+    found = found if len(found) <= 120 else f"{found[:116]}...]"
+    raise _trace_error(path, f"no {what} column (looked for {', '.join(names)}; found {found})", 1)
 
 
 def _seconds(values: list[str]) -> np.ndarray:
@@ -203,6 +201,24 @@ MAX_TRACE_BYTES = 4 * 2**30
 def _trace_error(path: Path, msg: str, line: int | None = None) -> InputError:
     where = f"{path}, line {line}" if line is not None else str(path)
     return InputError(Problem("workload.arrival.path", f"{where}: {msg}"))
+
+
+def _bad_utf8(path: Path) -> tuple[int, int] | None:
+    """(byte offset, line) of the first bytes of ``path`` that are not UTF-8, or None."""
+    carry, base, newlines = b"", 0, 0
+    with path.open("rb") as fh:
+        while True:
+            chunk = fh.read(1 << 20)
+            data = carry + chunk
+            try:
+                _, used = codecs.utf_8_decode(data, "strict", not chunk)
+            except UnicodeDecodeError as e:
+                return base + e.start, newlines + data.count(b"\n", 0, e.start) + 1
+            newlines += data.count(b"\n", 0, used)
+            base += used
+            carry = data[used:]
+            if not chunk:
+                return None
 
 
 def _tokens(v: object, path: Path, line: int, what: str) -> int:
@@ -265,7 +281,7 @@ def load_trace(a: TraceArrival) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
                 reader = csv.reader(fh)
                 header = next(reader, None)
                 if header is None:
-                    raise _trace_error(path, "empty trace")
+                    raise _trace_error(path, "empty trace (no header row)", 1)
                 it = _find(header, TIME_COLUMNS, path, "arrival time")
                 ip = _find(header, PROMPT_COLUMNS, path, "prompt tokens")
                 io = _find(header, OUTPUT_COLUMNS, path, "output tokens")
@@ -300,9 +316,12 @@ def load_trace(a: TraceArrival) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
                     ps.append(_tokens(d["input_length"], path, line, "input_length"))
                     os_.append(_tokens(d["output_length"], path, line, "output_length"))
     except UnicodeDecodeError as e:
-        raise _trace_error(path, f"not UTF-8 text (byte {e.start} of a read block)") from None
+        at = _bad_utf8(path)
+        if at is None:  # pragma: no cover - the file changed while it was read
+            raise _trace_error(path, f"not UTF-8 text ({e.reason})") from None
+        raise _trace_error(path, f"not UTF-8 text ({e.reason} at byte {at[0]})", at[1]) from None
     except csv.Error as e:
-        raise _trace_error(path, f"malformed CSV: {e}") from None
+        raise _trace_error(path, f"malformed CSV: {e}", reader.line_num) from None
     t = np.asarray(ts, dtype=float)
     p = np.asarray(ps, dtype=np.int64)
     o = np.asarray(os_, dtype=np.int64)

@@ -11,6 +11,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
+from stormsim.report.mpltext import plain
+
 if TYPE_CHECKING:
     from stormsim.runner import RunResult
 
@@ -44,10 +46,10 @@ def plot_autoscaling(frames: dict[str, pd.DataFrame], fig: Figure | None = None)
         metric_ax, rep_ax = axes[i], axes[i + 1]
         i += 2
         for metric, m in g[g["metric"] != ""].groupby("metric", sort=False):
-            metric_ax.plot(m["t_s"], m["value"], ".", ms=2, label=f"{metric} (read)")
-            metric_ax.plot(m["t_s"], m["stable"], lw=1, label=f"{metric} (stable mean)")
+            metric_ax.plot(m["t_s"], m["value"], ".", ms=2, label=plain(f"{metric} (read)"))
+            metric_ax.plot(m["t_s"], m["stable"], lw=1, label=plain(f"{metric} (stable mean)"))
         metric_ax.set_ylabel("metric")
-        metric_ax.set_title(f"{name} ({g['strategy'].iloc[0]}, {g['profile'].iloc[0]})")
+        metric_ax.set_title(plain(f"{name} ({g['strategy'].iloc[0]}, {g['profile'].iloc[0]})"))
         if metric_ax.lines:
             metric_ax.legend(loc="upper right", fontsize=7)
         per_t = g.drop_duplicates(subset=["t_s"], keep="last")

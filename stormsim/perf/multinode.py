@@ -13,7 +13,8 @@ engine:
   equal microbatches; each stage holds ``⌈L/pp⌉`` layers and hands its activations
   (``tokens · hidden · 2`` bytes) to the next stage over the network. With fill and drain
   around every iteration (GPipe's schedule), one iteration takes
-  ``(m + pp − 1) · (stage(B/m) + handoff(B/m))``: ``pp − 1`` of those slots are the bubble.
+  ``overhead + (m + pp − 1) · (stage(B/m) − overhead + handoff(B/m))``: ``pp − 1`` of those
+  slots are the bubble; the engine's per-iteration CPU overhead is paid once.
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ class PipelineCost:
     pp: int
     handoff_fixed_s: float  # one stage hand-off, fixed part (0 without a network)
     handoff_token_s: float  # one stage hand-off, per token
+    overhead_s: float  # the engine's per-iteration CPU overhead (once, not per stage)
     kv_bytes_per_token: float
     kv_capacity_tokens: int
     weight_bytes: float
@@ -115,6 +117,7 @@ class PipelineCost:
             pp=pp,
             handoff_fixed_s=fixed,
             handoff_token_s=tok,
+            overhead_s=float(getattr(stage, "overhead_s", 0.0)),
             kv_bytes_per_token=kv_bytes_per_token(m, tp),
             kv_capacity_tokens=kv_capacity,
             weight_bytes=weight_bytes(m),
@@ -132,7 +135,8 @@ class PipelineCost:
     def prefill_time(self, tokens: float, pairs: float, seqs: int, ctx_read: float = 0.0) -> float:
         m = self._m(seqs)
         per = self.stage.prefill_time(tokens / m, pairs / m, seqs / m, ctx_read / m)
-        return self._slots(m) * (per + self._handoff(tokens / m))
+        ov = self.overhead_s
+        return ov + self._slots(m) * (per - ov + self._handoff(tokens / m))
 
     def prefill_one(self, prompt: int) -> float:
         return self.prefill_time(prompt, prompt * prompt / 2.0, 1)
@@ -140,7 +144,10 @@ class PipelineCost:
     def decode_time(self, batch: int, context: float) -> float:
         m = self._m(batch)
         b = batch / m
-        return self._slots(m) * (self.stage.decode_time(b, context / m) + self._handoff(b))
+        ov = self.overhead_s
+        return ov + self._slots(m) * (
+            self.stage.decode_time(b, context / m) - ov + self._handoff(b)
+        )
 
     def span(self, batch: int, s0: float, n: int) -> float:
         if n <= 0:
@@ -148,15 +155,15 @@ class PipelineCost:
         m = self._m(batch)
         b = batch / m
         c = self._slots(m)
-        return c * self.stage.span(b, s0 / m, n) + n * c * self._handoff(b)
+        ov = self.overhead_s
+        return n * ov + c * (self.stage.span(b, s0 / m, n) - n * ov) + n * c * self._handoff(b)
 
     def boundary(self, batch: int, s0: float, elapsed: float, limit: int) -> tuple[int, float]:
         if elapsed <= 0:
             return 0, 0.0
         m = self._m(batch)
-        c = self._slots(m)
-        # the stages alone reach ``elapsed`` no earlier than the whole pipeline does
-        hi = self.stage.first_n(batch / m, s0 / m, elapsed / c, limit)
+        # one stage alone reaches ``elapsed`` no earlier than the whole pipeline does
+        hi = self.stage.first_n(batch / m, s0 / m, elapsed, limit)
         lo = 0
         span = self.span
         while hi < limit and span(batch, s0, hi) < elapsed:  # rounding

@@ -190,7 +190,8 @@ TINY = ModelArch(
 
 def test_pipeline_bubble_formula_by_hand() -> None:
     """pp = 2 stages of 2 layers, batch 6 in m = 2 microbatches of 3: one iteration is
-    (m + pp − 1) = 3 slots of (stage time of a microbatch + hand-off of its activations)."""
+    (m + pp − 1) = 3 slots of (stage time of a microbatch + hand-off of its activations),
+    plus the engine's per-iteration overhead once."""
     eff = Efficiency(iteration_overhead_s=0.0)
     eng = Engine(efficiency=eff)
     net = InterNode(1, 50e9, 8e-5, 3e-5)
@@ -202,6 +203,12 @@ def test_pipeline_bubble_formula_by_hand() -> None:
     # one prompt: no microbatching, the stages run one after the other
     one = 3e-5 + 700 * 1024 * 2 / 50e9
     assert cost.prefill_one(700) == pytest.approx(2 * (half.prefill_one(700) + one))
+    # the engine's CPU overhead is paid once per iteration, not per stage
+    eng = Engine(efficiency=Efficiency(iteration_overhead_s=0.002))
+    slow = build_latency_model("roofline", TINY, H100, 1, eng, pp=2, internode=net)
+    assert slow.decode_time(6, 3000) == pytest.approx(
+        0.002 + 3 * (half.decode_time(3, 1500) + hand)
+    )
     # batch 1: m = 1, pp slots
     assert cost.decode_time(1, 500) == pytest.approx(
         2 * (half.decode_time(1, 500) + 3e-5 + 1024 * 2 / 50e9)

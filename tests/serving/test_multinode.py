@@ -312,3 +312,15 @@ def test_the_aibrix_multi_node_sample_serves_through_rank_0_pods() -> None:
     assert set(rq.decode_pod) == {_pods(res, "decode")[0]}
     assert all(n.endswith("-0") for n in set(rq.prefill_pod) | set(rq.decode_pod))
     assert math.isfinite(rq.ttft_s.max())
+
+
+def test_each_member_loads_its_share_of_the_weights() -> None:
+    """Model-aware start-up: the 70B weights divided over the instance's 16 GPUs."""
+    from stormsim.perf.startup import LOAD_BYTES_PER_S, role_startups
+
+    wl = {"arrival": {"kind": "poisson", "rate_rps": 1}}
+    for serving in ({}, {"roles": {"decode": {"pipeline_parallel": 2}}}):
+        sc = stormsim.load_scenario(_pd(wl, serving))
+        dec = next(r for r in role_startups(sc) if r.role == "decode")
+        assert dec.bytes_per_gpu == weight_bytes(M70) / 16
+        assert dec.model_load_median_s == pytest.approx(weight_bytes(M70) / 16 / LOAD_BYTES_PER_S)

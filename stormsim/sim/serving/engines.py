@@ -172,10 +172,14 @@ class PrefillEngine:
         self.chunked = chunked
         self.kv = kv
         self.dec = dec  # colocated pod: the decode engine sharing the GPU and the KV pool
+        if dec is not None:
+            dec.pre = self
         self.group: Any = None
         self.queue: deque[Request] = deque()
         self.batch: list[tuple[Request, int]] = []
         self.busy = False
+        self.blocked = False  # the queue's head waits for KV cache (nothing could start)
+        self.finishing = False  # in :meth:`_done` (which starts the next iteration itself)
         self.outstanding = 0
         self.holding: set[Request] = set()
         self.alive = True
@@ -201,11 +205,20 @@ class PrefillEngine:
             self.start()
 
     def start(self) -> None:
-        """Form and start the next iteration, if anything can run."""
+        """Form and start the next iteration, if anything can run.
+
+        When the queue's head waits for KV cache, the engine is *blocked*: whatever frees KV
+        retries it (a KV transfer finishing or a failed request on a prefill pod; on a
+        colocated pod, the decode engine's next batch change, see
+        :meth:`DecodeEngine.want_wake`)."""
+        self.blocked = False
         if self.busy or not self.alive or not self.queue:
             if not self.busy and self.dec is not None and self.dec.paused:
                 self.dec.resume(self.plane.env.now)
             return
+        dec = self.dec
+        if dec is not None and dec.next_t <= self.plane.env.now:
+            dec.sync(self.plane.env.now)  # completions due by now have freed their KV
         q = self.queue
         kv = self.kv
         budget = self.budget
@@ -245,8 +258,11 @@ class PrefillEngine:
             seqs += 1
             items.append((r, chunk))
         if not items:
-            if self.dec is not None and self.dec.paused:
-                self.dec.resume(self.plane.env.now)
+            self.blocked = True
+            if dec is not None:
+                if dec.paused:
+                    dec.resume(self.plane.env.now)
+                dec.want_wake()
             return
         now = self.plane.env.now
         t0 = self.dec.pause(now) if self.dec is not None else now
@@ -272,16 +288,19 @@ class PrefillEngine:
         plane = self.plane
         if self.group is not None:
             self.group.dirty = True
+        self.finishing = True
         for r, chunk in items:
             r.done_tokens += chunk
             if r.done_tokens >= r.prompt:
                 self.outstanding -= 1
                 plane.prefill_done(r)
+        self.finishing = False
         self.start()
 
     def die(self) -> list[Request]:
         """The pod is gone: everything it holds is lost. Returns the affected requests."""
         self.alive = False
+        self.blocked = False
         self.token += 1
         lost = [r for r, _ in self.batch] + list(self.queue) + list(self.holding)
         seen: set[int] = set()
@@ -308,6 +327,7 @@ class DecodeEngine:
         self.max_seqs = max_seqs
         self.kv = kv
         self.group: Any = None
+        self.pre: PrefillEngine | None = None  # colocated pod: the prefill engine
         self.B = 0
         self.C = 0.0
         self.K = 0
@@ -371,7 +391,7 @@ class DecodeEngine:
         self._is_leave = leave
         if best < INF:
             self.plane.push_due(best, self)
-        if self.waiting and best < self.wake_at:
+        if best < self.wake_at and (self.waiting or (self.pre is not None and self.pre.blocked)):
             self.wake_at = best
             self.plane.at(best, self._wake, None)
 
@@ -484,10 +504,23 @@ class DecodeEngine:
         if changed or q:
             self._recompute()
 
+    def want_wake(self) -> None:
+        """Call :meth:`_wake` at the next batch change (the colocated prefill engine waits
+        for the KV cache that a completion frees)."""
+        t = self.next_t
+        if t < self.wake_at:
+            self.wake_at = t
+            self.plane.at(t, self._wake, None)
+
     def _wake(self, _arg: Any) -> None:
+        """At a batch change: admit waiting requests, then retry a blocked prefill."""
         self.wake_at = INF
-        if self.alive:
-            self.try_admit()
+        if not self.alive:
+            return
+        self.try_admit()
+        pre = self.pre
+        if pre is not None and pre.blocked and not pre.busy:
+            pre.start()
 
     def _add_pending(self, r: Request, ready: float, recompute: bool = True) -> None:
         r.state = DECODE_PENDING

@@ -367,12 +367,16 @@ class ServingPlane:
         self.n_done += 1
 
     def _release(self, r: Request) -> None:
+        """Give back what the attempt of ``r`` holds, and retry the admission of whatever
+        waits for it (KV cache and batch slots on the surviving engines)."""
         st = r.state
         pe: PrefillEngine | None = r.pe
         de: DecodeEngine | None = r.de
+        left_queue = False
         if st == DECODE_WAIT and de is not None and de.alive:
             with contextlib.suppress(ValueError):
                 de.waiting.remove(r)
+                left_queue = True
         if st == TRANSFER:
             if r.flow is not None:
                 self.net.abort(r.flow)
@@ -382,16 +386,20 @@ class ServingPlane:
                 de.kv.free(r.dkv)
                 de.admitted -= 1
                 de.try_admit()
-        if st in (DECODE_WAIT, TRANSFER) and not r.local and pe is not None and pe.alive and r.pkv:
+        # a P/D request holds its prompt's KV on the prefill pod from its first chunk until
+        # its transfer ends (also when its decode pod went away while it was in prefill)
+        if not r.local and pe is not None and pe.alive and r.pkv:
             pe.kv.free(r.pkv)
             pe.holding.discard(r)
             r.pkv = 0
-            if not pe.busy:
+            if not pe.busy and not pe.finishing:
                 pe.start()
         if de is not None and de.alive:
             de.outstanding -= 1
             if de.group is not None:
                 de.group.dirty = True
+            if left_queue:
+                de.try_admit()  # the next waiting request may fit where this one did not
 
     # ------------------------------------------------------------------ mixed versions
     def _compat(self, info: PodInfo) -> frozenset[str]:

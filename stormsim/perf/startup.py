@@ -115,7 +115,10 @@ def role_startups(s: Scenario) -> list[RoleStartup]:
         kind = over.kind if over is not None and over.kind is not None else None
         if kind == "none" or (kind is None and gpus <= 0):
             continue
-        pp = over.pipeline_parallel if over is not None and over.pipeline_parallel else 1
+        if over is not None and over.pipeline_parallel:
+            pp = over.pipeline_parallel
+        else:
+            pp = (spec.group_size > 1 and spec.template.pipeline_parallel_arg()) or 1
         if over is not None and over.tensor_parallel:
             tp = over.tensor_parallel
         else:  # a multi-node role's engine spans its PodSet's pods

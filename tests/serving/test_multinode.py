@@ -324,3 +324,38 @@ def test_each_member_loads_its_share_of_the_weights() -> None:
         dec = next(r for r in role_startups(sc) if r.role == "decode")
         assert dec.bytes_per_gpu == weight_bytes(M70) / 16
         assert dec.model_load_median_s == pytest.approx(weight_bytes(M70) / 16 / LOAD_BYTES_PER_S)
+
+
+@pytest.mark.parametrize(
+    ("args", "expect"),
+    [
+        (["--model", "m", "--tensor-parallel-size", "8", "--pipeline-parallel-size", "2"], 2),
+        (["vllm serve m -tp 8 -pp 4"], 4),
+        (["python3 -m sglang.launch_server \\\n --tp-size 8 --pp-size=2 --nnodes 2"], 2),
+        (["--tp", "16", "--nnodes", "2"], None),
+        (["--pipeline-parallel-size", "x"], None),
+    ],
+)
+def test_pipeline_stages_from_the_engine_arguments(args: list[str], expect: int | None) -> None:
+    from stormsim.schema.aibrix import PodTemplate
+
+    t = PodTemplate.model_validate({"spec": {"containers": [{"name": "e", "args": args}]}})
+    assert t.pipeline_parallel_arg() == expect
+
+
+def test_the_engine_arguments_set_the_stages_unless_the_knob_does() -> None:
+    wl = {"arrival": {"kind": "poisson", "rate_rps": 1}, "start_s": 1000}
+
+    def decode_cap(serving: dict[str, Any]) -> int:
+        data = _pd(wl, serving, until_s=30)
+        spec = data["service"]["manifest"]["spec"]["template"]["spec"]["roles"][1]
+        spec["template"]["spec"]["containers"][0]["args"] = ["--pipeline-parallel-size", "2"]
+        w = run_world(data)
+        assert w.serving is not None
+        (e,) = [e for e in w.serving.all_pods if e.info.role == "decode"]
+        assert e.decode is not None
+        return e.decode.kv.cap
+
+    assert decode_cap({}) == instance_kv_capacity(M70, H100, 8, 2, 0.9, 1.0)
+    knob = {"roles": {"decode": {"pipeline_parallel": 1}}}
+    assert decode_cap(knob) == kv_capacity_tokens(M70, H100, 16, 0.9, 1.0)

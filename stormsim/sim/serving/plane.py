@@ -423,13 +423,22 @@ class ServingPlane:
         return over.engine if over is not None and over.engine is not None else self.cfg.engine
 
     def cost_for(
-        self, role: str, gpu_type: str, gpus: int, members: int = 1, net: InterNode | None = None
+        self,
+        role: str,
+        gpu_type: str,
+        gpus: int,
+        members: int = 1,
+        net: InterNode | None = None,
+        pp_arg: int | None = None,
     ) -> LatencyModel:
         """The latency model of one engine of ``role``: a pod with ``gpus`` GPUs, or a
         multi-node instance of ``members`` such pods whose nodes ``net`` joins (None: all on
-        one node)."""
+        one node). Pipeline stages: ``serving.roles.<role>.pipeline_parallel``, else
+        ``pp_arg`` (the engine's command line), else 1."""
         over = self.cfg.roles.get(role)
         pp = over.pipeline_parallel if over is not None and over.pipeline_parallel else 1
+        if (over is None or not over.pipeline_parallel) and pp_arg:
+            pp = pp_arg
         total = max(1, gpus) * members
         if over is not None and over.tensor_parallel:
             tp = over.tensor_parallel
@@ -559,7 +568,8 @@ class ServingPlane:
                 eff.internode_allreduce_latency_s,
                 eff.internode_send_latency_s,
             )
-        cost = self.cost_for(rank0.role, node.gpu_type, gpus, size, net)
+        pp_arg = rank0.template.pipeline_parallel_arg() if rank0.template is not None else None
+        cost = self.cost_for(rank0.role, node.gpu_type, gpus, size, net, pp_arg)
         entry = self._register(rank0, kind, cost, gpus * size)
         entry.members = {p.name: p.seq for p in members}
         for p in members:

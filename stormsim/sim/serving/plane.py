@@ -532,7 +532,9 @@ class ServingPlane:
 
     def _member_routable(self, cur: Pod) -> None:
         """A member of a multi-node instance is routable: the instance (named after its
-        rank-0 pod, the one the gateway reaches) registers once every member is."""
+        rank-0 pod, the only one AIBrix's ``pd`` router considers: ``filterPrefillDecodePods``
+        in ``pkg/plugins/gateway/algorithms/pd_disaggregation.go``) registers once every
+        member is (docs/serving.md, "Multi-node instances")."""
         assert cur.podset is not None
         old = self._instances.get(cur.name)
         if old is not None:

@@ -1,11 +1,20 @@
 """Serving data-plane benchmarks (on demand; not part of the tests).
 
-    .venv/bin/python bench/serving_bench.py            # both benchmarks
-    .venv/bin/python bench/serving_bench.py distserve  # one of: distserve, fleet
+    .venv/bin/python bench/serving_bench.py                  # all three benchmarks
+    .venv/bin/python bench/serving_bench.py distserve fleet  # any of distserve, distserve10k, fleet
+    .venv/bin/python bench/serving_bench.py --requests 100000 fleet   # a smaller size
 
-Each benchmark runs in a fresh subprocess so that its peak RSS is its own. Printed ratios
-compare with the targets of issue 4 and with the peer (DistServe's simulator: 260 s and
-13.1 GB for 50,000 requests on a 2-core machine), measured in the same run.
+* ``distserve``: DistServe's OPT-13B workload (1 prefill TP2 + 1 decode TP1), 50,000 requests;
+* ``distserve10k``: the same with 10,000 requests, to time the whole process (imports included);
+* ``fleet``: 1M requests in one simulated hour on 128 H100s with a full rolling update.
+
+Each benchmark runs in a fresh subprocess so that its peak RSS and its imports are its own. It
+prints the whole process's wall time and its import phase, the run's wall and CPU time, the
+per-request cost (CPU microseconds and Python function calls, the latter from a profiled run of
+1,000 DistServe requests) and simulated requests per wall second beside the raw SimPy events per
+second measured in the same process (a bare ``env.timeout`` loop). Targets: issue 4 (DistServe
+50k <= 5 s, fleet 1M <= 60 s) and issue 12 (fleet 1M <= 20 s); the peer is DistServe's own
+simulator (260 s and 13.1 GB for 50,000 requests on a 2-core machine).
 """
 
 from __future__ import annotations
@@ -16,6 +25,8 @@ import subprocess
 import sys
 import time
 from typing import Any
+
+T_START = time.perf_counter()
 
 ROOT_TIMING = {
     "scheduling_s": 0.5,
@@ -136,12 +147,54 @@ def fleet_scenario(n: int = 1_000_000) -> dict[str, Any]:
     }
 
 
-def _child(which: str, n: int) -> dict[str, Any]:
+def raw_simpy_rate(n: int = 1_000_000) -> float:
+    """Events per second of bare SimPy: one process yielding ``n`` ``env.timeout`` events."""
+    import simpy
+
+    env = simpy.Environment()
+
+    def proc(env: simpy.Environment) -> Any:
+        for _ in range(n):
+            yield env.timeout(1.0)
+
+    env.process(proc(env))
+    t0 = time.perf_counter()
+    env.run()
+    return n / (time.perf_counter() - t0)
+
+
+def calls_per_request(n: int = 1000) -> float:
+    """Python function calls per request of the DistServe workload (cProfile, whole run
+    minus the same run with one request)."""
+    import cProfile
+    import pstats
+
     import stormsim
+    from stormsim.schema.loader import load_scenario
+
+    def calls(k: int) -> int:
+        sc = load_scenario(distserve_scenario(k))
+        pr = cProfile.Profile()
+        pr.enable()
+        stormsim.run(sc)
+        pr.disable()
+        return sum(v[1] for v in pstats.Stats(pr).stats.values())  # type: ignore[attr-defined]
+
+    calls(10)  # warm caches
+    return (calls(n) - calls(1)) / (n - 1)
+
+
+def _child(which: str, n: int) -> dict[str, Any]:
+    t_imp = time.perf_counter()
+    import pandas  # noqa: F401  (the frames need it; imported here to time the imports)
+
+    import stormsim
+    import stormsim.runner
     from stormsim.schema.loader import load_scenario
     from stormsim.sim.world import World
 
-    data = distserve_scenario(n) if which == "distserve" else fleet_scenario(n)
+    import_s = time.perf_counter() - t_imp
+    data = distserve_scenario(n) if which.startswith("distserve") else fleet_scenario(n)
     sc = load_scenario(data)
     captured: dict[str, Any] = {}
     orig_init = World.__init__
@@ -152,17 +205,26 @@ def _child(which: str, n: int) -> dict[str, Any]:
 
     World.__init__ = spy  # type: ignore[method-assign]
     t0 = time.perf_counter()
+    c0 = time.process_time()
     res = stormsim.run(sc)
     wall = time.perf_counter() - t0
+    cpu = time.process_time() - c0
+    process_s = time.perf_counter() - T_START
     world = captured["world"]
     plane = world.serving
     s = res.summary
     n_req = s["requests_arrived"]
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    simpy_rate = raw_simpy_rate()
     return {
         "bench": which,
         "requests": n_req,
         "wall_s": wall,
+        "cpu_s": cpu,
+        "process_s": process_s,
+        "import_s": import_s,
+        "cpu_us_per_request": 1e6 * cpu / max(1, n_req),
+        "simpy_events_per_s": simpy_rate,
         "peak_rss_mb": rss_mb,
         "sim_s": s["sim_end_s"],
         "plane_entries_per_request": plane.n_entries / max(1, n_req),
@@ -182,7 +244,8 @@ def _child(which: str, n: int) -> dict[str, Any]:
 
 TARGETS = {
     "distserve": {"wall_s": 5.0, "rss_mb": 500.0, "peer_wall_s": 260.0, "peer_rss_mb": 13.1e3},
-    "fleet": {"wall_s": 60.0, "rss_mb": 2048.0},
+    "distserve10k": {"wall_s": 5.0, "rss_mb": 500.0},
+    "fleet": {"wall_s": 20.0, "rss_mb": 2048.0},
 }
 
 
@@ -190,19 +253,48 @@ def main(argv: list[str]) -> None:
     if len(argv) >= 2 and argv[0] == "--child":
         print(json.dumps(_child(argv[1], int(argv[2]))))
         return
-    which = argv or ["distserve", "fleet"]
-    sizes = {"distserve": 50_000, "fleet": 1_000_000}
+    if argv and argv[0] == "--calls":
+        print(json.dumps({"calls_per_request": calls_per_request()}))
+        return
+    size = None
+    if len(argv) >= 2 and argv[0] == "--requests":
+        size = int(argv[1])
+        argv = argv[2:]
+    which = argv or ["distserve", "distserve10k", "fleet"]
+    sizes = {"distserve": 50_000, "distserve10k": 10_000, "fleet": 1_000_000}
     for b in which:
-        n = sizes[b]
+        if b not in sizes:
+            raise SystemExit(f"unknown benchmark {b!r}: one of {', '.join(sizes)}")
+    calls = subprocess.run(
+        [sys.executable, __file__, "--calls"], capture_output=True, text=True, check=True
+    )
+    cpr = json.loads(calls.stdout.strip().splitlines()[-1])["calls_per_request"]
+    print(f"DistServe workload: {cpr:.1f} Python function calls per request (cProfile)")
+    for b in which:
+        n = size or sizes[b]
+        print(f"== {b}: running {n:,} requests in a fresh process ...", flush=True)
+        t0 = time.perf_counter()
         out = subprocess.run(
             [sys.executable, __file__, "--child", b, str(n)],
             capture_output=True,
             text=True,
             check=True,
         )
+        whole = time.perf_counter() - t0
         r = json.loads(out.stdout.strip().splitlines()[-1])
         t = TARGETS[b]
-        print(f"== {b}: {r['requests']:,} requests, {r['sim_s']:.0f} s simulated")
+        print(f"   {r['requests']:,} requests, {r['sim_s']:.0f} s simulated")
+        print(
+            f"   whole process {whole:.2f} s wall (imports {r['import_s']:.2f} s); "
+            f"stormsim.run {r['wall_s']:.2f} s wall, {r['cpu_s']:.2f} s CPU = "
+            f"{r['cpu_us_per_request']:.1f} CPU us per request"
+        )
+        print(
+            f"   {r['requests_per_wall_s']:,.0f} simulated requests per wall second; raw SimPy "
+            f"in the same process: {r['simpy_events_per_s']:,.0f} events per second, so a "
+            f"request costs as much as {r['simpy_events_per_s'] / r['requests_per_wall_s']:.1f} "
+            "bare SimPy events"
+        )
         print(
             f"   wall {r['wall_s']:.2f} s (target {t['wall_s']:g} s, ratio "
             f"{r['wall_s'] / t['wall_s']:.2f}); peak RSS {r['peak_rss_mb']:.0f} MB (target "
@@ -214,8 +306,7 @@ def main(argv: list[str]) -> None:
                 f"{t['peer_rss_mb'] / r['peak_rss_mb']:.0f}x less memory"
             )
         print(
-            f"   {r['requests_per_wall_s']:,.0f} simulated requests per wall second; "
-            f"{r['plane_entries_per_request']:.2f} data-plane events and "
+            f"   {r['plane_entries_per_request']:.2f} data-plane events and "
             f"{r['simpy_timeouts_per_request']:.2f} SimPy timeouts per request"
         )
         print(

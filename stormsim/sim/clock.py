@@ -9,6 +9,7 @@ reordered: the simulated history is the same as with one timeout per entry.
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Protocol
 
 import simpy
@@ -24,6 +25,10 @@ class Now(Protocol):
 class Clock(simpy.Environment):
     """A :class:`simpy.Environment` (times in seconds) whose callbacks may advance the clock
     to an instant before the next scheduled event."""
+
+    # the same as SimPy's ``now`` property, read without a Python-level call: the data plane
+    # reads the clock about a dozen times per request
+    now = property(attrgetter("_now"), doc="The current simulated time (s).")
 
     def advance_if_idle(self, t: float) -> bool:
         """Move the clock to ``t`` (s) if ``now <= t`` and no event is scheduled at or

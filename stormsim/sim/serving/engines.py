@@ -37,6 +37,11 @@ class EngineHost(Protocol):
     def env(self) -> Now: ...
     def at(self, t: float, fn: Any, arg: Any) -> None: ...
     def push_due(self, t: float, engine: DecodeEngine) -> None: ...
+
+    due: list[tuple[float, int, DecodeEngine]]
+    """The heap behind :meth:`push_due` (decode engines push to it directly)."""
+    _seq: int
+
     def fail(self, r: Request, reason: str, retry: bool = True) -> None: ...
     def prefill_done(self, r: Request) -> None: ...
     def complete(self, r: Request, t: float) -> None: ...
@@ -94,7 +99,21 @@ class Request:
         self.retries = 0
         self.outcome = "in_flight"
         self.reason = ""
-        self.reset()
+        # the fields of :meth:`reset`, assigned here without the call (one per arrival)
+        nan = math.nan
+        self.roleset = self.prefill_pod = self.decode_pod = ""
+        self.prefill_rev = self.decode_rev = ""
+        self.mixed = self.local = False
+        self.routed_at = self.prefill_start = self.prefill_end = nan
+        self.transfer_start = self.transfer_end = self.decode_start = nan
+        self.first_token = self.ended_at = nan
+        self.state = GATEWAY
+        self.pe: Any = None
+        self.de: Any = None
+        self.flow: Any = None
+        self.done_tokens = self.pkv = self.dkv = 0
+        self.join_k = self.leave_k = self.ctx0 = 0
+        self.gw_deadline = INF
 
     def reset(self) -> None:
         """Forget the current attempt (before a retry)."""
@@ -114,13 +133,13 @@ class Request:
         self.first_token = nan
         self.ended_at = nan
         self.state = GATEWAY
-        self.pe: Any = None
-        self.de: Any = None
+        self.pe = None
+        self.de = None
         self.local = False
         self.done_tokens = 0
         self.pkv = 0
         self.dkv = 0
-        self.flow: Any = None
+        self.flow = None
         self.join_k = 0
         self.leave_k = 0
         self.ctx0 = 0
@@ -192,7 +211,7 @@ class PrefillEngine:
         return r.prompt + r.output if self.dec is not None else r.prompt
 
     def submit(self, r: Request) -> None:
-        if self.need(r) > self.kv.cap:
+        if (r.prompt + r.output if self.dec is not None else r.prompt) > self.kv.cap:
             self.plane.fail(r, "too_long", retry=False)
             return
         r.pe = self
@@ -212,13 +231,14 @@ class PrefillEngine:
         colocated pod, the decode engine's next batch change, see
         :meth:`DecodeEngine.want_wake`)."""
         self.blocked = False
-        if self.busy or not self.alive or not self.queue:
-            if not self.busy and self.dec is not None and self.dec.paused:
-                self.dec.resume(self.plane.env.now)
-            return
         dec = self.dec
-        if dec is not None and dec.next_t <= self.plane.env.now:
-            dec.sync(self.plane.env.now)  # completions due by now have freed their KV
+        if self.busy or not self.alive or not self.queue:
+            if not self.busy and dec is not None and dec.paused:
+                dec.resume(self.plane.env.now)
+            return
+        now = self.plane.env.now
+        if dec is not None and dec.next_t <= now:
+            dec.sync(now)  # completions due by now have freed their KV
         q = self.queue
         kv = self.kv
         budget = self.budget
@@ -228,8 +248,9 @@ class PrefillEngine:
         ctx_read = 0
         finishing = 0
         items: list[tuple[Request, int]] = []
-        colocated = self.dec is not None
-        while q and seqs < self.max_seqs and budget > 0:
+        colocated = dec is not None
+        max_seqs = self.max_seqs
+        while q and seqs < max_seqs and budget > 0:
             r = q[0]
             rem = r.prompt - r.done_tokens
             if rem <= budget:
@@ -242,9 +263,12 @@ class PrefillEngine:
                 break
             if r.done_tokens == 0:
                 need = r.prompt + r.output if colocated else r.prompt
-                if kv.used + need > kv.cap:
+                used = kv.used + need
+                if used > kv.cap:
                     break
-                kv.take(need)
+                kv.used = used
+                if used > kv.peak:
+                    kv.peak = used
                 r.pkv = need
                 r.state = PREFILL_RUN
             if chunk == rem:
@@ -261,11 +285,10 @@ class PrefillEngine:
             self.blocked = True
             if dec is not None:
                 if dec.paused:
-                    dec.resume(self.plane.env.now)
+                    dec.resume(now)
                 dec.want_wake()
             return
-        now = self.plane.env.now
-        t0 = self.dec.pause(now) if self.dec is not None else now
+        t0 = dec.pause(now) if dec is not None else now
         for r, _ in items:
             if r.done_tokens == 0:
                 r.prefill_start = t0
@@ -345,6 +368,7 @@ class DecodeEngine:
         self._leave_t = -1.0
         self._is_leave = False
         self.wake_at = INF
+        self._due_t = -1.0  # the time of this engine's latest entry in the plane's due heap
         self.alive = True
         self.peak_batch = 0
         self.completed = 0
@@ -389,8 +413,11 @@ class DecodeEngine:
                 self._join_n = n
         self.next_t = best
         self._is_leave = leave
-        if best < INF:
-            self.plane.push_due(best, self)
+        if best < INF and best != self._due_t:  # (an entry at ``best`` is already queued)
+            self._due_t = best
+            plane = self.plane
+            plane._seq += 1  # plane.push_due(best, self), inlined
+            heappush(plane.due, (best, plane._seq, self))
         if best < self.wake_at and (self.waiting or (self.pre is not None and self.pre.blocked)):
             self.wake_at = best
             self.plane.at(best, self._wake, None)
@@ -418,19 +445,44 @@ class DecodeEngine:
         self._leave_t = -1.0
 
     def _step(self) -> None:
+        """Apply the next membership change (at ``next_t``). The advance to its boundary is
+        :meth:`_advance` with the time known, written out here (the hottest path)."""
+        t_new = self.next_t
+        K = self.K
         if self._is_leave:
             kl = self.leaves[0][0]
-            self._advance(kl - self.K, self.next_t)
+            n = kl - K
+        else:
+            kl = 0
+            n = self._join_n if self.B > 0 else 0
+        if n > 0:
+            if self.awaiting_ft:
+                B = self.B
+                S = self.C + B * K
+                span = self.cost.span
+                keep = []
+                k_to = K + n
+                t_ref = self.t_ref
+                for r in self.awaiting_ft:
+                    kf = r.join_k + 1
+                    if kf <= k_to:
+                        r.first_token = t_ref + span(B, S, kf - K)
+                    else:
+                        keep.append(r)
+                self.awaiting_ft = keep
+            self.t_ref = t_new
+            self.K = K = K + n
+        self._leave_t = -1.0
+        if self._is_leave:
             t = self.t_ref
             leaves = self.leaves
             plane = self.plane
             kv = self.kv
-            self._leave_t = -1.0
             while leaves and leaves[0][0] == kl:
                 r = heappop(leaves)[2]
                 self.B -= 1
                 self.C -= r.ctx0 - r.join_k
-                kv.free(r.dkv + (r.pkv if r.local else 0))
+                kv.used -= r.dkv + (r.pkv if r.local else 0)
                 self.admitted -= 1
                 self.outstanding -= 1
                 self.completed += 1
@@ -438,15 +490,28 @@ class DecodeEngine:
             if self.group is not None:
                 self.group.dirty = True
         else:
-            if self.B > 0:
-                self._advance(self._join_n, self.next_t)
-            else:
+            if self.B == 0:
                 tj = self.pending[0][0]
                 if tj > self.t_ref:
                     self.t_ref = tj
-                self._leave_t = -1.0
             r = heappop(self.pending)[2]
-            self._join(r)
+            # self._join(r), written out
+            r.state = DECODE_RUN
+            r.decode_start = self.t_ref
+            r.join_k = K
+            if r.local:  # colocated pod: prefill produced the first token
+                ntok = r.output - 1
+                r.ctx0 = r.prompt + 1
+            else:
+                ntok = r.output
+                r.ctx0 = r.prompt
+                self.awaiting_ft.append(r)
+            r.leave_k = K + ntok
+            B = self.B = self.B + 1
+            if self.peak_batch < B:
+                self.peak_batch = B
+            self.C += r.ctx0 - K
+            heappush(self.leaves, (r.leave_k, r.id, r))
         self._recompute()
 
     def _join(self, r: Request) -> None:
@@ -481,7 +546,8 @@ class DecodeEngine:
 
     def try_admit(self) -> None:
         now = self.plane.env.now
-        self.sync(now)
+        if self.next_t <= now:
+            self.sync(now)
         q = self.waiting
         kv = self.kv
         plane = self.plane
@@ -492,11 +558,15 @@ class DecodeEngine:
             if kv.used + need > kv.cap:
                 break
             q.popleft()
-            kv.take(need)
+            if need:
+                used = kv.used = kv.used + need
+                if used > kv.peak:
+                    kv.peak = used
             r.dkv = need
             self.admitted += 1
             if r.local:
-                self._add_pending(r, now, recompute=False)
+                r.state = DECODE_PENDING
+                heappush(self.pending, (now, r.id, r))
                 changed = True
             else:
                 self.incoming.add(r)
@@ -531,8 +601,14 @@ class DecodeEngine:
     def transferred(self, r: Request, ready: float) -> None:
         """The KV of ``r`` has arrived; it joins the batch at the first boundary >= ready."""
         self.incoming.discard(r)
-        self.sync(self.plane.env.now)
-        self._add_pending(r, ready)
+        now = self.plane.env.now
+        if self.next_t <= now:
+            self.sync(now)
+        r.state = DECODE_PENDING
+        pending = self.pending
+        heappush(pending, (ready, r.id, r))
+        if pending[0][2] is r:  # otherwise the next change (and its time) is the same
+            self._recompute()
 
     # ------------------------------------------------------------------ colocated pods
     def pause(self, now: float) -> float:

@@ -157,18 +157,20 @@ class Gateway:
     def _best(self, g: Group, now: float) -> tuple[float, float, Any, Any]:
         """(prefill score, decode score, prefill engine, decode engine) of a RoleSet."""
         if self.router == "least_kv":
-            if g.pd:
+            if g.prefill and g.decode:
                 bp = min(g.prefill, key=_kv_frac)
                 bd = min(g.decode, key=_kv_frac)
                 return bp.kv.frac(), bd.kv.frac(), bp, bd
             bc = min(g.colocated, key=_colocated_kv)
             v = bc.decode.kv.frac()
             return v, v, bc.prefill, bc.decode
-        if g.pd:
-            bp = min(g.prefill, key=_OUT)
-            bd = min(g.decode, key=_OUT)
+        ps, ds = g.prefill, g.decode
+        if ps and ds:
+            bp = ps[0] if len(ps) == 1 else min(ps, key=_OUT)
+            bd = ds[0] if len(ds) == 1 else min(ds, key=_OUT)
             return float(bp.outstanding), float(bd.outstanding), bp, bd
-        bc = min(g.colocated, key=_colocated_out)
+        cs = g.colocated
+        bc = cs[0] if len(cs) == 1 else min(cs, key=_colocated_out)
         v = float(bc.prefill.outstanding + bc.decode.outstanding)
         return v, v, bc.prefill, bc.decode
 

@@ -59,6 +59,7 @@ class Network:
         self.pod_ingress: dict[str, Link] = {}
         self.transfers = 0
         self.bytes = 0.0
+        self._nvlink: dict[str, float] = {}
 
     def _links(self, src: str, dst: str) -> tuple[Link, Link]:
         eg = self.egress.get(src)
@@ -97,7 +98,10 @@ class Network:
         self.bytes += nbytes
         if src == dst:
             f = Flow(req, (), nbytes, now, done)
-            f.rate = plane.nvlink_bytes_per_s(src)
+            rate = self._nvlink.get(src)
+            if rate is None:
+                rate = self._nvlink[src] = plane.nvlink_bytes_per_s(src)
+            f.rate = rate
             plane.at(now + nbytes / f.rate, self._finish, (f, 0))
             return f
         links: tuple[Link, ...] = self._links(src, dst)

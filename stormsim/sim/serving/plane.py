@@ -202,6 +202,8 @@ class ServingPlane:
         due = self.due
         while due and due[0][0] <= now:
             t, _, e = heappop(due)
+            if e._due_t == t:
+                e._due_t = -1.0  # (it has no entry queued any more)
             if e.alive and e.next_t == t:
                 e.sync(now)
 
@@ -284,7 +286,10 @@ class ServingPlane:
         r.local = pe.dec is de
         if not r.local and pi.revision != di.revision:
             r.mixed = not (self._compat(pi) & self._compat(di))
-        if pe.need(r) > pe.kv.cap or (not r.local and r.prompt + r.output > de.kv.cap):
+        total = r.prompt + r.output
+        if (total if pe.dec is not None else r.prompt) > pe.kv.cap or (
+            not r.local and total > de.kv.cap
+        ):
             self.fail(r, "too_long", retry=False)
             return
         r.de = de
@@ -336,7 +341,7 @@ class ServingPlane:
         r.flow = None
         pe = r.pe
         if pe.alive:
-            pe.kv.free(r.pkv)
+            pe.kv.used -= r.pkv
             pe.holding.discard(r)
         r.pkv = 0
         r.de.transferred(r, now + self.base_latency)

@@ -359,3 +359,30 @@ def test_the_engine_arguments_set_the_stages_unless_the_knob_does() -> None:
     assert decode_cap({}) == instance_kv_capacity(M70, H100, 8, 2, 0.9, 1.0)
     knob = {"roles": {"decode": {"pipeline_parallel": 1}}}
     assert decode_cap(knob) == kv_capacity_tokens(M70, H100, 16, 0.9, 1.0)
+
+
+@pytest.mark.parametrize("name", ["roofline", "calibrated"])
+def test_stormsim_latency_times_multi_node_engines(name: str) -> None:
+    """``stormsim.latency(..., pp=, nodes=)`` totals what the data plane's engine takes, and
+    its parts add up to it (bubble slots fold into the parts, hand-offs into communication)."""
+    net = InterNode(8, H100.nic_gbps * 1e9 / 8, 8e-5, 3e-5)
+    for tp, pp in [(16, 1), (8, 2)]:
+        eng = build_latency_model(name, M70, H100, tp, Engine(), pp=pp, internode=net)
+        d = stormsim.latency(
+            "llama-3.1-70b", "H100-80GB", tp, decode_batch=48, context=3000,
+            latency_model=name, pp=pp, nodes=2, engine=Engine(),
+        )  # fmt: skip
+        assert d.total_s == pytest.approx(eng.decode_time(48, 48 * 3000), rel=1e-12)
+        assert d.total_s == pytest.approx(sum(d.components_s.values()), rel=1e-12)
+        p = stormsim.latency(
+            "llama-3.1-70b", "H100-80GB", tp, prefill=[700, 900, 1200],
+            latency_model=name, pp=pp, nodes=2, engine=Engine(),
+        )  # fmt: skip
+        pairs = sum(n * n / 2.0 for n in (700, 900, 1200))
+        assert p.total_s == pytest.approx(eng.prefill_time(2800, pairs, 3), rel=1e-12)
+        assert p.total_s == pytest.approx(sum(p.components_s.values()), rel=1e-12)
+    one = stormsim.latency("llama-3.1-70b", "H100-80GB", 16, decode_batch=48, context=3000)
+    two = stormsim.latency("llama-3.1-70b", "H100-80GB", 16, decode_batch=48, context=3000, nodes=2)
+    assert two.components_s["communication"] > one.components_s["communication"]
+    with pytest.raises(stormsim.InputError, match="--nodes"):
+        stormsim.latency("llama-3.1-70b", "H100-80GB", 8, decode_batch=1, context=1, nodes=3)

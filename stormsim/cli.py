@@ -614,6 +614,8 @@ def latency_cmd(
     ] = None,
     gpu: Annotated[str, typer.Option(help="Catalog GPU type.")] = "H100-80GB",
     tp: Annotated[int, typer.Option(help="Tensor-parallel degree.")] = 1,
+    pp: Annotated[int, typer.Option(help="Pipeline stages (of --tp GPUs each).")] = 1,
+    nodes: Annotated[int, typer.Option(help="Nodes the engine's GPUs spread over.")] = 1,
     prefill: Annotated[str | None, typer.Option(help="Prompt lengths, e.g. 512,1024.")] = None,
     cached: Annotated[int, typer.Option(help="Cached tokens before each prompt chunk.")] = 0,
     decode_batch: Annotated[int | None, typer.Option(help="Decode batch (sequences).")] = None,
@@ -646,6 +648,8 @@ def latency_cmd(
                         context=c,
                         latency_model=latency_model,
                         calibration=cal,
+                        pp=pp,
+                        nodes=nodes,
                     ).total_s
                     * 1e3
                     for c in ctxs
@@ -657,7 +661,9 @@ def latency_cmd(
             else:
                 out.print(
                     grid_table(
-                        f"decode iteration ms: {model} on {tp} x {gpu}",
+                        f"decode iteration ms: {model} on {tp} x {gpu}"
+                        + (f", {pp} pipeline stages" if pp > 1 else "")
+                        + (f", over {nodes} nodes" if nodes > 1 else ""),
                         [str(b) for b in batches],
                         [str(c) for c in ctxs],
                         ms,
@@ -674,6 +680,8 @@ def latency_cmd(
             context=context,
             latency_model=latency_model,
             calibration=cal,
+            pp=pp,
+            nodes=nodes,
         )
         if as_json:
             print(json.dumps(res.to_json()))

@@ -13,7 +13,8 @@ Per transformer layer, on one GPU of a ``tp``-way tensor-parallel engine:
 * **attention**: decode ``launch + per_seq·B + KV bytes read / (hbm·de)``; prefill
   ``launch + 4·heads·d·pairs / (peak·pe) + KV bytes of cached context / (hbm·de)``;
 * **all-reduce** (two per layer at ``tp > 1``, ``tokens·hidden·2`` bytes each):
-  ``launch + latency(tp) + bytes / bandwidth(tp)`` from network profiles;
+  ``launch + latency(tp) + bytes / bandwidth(tp)`` from network profiles; across nodes the
+  larger latency and time of that and a ring over the nodes' NICs (:mod:`.multinode`);
 * a per-iteration CPU **overhead** (scheduling, input preparation, sampling), a named
   assumption of the calibration file (the profiles measure GPU kernels only).
 
@@ -94,8 +95,16 @@ def gemm_flops_bytes(tokens: float, k: int, n: int, bytes_per: int) -> tuple[flo
 class Operators:
     """Operator times (seconds) of one model on one GPU type at one TP degree."""
 
-    def __init__(self, m: ModelArch, g: GpuSpec, tp: int, cal: Calibration):
+    def __init__(
+        self,
+        m: ModelArch,
+        g: GpuSpec,
+        tp: int,
+        cal: Calibration,
+        internode: tuple[float, float] | None = None,
+    ):
         self.s = Shapes.of(m, tp)
+        self.internode = internode
         self.tp = tp
         self.cal = cal
         self.peak = g.bf16_tflops * 1e12 * (2.0 if m.dtype == "fp8" else 1.0)
@@ -137,7 +146,11 @@ class Operators:
             return 0.0
         ar = self.cal.allreduce
         lat, bw = ar.at(self.tp)
-        return ar.launch_s + lat + nbytes / (bw * 1e9)
+        t = nbytes / (bw * 1e9)
+        if self.internode is not None:  # a ring over the nodes' NICs, no faster than NVLink
+            lat = max(lat, self.internode[0])
+            t = max(t, 2.0 * (self.tp - 1) / self.tp * nbytes / self.internode[1])
+        return ar.launch_s + lat + t
 
     def communication(self, tokens: float) -> float:
         """The layers' all-reduces: two per layer of ``tokens·hidden`` elements."""
@@ -185,6 +198,7 @@ class CalibratedCost:
         reserve_gb: float = 1.0,
         kv_tokens: int | None = None,
         overhead_s: float | None = None,
+        internode: tuple[float, float] | None = None,
     ) -> CalibratedCost:
         cap = (
             kv_tokens
@@ -192,7 +206,7 @@ class CalibratedCost:
             else kv_capacity_tokens(m, g, tp, mem_util, reserve_gb)
         )
         return cls(
-            ops=Operators(m, g, tp, cal),
+            ops=Operators(m, g, tp, cal, internode),
             tp=tp,
             overhead_s=cal.overhead_s if overhead_s is None else overhead_s,
             kv_bytes_per_token=kv_bytes_per_token(m, tp),

@@ -117,7 +117,10 @@ class EngineCost:
         mem_util: float = 0.9,
         reserve_gb: float = 1.0,
         kv_tokens: int | None = None,
+        internode: tuple[float, float] | None = None,
     ) -> EngineCost:
+        """``internode``: ``(latency s, ring bytes/s)`` of an all-reduce whose ``tp`` GPUs span
+        nodes (:class:`stormsim.perf.multinode.InterNode`); None: inside one node (NVLink)."""
         peak = g.bf16_tflops * 1e12 * tp
         if m.dtype == "fp8":
             peak *= 2.0
@@ -131,17 +134,12 @@ class EngineCost:
         kvb = kv_bytes_per_token(m, tp)
         wb = weight_bytes(m)
         if tp > 1:
-            ar_fixed = 2 * m.num_layers * eff.allreduce_latency_s
-            ar_tok = (
-                2
-                * m.num_layers
-                * 2.0
-                * (tp - 1)
-                / tp
-                * m.hidden_size
-                * 2.0
-                / (g.nvlink_gbps * 1e9 * eff.nvlink_eff)
-            )
+            lat = eff.allreduce_latency_s
+            link = g.nvlink_gbps * 1e9 * eff.nvlink_eff
+            if internode is not None:
+                lat, link = max(lat, internode[0]), min(link, internode[1])
+            ar_fixed = 2 * m.num_layers * lat
+            ar_tok = 2 * m.num_layers * 2.0 * (tp - 1) / tp * m.hidden_size * 2.0 / link
         else:
             ar_fixed = ar_tok = 0.0
         cap = (

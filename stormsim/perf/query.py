@@ -12,6 +12,7 @@ from typing import Any
 from stormsim.errors import InputError, Problem
 from stormsim.perf.calibrated import COMPONENTS, CalibratedCost
 from stormsim.perf.latency import EngineCost
+from stormsim.perf.multinode import InterNode, PipelineCost
 from stormsim.perf.registry import DEFAULT_LATENCY_MODEL, LATENCY_MODELS, build_latency_model
 from stormsim.schema.serving import Engine, ModelArch
 
@@ -28,6 +29,14 @@ class IterationLatency:
     kind: str  # "prefill" or "decode"
     total_s: float
     components_s: dict[str, float]
+    pp: int = 1
+    nodes: int = 1
+
+    @property
+    def engine(self) -> str:
+        """``tp x GPU``, with pipeline stages and nodes when there are several."""
+        what = f"{self.tp} x {self.gpu}" if self.pp == 1 else f"{self.tp} x {self.pp} x {self.gpu}"
+        return what if self.nodes == 1 else f"{what} over {self.nodes} nodes"
 
     def to_json(self) -> dict[str, Any]:
         return {"total_s": self.total_s, "components_s": dict(self.components_s)}
@@ -81,15 +90,25 @@ def latency(
     latency_model: str | None = None,
     calibration: str | None = None,
     engine: Engine | None = None,
+    pp: int = 1,
+    nodes: int = 1,
 ) -> IterationLatency:
     """Predicted time of one iteration: a prefill of prompts ``prefill`` (each after
     ``cached`` cached tokens), or a decode of ``decode_batch`` sequences of ``context`` tokens
-    each. ``model`` is a catalog name or an architecture."""
+    each. ``model`` is a catalog name or an architecture. A multi-node engine has ``pp``
+    pipeline stages of ``tp`` GPUs spread evenly over ``nodes`` nodes
+    (:mod:`stormsim.perf.multinode`)."""
     from stormsim.perf.catalog import Catalog
     from stormsim.schema.serving import Serving
 
     if tp < 1:
         raise InputError(Problem("--tp", f"must be at least 1, got {tp}"))
+    if pp < 1:
+        raise InputError(Problem("--pp", f"must be at least 1, got {pp}"))
+    if nodes < 1 or (tp * pp) % nodes:
+        raise InputError(
+            Problem("--nodes", f"must be at least 1 and divide the {tp * pp} GPUs, got {nodes}")
+        )
     if (prefill is None) == (decode_batch is None):
         raise InputError(Problem("--prefill", "give either --prefill or --decode-batch"))
     if prefill is not None and (not prefill or min(prefill) < 1):
@@ -114,14 +133,31 @@ def latency(
     arch = cat.model(model, "--model")
     spec = cat.gpu(gpu, "--gpu")
     eng = engine or Engine(kv_cache_tokens=1)
-    cost = build_latency_model(name, arch, spec, tp, eng, calibration)
+    net = None
+    if nodes > 1:
+        eff = eng.efficiency
+        net = InterNode(
+            tp * pp // nodes,
+            spec.nic_gbps * 1e9 / 8.0,
+            eff.internode_allreduce_latency_s,
+            eff.internode_send_latency_s,
+        )
+    full = build_latency_model(name, arch, spec, tp, eng, calibration, pp, net)
+    cost: Any = full
+    slots, handoff = 1, 0.0
     if prefill is not None:
         tokens = float(sum(prefill))
         pairs = float(sum(n * (cached + n / 2.0) for n in prefill))
         ctx = float(cached * len(prefill))
+        seqs: float = len(prefill)
+        if isinstance(full, PipelineCost):  # one stage's microbatch, (m + pp − 1) times
+            m = full._m(seqs)
+            cost, slots = full.stage, full._slots(m)
+            tokens, pairs, ctx, seqs = tokens / m, pairs / m, ctx / m, seqs / m
+            handoff = full._handoff(tokens)
         kind = "prefill"
         if isinstance(cost, CalibratedCost):
-            parts = cost.prefill_parts(tokens, pairs, len(prefill), ctx)
+            parts = cost.prefill_parts(tokens, pairs, seqs, ctx)  # type: ignore[arg-type]
         else:
             assert isinstance(cost, EngineCost)
             parts = _roofline_parts(
@@ -129,14 +165,20 @@ def latency(
                 {
                     "linear": tokens * cost.lin_prefill_s,
                     "attention": pairs * cost.attn_prefill_s,
-                    "lm_head": len(prefill) * cost.head_prefill_s,
+                    "lm_head": seqs * cost.head_prefill_s,
                 },
                 cost.weights_s + tokens * cost.kv_write_s + ctx * cost.kv_read_s,
                 cost.ar_fixed_s + cost.ar_token_s * tokens,
             )
     else:
         assert decode_batch is not None and context is not None
-        b, s = decode_batch, float(decode_batch * context)
+        b: Any = decode_batch
+        s = float(decode_batch * context)
+        if isinstance(full, PipelineCost):
+            m = full._m(b)
+            cost, slots = full.stage, full._slots(m)
+            b, s = b / m, s / m
+            handoff = full._handoff(b)
         kind = "decode"
         if isinstance(cost, CalibratedCost):
             parts = cost.decode_parts(b, s)
@@ -157,8 +199,12 @@ def latency(
                 cost.ar_fixed_s + cost.ar_token_s * b,
             )
     comps = {k: float(parts[k]) for k in COMPONENTS}
+    if slots > 1 or handoff:  # a pipeline: every slot but the engine's overhead, once
+        comps = {k: v * slots for k, v in comps.items()}
+        comps["overhead"] = float(parts["overhead"])
+        comps["communication"] += slots * handoff
     label = model if isinstance(model, str) else "model-file"
-    return IterationLatency(label, gpu, tp, name, kind, sum(comps.values()), comps)
+    return IterationLatency(label, gpu, tp, name, kind, sum(comps.values()), comps, pp, nodes)
 
 
 def _lin_flops(m: ModelArch) -> float:

@@ -14,11 +14,11 @@ protocol's invariants.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 from stormsim.errors import InputError, Problem
 from stormsim.perf.latency import EngineCost
+from stormsim.perf.multinode import InterNode, PipelineCost, instance_kv_capacity, stage_model
 from stormsim.schema.serving import Engine, GpuSpec, ModelArch
 
 
@@ -89,11 +89,30 @@ class LatencyModel(Protocol):
         ...
 
 
-LatencyModelFactory = Callable[[ModelArch, GpuSpec, int, Engine], LatencyModel]
-"""(model, GPU, tensor-parallel degree, engine settings) -> the engine's latency model."""
+class LatencyModelFactory(Protocol):
+    """(model, GPU, tensor-parallel degree, engine settings) -> the engine's latency model;
+    ``internode`` (``(latency s, ring bytes/s)``, passed only when the ``tp`` GPUs span
+    nodes) times its all-reduces across the nodes' NICs (:mod:`stormsim.perf.multinode`)."""
+
+    def __call__(
+        self,
+        model: ModelArch,
+        gpu: GpuSpec,
+        tp: int,
+        engine: Engine,
+        *,
+        internode: tuple[float, float] | None = None,
+    ) -> LatencyModel: ...
 
 
-def _roofline(model: ModelArch, gpu: GpuSpec, tp: int, engine: Engine) -> LatencyModel:
+def _roofline(
+    model: ModelArch,
+    gpu: GpuSpec,
+    tp: int,
+    engine: Engine,
+    *,
+    internode: tuple[float, float] | None = None,
+) -> LatencyModel:
     return EngineCost.build(
         model,
         gpu,
@@ -102,6 +121,7 @@ def _roofline(model: ModelArch, gpu: GpuSpec, tp: int, engine: Engine) -> Latenc
         engine.gpu_memory_utilization,
         engine.activation_reserve_gb,
         engine.kv_cache_tokens,
+        internode,
     )
 
 
@@ -113,7 +133,12 @@ def _gpu_name(gpu: GpuSpec) -> str:
 
 
 def calibrated(
-    model: ModelArch, gpu: GpuSpec, tp: int, engine: Engine, calibration: str | None = None
+    model: ModelArch,
+    gpu: GpuSpec,
+    tp: int,
+    engine: Engine,
+    calibration: str | None = None,
+    internode: tuple[float, float] | None = None,
 ) -> LatencyModel:
     """The calibrated model (:mod:`stormsim.perf.calibrated`): coefficients from the file
     ``calibration`` or the packaged table of ``gpu``. The CPU overhead is the calibration's
@@ -133,6 +158,7 @@ def calibrated(
         engine.activation_reserve_gb,
         engine.kv_cache_tokens,
         over,
+        internode,
     )
 
 
@@ -150,10 +176,14 @@ def build_latency_model(
     tp: int,
     engine: Engine,
     calibration: str | None = None,
+    pp: int = 1,
+    internode: InterNode | None = None,
 ) -> LatencyModel:
     """The latency model ``name`` (None: :data:`DEFAULT_LATENCY_MODEL`) of an engine;
     ``calibration`` (a calibration file's path) selects the calibrated model's coefficients and
-    makes ``calibrated`` the default."""
+    makes ``calibrated`` the default. A multi-node instance (:mod:`stormsim.perf.multinode`)
+    has ``pp`` pipeline stages of ``tp`` GPUs and the network ``internode`` between its
+    nodes; its KV capacity counts every GPU of the instance."""
     if name is None and calibration:
         name = "calibrated"
     factory = LATENCY_MODELS.get(name or DEFAULT_LATENCY_MODEL)
@@ -164,6 +194,23 @@ def build_latency_model(
                 f"unknown latency model {name!r}: known {', '.join(sorted(LATENCY_MODELS))}",
             )
         )
+    if pp <= 1 and internode is None:
+        if name == "calibrated":
+            return calibrated(model, gpu, tp, engine, calibration)
+        return factory(model, gpu, tp, engine)
+    ar = None
+    if internode is not None and internode.spans(tp):
+        ar = (internode.allreduce_latency_s, internode.ring_bytes_per_s())
+    stage_m = stage_model(model, pp)
     if name == "calibrated":
-        return calibrated(model, gpu, tp, engine, calibration)
-    return factory(model, gpu, tp, engine)
+        stage = calibrated(stage_m, gpu, tp, engine, calibration, internode=ar)
+    elif ar is not None:
+        stage = factory(stage_m, gpu, tp, engine, internode=ar)
+    else:
+        stage = factory(stage_m, gpu, tp, engine)
+    if pp <= 1:
+        return stage
+    cap = engine.kv_cache_tokens or instance_kv_capacity(
+        model, gpu, tp, pp, engine.gpu_memory_utilization, engine.activation_reserve_gb
+    )
+    return PipelineCost.build(stage, model, tp, pp, internode, cap)

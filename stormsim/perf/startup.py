@@ -8,7 +8,8 @@ pods get, as a lognormal of the shape the generic defaults use (90th percentile 
 * ``model_load_s`` median = weight bytes per GPU / :data:`LOAD_BYTES_PER_S`, where weight bytes
   per GPU = the model's weight bytes / the role's tensor-parallel degree (each TP rank reads
   and copies only its own shard, in parallel with the others). TP is the one the data plane
-  uses: ``serving.roles.<role>.tensor_parallel``, else the pod's GPU count.
+  uses: ``serving.roles.<role>.tensor_parallel``, else the pod's GPU count; a multi-node role's
+  engine (``podGroupSize > 1``) divides the weights over all its GPUs (TP × pipeline stages).
 * ``engine_init_s`` median = :data:`INIT_BASE_S` + :data:`INIT_PER_LAYER_S` x the model's
   layers (memory profiling and KV-cache allocation, then CUDA-graph capture of every layer
   for each captured batch size).
@@ -117,7 +118,15 @@ def role_startups(s: Scenario) -> list[RoleStartup]:
         kind = over.kind if over is not None and over.kind is not None else None
         if kind == "none" or (kind is None and gpus <= 0):
             continue
-        tp = over.tensor_parallel if over is not None and over.tensor_parallel else max(1, gpus)
+        if over is not None and over.pipeline_parallel:
+            pp = over.pipeline_parallel
+        else:
+            pp = (spec.group_size > 1 and spec.template.pipeline_parallel_arg()) or 1
+        if over is not None and over.tensor_parallel:
+            tp = over.tensor_parallel
+        else:  # a multi-node role's engine spans its PodSet's pods
+            tp = max(1, max(1, gpus) * spec.group_size // pp)
+        shards = tp * pp  # every GPU of the engine loads its own share of the weights
         model = (
             cat.model(over.model, f"serving.roles.{name}.model")
             if over is not None and over.model
@@ -128,8 +137,8 @@ def role_startups(s: Scenario) -> list[RoleStartup]:
                 name,
                 model,
                 tp,
-                weight_bytes(model) / tp,
-                model_load_median_s(model, tp),
+                weight_bytes(model) / shards,
+                model_load_median_s(model, shards),
                 engine_init_median_s(model),
             )
         )

@@ -9,7 +9,7 @@ from stormsim.perf.query import IterationLatency
 
 
 def breakdown_table(r: IterationLatency) -> Table:
-    t = Table(title=f"{r.kind} iteration: {r.model} on {r.tp} x {r.gpu} ({r.latency_model})")
+    t = Table(title=f"{r.kind} iteration: {r.model} on {r.engine} ({r.latency_model})")
     t.add_column("component")
     t.add_column("ms", justify="right")
     t.add_column("share", justify="right")

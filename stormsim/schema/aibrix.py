@@ -91,6 +91,10 @@ class LabelSelector(K8sModel):
         return True
 
 
+PIPELINE_FLAGS = ("--pipeline-parallel-size", "-pp", "--pp-size", "--pp")
+"""Engine flags naming the pipeline stages (vLLM, sglang)."""
+
+
 class PodTemplate(K8sModel):
     """A core ``PodTemplateSpec``. ``spec`` is kept as-is; helpers read what the simulator needs."""
 
@@ -122,6 +126,24 @@ class PodTemplate(K8sModel):
     @property
     def containers(self) -> list[dict[str, Any]]:
         return list(self.spec.get("containers") or [])
+
+    def pipeline_parallel_arg(self) -> int | None:
+        """Pipeline stages the engine's command line asks for (vLLM
+        ``--pipeline-parallel-size`` / ``-pp``, sglang ``--pp-size`` / ``--pp``), None if no
+        regular container names them. Shell-wrapped command lines are split on whitespace."""
+        for c in self.containers:
+            words: list[str] = []
+            for part in [*(c.get("command") or []), *(c.get("args") or [])]:
+                words += str(part).split()
+            for i, w in enumerate(words):
+                flag, _, val = w.partition("=")
+                if flag not in PIPELINE_FLAGS:
+                    continue
+                if not val and i + 1 < len(words):
+                    val = words[i + 1]
+                if val.isdigit() and int(val) >= 1:
+                    return int(val)
+        return None
 
     def images(self) -> tuple[str, ...]:
         """Images of the regular containers, in order."""

@@ -247,6 +247,11 @@ class Efficiency(_M):
     nvlink_eff: float = Field(default=0.7, gt=0, le=1)
     iteration_overhead_s: float = Field(default=0.0025, ge=0)
     allreduce_latency_s: float = Field(default=0.00002, ge=0)
+    internode_allreduce_latency_s: float = Field(default=0.00008, ge=0)
+    """Fixed cost of one all-reduce whose GPUs span nodes (a multi-node instance; both latency
+    models use it)."""
+    internode_send_latency_s: float = Field(default=0.00003, ge=0)
+    """Fixed cost of one pipeline-stage hand-off between nodes."""
 
 
 class Engine(_M):
@@ -267,11 +272,15 @@ class Engine(_M):
 class RoleServing(_M):
     """Per-role overrides: the engine kind (default from the role name: ``prefill``,
     ``decode``, anything else ``colocated``: one engine serving both phases), an explicit
-    tensor-parallel degree (default: the pod's GPU count), the model or GPU type, and engine
-    settings."""
+    tensor-parallel degree (default: the pod's GPU count, or the instance's for a multi-node
+    role), pipeline stages, the model or GPU type, and engine settings."""
 
     kind: Literal["prefill", "decode", "colocated", "none"] | None = None
     tensor_parallel: int | None = Field(default=None, ge=1)
+    pipeline_parallel: int | None = Field(default=None, ge=1)
+    """Pipeline stages of a multi-node instance (a role with ``podGroupSize > 1``; default 1:
+    tensor parallel over all its GPUs). The tensor-parallel degree then defaults to the
+    instance's GPUs divided by the stages."""
     model: str | None = None
     gpu: str | None = None
     engine: Engine | None = None

@@ -26,10 +26,11 @@ from heapq import heappop, heappush
 from operator import attrgetter
 from typing import Any, Protocol
 
-from stormsim.control.objects import Pod, Revision
+from stormsim.control.objects import Pod, PodSet, Revision
 from stormsim.errors import InputError, Problem
 from stormsim.perf.catalog import Catalog
 from stormsim.perf.latency import kv_bytes_per_token
+from stormsim.perf.multinode import InterNode
 from stormsim.perf.registry import LatencyModel, build_latency_model
 from stormsim.schema.scenario import Scenario
 from stormsim.schema.serving import Engine, Serving
@@ -58,6 +59,8 @@ class RevisionView(Protocol):
 
     @property
     def revisions(self) -> Mapping[str, Revision]: ...
+    @property
+    def podsets(self) -> Mapping[str, PodSet]: ...
     def version(self, kind: str) -> int: ...
 
 
@@ -89,6 +92,9 @@ class ColocatedPod:
 
 @dataclass
 class PodEntry:
+    """One engine: a pod's, or a multi-node instance's (``members``: every member pod's name
+    and creation ``seq``; the engine is named after its rank-0 pod)."""
+
     info: PodInfo
     prefill: PrefillEngine | None = None
     decode: DecodeEngine | None = None
@@ -96,6 +102,7 @@ class PodEntry:
     registered: bool = True
     since: float = 0.0
     """When the engines were built (the pod became routable)."""
+    members: dict[str, int] | None = None
 
 
 def role_kind(role: str, gpus: int, serving: Serving) -> str:
@@ -148,6 +155,16 @@ class ServingPlane:
         self.heap: list[tuple[float, int, Any, Any]] = []
         self.due: list[tuple[float, int, DecodeEngine]] = []
         self._nvlink: dict[str, float] = {}
+        self._group_sizes: dict[str, int] = {}
+        for manifest in (sc.service.manifest, *(getattr(e, "manifest", None) for e in sc.events)):
+            if manifest is not None:
+                for spec in manifest.spec.template.spec.roles:
+                    size = max(self._group_sizes.get(spec.name, 1), spec.group_size)
+                    self._group_sizes[spec.name] = size
+        self._members: dict[str, dict[int, Pod]] = {}
+        """Routable member pods of each PodSet of a multi-node role, by ``pod-group-index``."""
+        self._instances: dict[str, PodEntry] = {}
+        """The multi-node instance of every member pod (rank 0 included) that has one."""
         self._seq = 0
         self._arms: list[float] = []
         self._draining = False
@@ -420,13 +437,41 @@ class ServingPlane:
         over = self.cfg.roles.get(role)
         return over.engine if over is not None and over.engine is not None else self.cfg.engine
 
-    def cost_for(self, role: str, gpu_type: str, gpus: int) -> LatencyModel:
+    def cost_for(
+        self,
+        role: str,
+        gpu_type: str,
+        gpus: int,
+        members: int = 1,
+        net: InterNode | None = None,
+        pp_arg: int | None = None,
+    ) -> LatencyModel:
+        """The latency model of one engine of ``role``: a pod with ``gpus`` GPUs, or a
+        multi-node instance of ``members`` such pods whose nodes ``net`` joins (None: all on
+        one node). Pipeline stages: ``serving.roles.<role>.pipeline_parallel``, else
+        ``pp_arg`` (the engine's command line), else 1."""
         over = self.cfg.roles.get(role)
-        tp = over.tensor_parallel if over is not None and over.tensor_parallel else max(1, gpus)
+        pp = over.pipeline_parallel if over is not None and over.pipeline_parallel else 1
+        if (over is None or not over.pipeline_parallel) and pp_arg:
+            pp = pp_arg
+        total = max(1, gpus) * members
+        if over is not None and over.tensor_parallel:
+            tp = over.tensor_parallel
+        elif total % pp:
+            raise InputError(
+                Problem(
+                    f"serving.roles.{role}.pipeline_parallel",
+                    f"{pp} pipeline stages do not divide the engine's {total} GPUs",
+                )
+            )
+        else:
+            tp = total // pp
         model_name = over.model if over is not None and over.model else None
         gpu_name = over.gpu if over is not None and over.gpu else gpu_type
         ecfg = self._engine_cfg(role)
-        key = (model_name, gpu_name, tp, ecfg)
+        key: tuple[Any, ...] = (model_name, gpu_name, tp, ecfg)
+        if pp > 1 or net is not None:
+            key = (*key, pp, net)
         cost = self._costs.get(key)
         if cost is None:
             model = (
@@ -436,13 +481,14 @@ class ServingPlane:
             )
             gpu = self.catalog.gpu(gpu_name)
             cost = build_latency_model(
-                self.cfg.latency_model, model, gpu, tp, ecfg, self.cfg.calibration
+                self.cfg.latency_model, model, gpu, tp, ecfg, self.cfg.calibration, pp, net
             )
             if cost.kv_capacity_tokens <= 0:
+                where = f"{tp} x {gpu_name}" if pp == 1 else f"{tp} x {pp} x {gpu_name}"
                 raise InputError(
                     Problem(
                         f"serving.roles.{role}",
-                        f"the model does not fit on {tp} x {gpu_name}: weights "
+                        f"the model does not fit on {where}: weights "
                         f"{cost.weight_bytes / 1e9:.1f} GB leave no room for KV cache",
                     )
                 )
@@ -473,8 +519,18 @@ class ServingPlane:
             v = self._nvlink[node] = g.nvlink_gbps * 1e9 * self.cfg.engine.efficiency.nvlink_eff
         return v
 
+    def group_size(self, pod: Pod) -> int:
+        """Pods of the serving instance ``pod`` belongs to (its PodSet's size, 1 without)."""
+        if pod.podset is None:
+            return 1
+        ps = self.revisions.podsets.get(pod.podset)
+        return ps.size if ps is not None else self._group_sizes.get(pod.role, 1)
+
     def pod_routable(self, pod: Pod) -> None:
         cur = self.pods_view.get(pod.name, pod)
+        if self.group_size(cur) > 1:
+            self._member_routable(cur)
+            return
         old = self.pods.get(pod.name)
         if old is not None:
             if old.info.seq == cur.seq and old.registered:
@@ -487,6 +543,74 @@ class ServingPlane:
             return
         node = self.nodes[cur.node]
         cost = self.cost_for(cur.role, node.gpu_type, cur.gpus)
+        self._register(cur, kind, cost, max(1, cur.gpus))
+
+    def _member_routable(self, cur: Pod) -> None:
+        """A member of a multi-node instance is routable: the instance (named after its
+        rank-0 pod, the only one AIBrix's ``pd`` router considers: ``filterPrefillDecodePods``
+        in ``pkg/plugins/gateway/algorithms/pd_disaggregation.go``) registers once every
+        member is (docs/serving.md, "Multi-node instances")."""
+        assert cur.podset is not None
+        old = self._instances.get(cur.name)
+        if old is not None:
+            assert old.members is not None
+            if old.members.get(cur.name) == cur.seq and old.registered:
+                return
+            self._kill(old, "pod_restarted")
+        if cur.node is None or role_kind(cur.role, cur.gpus, self.cfg) == "none":
+            return
+        have = self._members.setdefault(cur.podset, {})
+        have[cur.group_index or 0] = cur
+        size = self.group_size(cur)
+        members: list[Pod] = []
+        for k in range(size):
+            p = have.get(k)
+            now = self.pods_view.get(p.name) if p is not None else None
+            if p is None or now is None or now.seq != p.seq or now.deleting or now.node is None:
+                return
+            if self._instances.get(now.name) is not None:
+                return  # still part of a registered instance (deregistered, draining)
+            members.append(now)
+        rank0 = members[0]
+        kind = role_kind(rank0.role, rank0.gpus, self.cfg)
+        node = self.nodes[rank0.node]  # type: ignore[index]
+        gpus = max(1, rank0.gpus)
+        net = None
+        if len({p.node for p in members}) > 1:
+            node_gpus = max(1, int(node.capacity.get("nvidia.com/gpu", 1)))
+            eff = self._engine_cfg(rank0.role).efficiency
+            net = InterNode(
+                gpus,
+                self.nic_bytes_per_s(node.name) / node_gpus,
+                eff.internode_allreduce_latency_s,
+                eff.internode_send_latency_s,
+            )
+        pp_arg = rank0.template.pipeline_parallel_arg() if rank0.template is not None else None
+        cost = self.cost_for(rank0.role, node.gpu_type, gpus, size, net, pp_arg)
+        entry = self._register(rank0, kind, cost, gpus * size)
+        entry.members = {p.name: p.seq for p in members}
+        for p in members:
+            self._instances[p.name] = entry
+
+    def _forget_member(self, pod: Pod) -> None:
+        """``pod`` is no longer a routable member of its PodSet."""
+        if pod.podset is None:
+            return
+        have = self._members.get(pod.podset)
+        if have is None:
+            return
+        k = pod.group_index or 0
+        p = have.get(k)
+        if p is not None and p.name == pod.name and p.seq == pod.seq:
+            del have[k]
+            if not have:
+                del self._members[pod.podset]
+
+    def _register(self, cur: Pod, kind: str, cost: LatencyModel, gpus: int) -> PodEntry:
+        """Build the engines of ``cur`` (a pod, or a multi-node instance's rank-0 pod) and
+        register them with the gateway."""
+        assert cur.node is not None
+        node = self.nodes[cur.node]
         over = self.cfg.roles.get(cur.role)
         model = self.catalog.model(over.model) if over is not None and over.model else self.model
         info = PodInfo(
@@ -500,7 +624,7 @@ class ServingPlane:
             node.gpu_type,
             kind,
             kv_bytes_per_token(model, 1),
-            max(1, cur.gpus),
+            gpus,
         )
         e = self._engine_cfg(cur.role)
         kv = KVPool(cost.kv_capacity_tokens)
@@ -533,6 +657,7 @@ class ServingPlane:
             entry.prefill, entry.decode = pre, dec
             self.pods[cur.name] = entry
             gw.add(cur.roleset, "colocated", entry.colocated)
+        return entry
 
     def _deregister(self, entry: PodEntry) -> None:
         if not entry.registered:
@@ -547,21 +672,35 @@ class ServingPlane:
         elif entry.decode is not None:
             gw.remove(rs, "decode", entry.decode)
 
-    def pod_deleted(self, pod: Pod) -> None:
-        """Deregistered at once; the engines keep serving what they hold."""
+    def _entry_of(self, pod: Pod) -> PodEntry | None:
+        """The engine ``pod`` (this incarnation of it) serves in, if any."""
+        inst = self._instances.get(pod.name)
+        if inst is not None:
+            assert inst.members is not None
+            return inst if inst.members.get(pod.name) == pod.seq else None
         entry = self.pods.get(pod.name)
-        if entry is not None and entry.info.seq == pod.seq:
+        return entry if entry is not None and entry.info.seq == pod.seq else None
+
+    def pod_deleted(self, pod: Pod) -> None:
+        """Deregistered at once; the engines keep serving what they hold. Deleting any
+        member of a multi-node instance deregisters the instance."""
+        self._forget_member(pod)
+        entry = self._entry_of(pod)
+        if entry is not None:
             self._deregister(entry)
 
     def pod_gone(self, pod: Pod) -> None:
-        entry = self.pods.get(pod.name)
-        if entry is not None and entry.info.seq == pod.seq:
+        self._forget_member(pod)
+        entry = self._entry_of(pod)
+        if entry is not None:
             self._kill(entry, "pod_gone")
         self.net.forget_pod(pod.name)
 
     def pod_restarting(self, pod: Pod) -> None:
-        """An in-place update restarts the pod's containers: its requests fail (or retry)."""
-        entry = self.pods.get(pod.name)
+        """An in-place update restarts the pod's containers: its requests fail (or retry);
+        a multi-node instance with a member restarting serves nothing."""
+        self._forget_member(pod)
+        entry = self._instances.get(pod.name) or self.pods.get(pod.name)
         if entry is not None:
             self._kill(entry, "pod_restarted")
 
@@ -569,6 +708,9 @@ class ServingPlane:
         self._deregister(entry)
         if self.pods.get(entry.info.name) is entry:
             del self.pods[entry.info.name]
+        for name in entry.members or ():
+            if self._instances.get(name) is entry:
+                del self._instances[name]
         now = self.env.now
         lost: list[Request] = []
         if entry.prefill is not None and entry.prefill.alive:

@@ -36,6 +36,7 @@ def scenario(
     seeds: list[int],
     ttft_at: str = "first_token",
     efficiency: dict[str, float] | None = None,
+    latency_model: str = "calibrated",
 ) -> dict[str, Any]:
     man = {
         "apiVersion": "orchestration.aibrix.ai/v1alpha1",
@@ -93,6 +94,7 @@ def scenario(
         },
         "serving": {
             "model": "opt-13b",
+            "latency_model": latency_model,
             "router": "least_request",
             "engine": dist_engine,
             "roles": {
@@ -149,13 +151,22 @@ def main() -> None:
         "--efficiency",
         type=json.loads,
         default=None,
-        help="engine efficiency for every engine, JSON, e.g. '{\"iteration_overhead_s\": 0.015}'",
+        help="engine efficiency for every engine, JSON, e.g. '{\"iteration_overhead_s\": 0.015}' "
+        "(the mfu/mbu knobs need --latency-model roofline)",
     )
+    ap.add_argument("--latency-model", choices=["calibrated", "roofline"], default="calibrated")
     a = ap.parse_args()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sc = load_scenario(
-            scenario(a.ttft, a.tpot, list(range(1, a.seeds + 1)), a.ttft_at, a.efficiency)
+            scenario(
+                a.ttft,
+                a.tpot,
+                list(range(1, a.seeds + 1)),
+                a.ttft_at,
+                a.efficiency,
+                a.latency_model,
+            )
         )
     assert sc.plan is not None
     pln = Planner(sc, sc.plan, make_executor("local", a.jobs), None)
@@ -165,6 +176,7 @@ def main() -> None:
         "tpot_s": a.tpot,
         "ttft_at": a.ttft_at,
         "seeds": a.seeds,
+        "latency_model": a.latency_model,
     }
     configs = {
         "disaggregated 1P(TP2)+1D(TP1)": Config(Candidate("pd", "A100-80GB", 2, 1), 1, 1),

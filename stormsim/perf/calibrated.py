@@ -5,16 +5,22 @@ iteration time built operator by operator, as measured operator profiles time th
 Per transformer layer, on one GPU of a ``tp``-way tensor-parallel engine:
 
 * **GEMMs** (QKV, attention output, MLP gate+up, MLP down; the LM head once per sequence that
-  samples): ``launch + ((F / (peak·ce))^p + (B / (hbm·me))^p)^(1/p)`` with ``F`` the FLOPs and
-  ``B`` the bytes (weights + activations in and out) of the GPU's shard: a smooth roofline whose
-  efficiencies ``ce``, ``me``, sharpness ``p`` and launch time are fitted per GPU;
+  samples): ``launch + ((F' / ce)^p + (B / (hbm·me))^p)^(1/p)`` with ``F`` the FLOPs and
+  ``B`` the bytes (weights + activations in and out) of the GPU's shard, and
+  ``F' = F/peak · (F/peak / 1 ms)^size_exp``: a smooth roofline whose efficiencies ``ce``,
+  ``me``, sharpness ``p``, size exponent (compute efficiency changing with the GEMM's size)
+  and launch time are fitted per GPU;
 * **elementwise operators** (two RMS/layer norms, rotary embedding, the MLP activation, the
-  residual add; the embedding gather once per iteration): ``launch + bytes / (hbm·ee)``;
+  residual add; the embedding gather once per iteration): ``launch + smoothmax(row/row_bw,
+  bytes / (hbm·ee))`` with coefficients per kind of operator (``row`` the bytes one token moves:
+  the serial work of the one thread block a token gets);
 * **attention**: decode ``launch + per_seq·B + KV bytes read / (hbm·de)``; prefill
-  ``launch + 4·heads·d·pairs / (peak·pe) + KV bytes of cached context / (hbm·de)``;
+  ``launch + per_token·tokens + 4·heads·d·pairs / (peak·pe) + KV bytes of cached context /
+  (hbm·pm)``;
 * **all-reduce** (two per layer at ``tp > 1``, ``tokens·hidden·2`` bytes each):
-  ``launch + latency(tp) + bytes / bandwidth(tp)`` from network profiles; across nodes the
-  larger latency and time of that and a ring over the nodes' NICs (:mod:`.multinode`);
+  ``launch + latency(tp) + smoothmax(floor(tp), bytes / bandwidth(tp))`` from network
+  profiles; across nodes the larger of that and a ring over the nodes' NICs (inter-node
+  latency + ring bytes / NIC bandwidth, :mod:`.multinode`);
 * a per-iteration CPU **overhead** (scheduling, input preparation, sampling), a named
   assumption of the calibration file (the profiles measure GPU kernels only).
 
@@ -25,7 +31,7 @@ so a fixed batch's ``n`` iterations sum in closed form (:meth:`CalibratedCost.sp
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from stormsim.perf.calibration import Calibration
 from stormsim.perf.latency import DTYPE_BYTES, head_dim, kv_bytes_per_token, kv_capacity_tokens
@@ -87,6 +93,29 @@ class Shapes:
         ]
 
 
+ELEMENTWISE_KIND = {
+    "input_layernorm": "norm",
+    "post_attention_layernorm": "norm",
+    "attn_rope": "rope",
+    "mlp_act": "act_gated",
+    "add": "add",
+    "emb": "emb",
+}
+"""The coefficient kind (:data:`~stormsim.schema.calibration.ELEMENTWISE_KINDS`) of each
+profiled elementwise operator (a non-gated MLP's activation is kind ``act``)."""
+
+
+def elementwise_kind(op: str, gated: bool) -> str:
+    """The coefficient kind of elementwise operator ``op`` of a model (gated MLP or not)."""
+    if op == "mlp_act" and not gated:
+        return "act"
+    return ELEMENTWISE_KIND[op]
+
+
+GEMM_SIZE_REF_S = 1e-3
+"""Reference duration (seconds at peak) of the GEMM size-efficiency term."""
+
+
 def gemm_flops_bytes(tokens: float, k: int, n: int, bytes_per: int) -> tuple[float, float]:
     """FLOPs and bytes moved of a ``tokens × k`` by ``k × n`` GEMM."""
     return 2.0 * tokens * k * n, float(bytes_per) * (k * n + tokens * (k + n))
@@ -118,24 +147,37 @@ class Operators:
         c = self.cal.gemm
         f, b = gemm_flops_bytes(tokens, k, n, self.s.bytes_per)
         p = c.sharpness
-        x = f / (self.peak * c.compute_eff)
+        x = f / self.peak
+        if c.size_exp:
+            x *= (x / GEMM_SIZE_REF_S) ** c.size_exp
+        x /= c.compute_eff
         y = b / (self.hbm * c.memory_eff)
         return c.launch_s + (x**p + y**p) ** (1.0 / p)
 
-    def elementwise(self, nbytes: float) -> float:
-        if nbytes <= 0:
+    def elementwise(self, tokens: float, row_bytes: float, kind: str) -> float:
+        """One elementwise operator of kind ``kind`` over ``tokens`` tokens moving
+        ``row_bytes`` each."""
+        if tokens <= 0 or row_bytes <= 0:
             return 0.0
-        c = self.cal.elementwise
-        return c.launch_s + nbytes / (self.hbm * c.memory_eff)
+        c = self.cal.elementwise_ops.get(kind, self.cal.elementwise)  # type: ignore[call-overload]
+        bulk = tokens * row_bytes / (self.hbm * c.memory_eff)
+        if not c.row_gbps:
+            return c.launch_s + bulk
+        p = c.sharpness
+        row = row_bytes / (c.row_gbps * 1e9)
+        return c.launch_s + (row**p + bulk**p) ** (1.0 / p)
 
     def linear_layer(self, tokens: float) -> float:
         return sum(self.gemm(tokens, k, n) for _, k, n in self.s.gemms())
 
     def elementwise_layer(self, tokens: float) -> float:
-        return sum(self.elementwise(tokens * b) for _, b in self.s.elementwise_bytes())
+        return sum(
+            self.elementwise(tokens, b, elementwise_kind(op, self.s.gated))
+            for op, b in self.s.elementwise_bytes()
+        )
 
     def embedding(self, tokens: float) -> float:
-        return self.elementwise(tokens * self.s.hidden * self.s.bytes_per)
+        return self.elementwise(tokens, 2 * self.s.hidden * self.s.bytes_per, "emb")
 
     def lm_head(self, seqs: float) -> float:
         return self.gemm(seqs, self.s.hidden, self.s.vocab)
@@ -145,12 +187,11 @@ class Operators:
         if self.tp <= 1 or nbytes <= 0:
             return 0.0
         ar = self.cal.allreduce
-        lat, bw = ar.at(self.tp)
-        t = nbytes / (bw * 1e9)
+        t = ar.fit_at(self.tp).time(nbytes)
         if self.internode is not None:  # a ring over the nodes' NICs, no faster than NVLink
-            lat = max(lat, self.internode[0])
-            t = max(t, 2.0 * (self.tp - 1) / self.tp * nbytes / self.internode[1])
-        return ar.launch_s + lat + t
+            lat, nic = self.internode
+            t = max(t, lat + 2.0 * (self.tp - 1) / self.tp * nbytes / nic)
+        return ar.launch_s + t
 
     def communication(self, tokens: float) -> float:
         """The layers' all-reduces: two per layer of ``tokens·hidden`` elements."""
@@ -167,13 +208,16 @@ class Operators:
             + context * self.kv_bytes_layer / (self.hbm * a.memory_eff)
         )
 
-    def prefill_attention_layer(self, pairs: float, ctx_read: float) -> float:
+    def prefill_attention_layer(self, tokens: float, pairs: float, ctx_read: float) -> float:
+        """Prefill attention of one layer: ``tokens`` new tokens, ``pairs`` causal
+        (query, key) pairs, ``ctx_read`` cached tokens read."""
         if pairs <= 0:
             return 0.0
         a = self.cal.attention_prefill
+        me = a.memory_eff or self.cal.attention_decode.memory_eff
         flops = 4.0 * self.s.q_heads * self.s.head_dim * pairs
-        kv = ctx_read * self.kv_bytes_layer / (self.hbm * self.cal.attention_decode.memory_eff)
-        return a.launch_s + flops / (self.peak * a.compute_eff) + kv
+        kv = ctx_read * self.kv_bytes_layer / (self.hbm * me)
+        return a.launch_s + a.per_token_s * tokens + flops / (self.peak * a.compute_eff) + kv
 
 
 @dataclass(frozen=True)
@@ -186,6 +230,9 @@ class CalibratedCost:
     kv_bytes_per_token: float
     kv_capacity_tokens: int
     weight_bytes: float
+    _lines: dict[int, tuple[float, float]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def build(
@@ -223,7 +270,7 @@ class CalibratedCost:
         return {
             "linear": L * o.linear_layer(tokens),
             "elementwise": L * o.elementwise_layer(tokens) + o.embedding(tokens),
-            "attention": L * o.prefill_attention_layer(pairs, ctx_read),
+            "attention": L * o.prefill_attention_layer(tokens, pairs, ctx_read),
             "communication": o.communication(tokens),
             "lm_head": o.lm_head(seqs),
             "overhead": self.overhead_s,
@@ -249,14 +296,19 @@ class CalibratedCost:
         return self.prefill_time(prompt, prompt * prompt / 2.0, 1)
 
     def _line(self, batch: int) -> tuple[float, float]:
-        """Decode iteration time as ``a + b·context`` for a batch of ``batch`` sequences."""
-        a = self.decode_time(batch, 0.0)
-        b = (
-            self.ops.s.layers
-            * self.ops.kv_bytes_layer
-            / (self.ops.hbm * self.ops.cal.attention_decode.memory_eff)
-        )
-        return a, b
+        """Decode iteration time as ``a + b·context`` for a batch of ``batch`` sequences
+        (memoised per batch size: the data plane asks for the same few sizes again and
+        again)."""
+        line = self._lines.get(batch)
+        if line is None:
+            a = self.decode_time(batch, 0.0)
+            b = (
+                self.ops.s.layers
+                * self.ops.kv_bytes_layer
+                / (self.ops.hbm * self.ops.cal.attention_decode.memory_eff)
+            )
+            line = self._lines[batch] = (a, b)
+        return line
 
     def decode_time(self, batch: int, context: float) -> float:
         return sum(self.decode_parts(batch, context).values())

@@ -3,6 +3,7 @@
 
 from stormsim.schema.calibration import (
     BUILTIN,
+    ELEMENTWISE_KINDS,
     AllReduceCoef,
     AllReduceFit,
     Calibration,
@@ -18,6 +19,7 @@ from stormsim.schema.calibration import (
 
 __all__ = [
     "BUILTIN",
+    "ELEMENTWISE_KINDS",
     "AllReduceCoef",
     "AllReduceFit",
     "Calibration",

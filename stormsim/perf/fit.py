@@ -26,8 +26,15 @@ from pathlib import Path
 import numpy as np
 
 from stormsim.errors import InputError, Problem
-from stormsim.perf.calibrated import CalibratedCost, Shapes, gemm_flops_bytes
+from stormsim.perf.calibrated import (
+    GEMM_SIZE_REF_S,
+    CalibratedCost,
+    Shapes,
+    elementwise_kind,
+    gemm_flops_bytes,
+)
 from stormsim.perf.calibration import (
+    ELEMENTWISE_KINDS,
     AllReduceCoef,
     AllReduceFit,
     Calibration,
@@ -42,6 +49,8 @@ GEMM_OPS = ("attn_pre_proj", "attn_post_proj", "mlp_up_proj", "mlp_down_proj")
 ELEM_OPS = ("input_layernorm", "attn_rope", "post_attention_layernorm", "mlp_act", "add")
 ALLREDUCE_LAUNCH_S = 2e-5
 """Launch overhead per all-reduce call (Vidur's execution-time predictor adds 0.02 ms)."""
+ALLREDUCE_FLOOR_UNIT_S = 1e-5
+"""Scale of the all-reduce latency-floor grid (the floor is searched over 0.5 µs to 0.5 ms)."""
 CPU_OVERHEAD_S = 1e-3
 CPU_OVERHEAD_SOURCE = (
     "assumption, not fitted: ~1 ms of CPU work per engine step (scheduling, input preparation, "
@@ -187,40 +196,128 @@ def _sibling_shape(path: Path) -> ModelArch:
 
 
 def _rel_lstsq(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Non-negative-clipped least squares of ``x @ c ≈ y`` in relative error."""
+    """Non-negative least squares of ``x @ c ≈ y`` in relative error (a coefficient the
+    unconstrained solution makes negative is pinned at 0 and the rest refitted)."""
     w = 1.0 / y
-    c, *_ = np.linalg.lstsq(x * w[:, None], y * w, rcond=None)
+    a, b = x * w[:, None], y * w
+    scale = np.maximum(np.abs(a).max(axis=0), 1e-300)
+    free = np.ones(x.shape[1], dtype=bool)
+    c = np.zeros(x.shape[1])
+    while free.any():
+        sol, *_ = np.linalg.lstsq(a[:, free] / scale[free], b, rcond=None)
+        c[:] = 0.0
+        c[free] = sol / scale[free]
+        if (c[free] >= 0).all():
+            break
+        free &= c > 0
     return np.maximum(c, 0.0)
 
 
-def fit_gemm(f: np.ndarray, b: np.ndarray, y: np.ndarray) -> GemmCoef:
-    """Fit ``launch + ((f/ce)^p + (b/me)^p)^(1/p)`` (``f``, ``b`` already in seconds at
-    peak) to ``y`` seconds: grid over ``p``, coarse-to-fine grid over ``ce``/``me``, launch
-    in closed form."""
-    w2 = 1.0 / (y * y)
+def _smooth_max_fit(
+    u: np.ndarray,
+    v: np.ndarray,
+    y: np.ndarray,
+    a_grid: np.ndarray,
+    b_grid: np.ndarray,
+    groups: np.ndarray | None = None,
+) -> tuple[float, float, float, float]:
+    """Fit ``launch + ((u/a)^p + (v/b)^p)^(1/p)`` per operator in relative error: grid over
+    the sharpness ``p``, a log-spaced grid over ``a`` and ``b`` refined by pattern search,
+    ``launch ≥ 0`` in closed form. With ``groups`` (an index per operator), the error is that
+    of each group's *sum* (the operators of one profiled layer), so an operator counts as much
+    as its share of the layer's time. Returns ``(p, a, b, launch)``."""
+    if groups is None:
+        groups = np.arange(len(y))
+    ng = int(groups.max()) + 1
+    yg = np.bincount(groups, weights=y, minlength=ng)
+    ng_ops = np.bincount(groups, minlength=ng).astype(float)
+    w2 = 1.0 / (yg * yg)
 
-    def score(p: float, ce: float, me: float) -> tuple[float, float]:
-        s = ((f / ce) ** p + (b / me) ** p) ** (1.0 / p)
-        c0 = max(0.0, float(np.sum(w2 * (y - s)) / np.sum(w2)))
-        return float(np.sum(w2 * (c0 + s - y) ** 2)), c0
+    def score(p: float, a: float, b: float) -> tuple[float, float]:
+        s = np.bincount(groups, weights=((u / a) ** p + (v / b) ** p) ** (1.0 / p), minlength=ng)
+        c0 = max(0.0, float(np.sum(w2 * ng_ops * (yg - s)) / np.sum(w2 * ng_ops * ng_ops)))
+        return float(np.sum(w2 * (c0 * ng_ops + s - yg) ** 2)), c0
 
-    best = (math.inf, 2.0, 0.7, 0.8, 0.0)
-    for p in (1.0, 1.5, 2.0, 3.0, 4.0):
-        for ce in np.arange(0.3, 1.21, 0.05):
-            for me in np.arange(0.3, 1.21, 0.05):
-                e, c0 = score(p, ce, me)
+    best = (math.inf, 2.0, float(a_grid[0]), float(b_grid[0]), 0.0)
+    for p in SHARPNESS:
+        for a in a_grid:
+            for b in b_grid:
+                e, c0 = score(p, float(a), float(b))
                 if e < best[0]:
-                    best = (e, p, float(ce), float(me), c0)
-    _, p, ce0, me0 = best[:4]
-    for ce in np.arange(ce0 - 0.05, ce0 + 0.051, 0.01):
-        for me in np.arange(me0 - 0.05, me0 + 0.051, 0.01):
-            if ce <= 0 or me <= 0:
+                    best = (e, p, float(a), float(b), c0)
+    e, p, a, b, c0 = best
+    step = float(max(a_grid[1] / a_grid[0], b_grid[1] / b_grid[0]))
+    while step > 1.0005:
+        moved = False
+        for da, db in ((step, 1.0), (1 / step, 1.0), (1.0, step), (1.0, 1 / step)):
+            if a * da > a_grid[-1] or b * db > b_grid[-1]:
                 continue
-            e, c0 = score(p, ce, me)
-            if e < best[0]:
-                best = (e, p, float(ce), float(me), c0)
-    _, p, ce, me, c0 = best
-    return GemmCoef(compute_eff=round(ce, 4), memory_eff=round(me, 4), sharpness=p, launch_s=c0)
+            e2, c2 = score(p, a * da, b * db)
+            if e2 < e:
+                e, a, b, c0, moved = e2, a * da, b * db, c2, True
+                break
+        if not moved:
+            step = math.sqrt(step)
+    return p, a, b, c0
+
+
+def _elementwise_fit(x: list[list[float]], y: list[float]) -> ElementwiseCoef:
+    """``launch + ((row_bytes/row_gbps)^p + (bytes/(hbm·eff))^p)^(1/p)`` from rows
+    ``[row GB, bytes at peak s]`` and measured seconds."""
+    xa, ya = np.array(x), np.array(y)
+    p, rbw, eff, c0 = _smooth_max_fit(
+        xa[:, 0], xa[:, 1], ya, np.geomspace(1.0, 1000.0, 16), np.geomspace(0.1, 1.0, 14)
+    )
+    return ElementwiseCoef(
+        memory_eff=round(eff, 4), launch_s=c0, row_gbps=round(rbw, 3), sharpness=p
+    )
+
+
+SHARPNESS = (1.0, 1.5, 2.0, 3.0, 4.0, 8.0)
+"""Sharpness values tried by the smooth-max fits (1: the sum of the two terms; 8: nearly
+their max)."""
+
+
+def _group_err(
+    u: np.ndarray,
+    v: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray | None,
+    p: float,
+    a: float,
+    b: float,
+    c0: float,
+) -> float:
+    g = np.arange(len(y)) if groups is None else groups
+    pred = np.bincount(g, weights=c0 + ((u / a) ** p + (v / b) ** p) ** (1.0 / p))
+    meas = np.bincount(g, weights=y)
+    return float(np.sum((pred / meas - 1.0) ** 2))
+
+
+def fit_gemm(
+    f: np.ndarray, b: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None
+) -> GemmCoef:
+    """Fit ``launch + ((f'/ce)^p + (b/me)^p)^(1/p)`` with ``f' = f·(f/1 ms)^size_exp``
+    (``f``, ``b`` already in seconds at peak) to ``y`` seconds: :func:`_smooth_max_fit` for
+    each size exponent of a small grid, the best kept."""
+    ce_grid = np.geomspace(0.2, 1.5, 14)
+    me_grid = np.geomspace(0.2, 1.0, 14)  # weights cannot stream faster than the HBM peak
+    best: tuple[float, float, float, float, float, float] | None = None
+    for gamma in (-0.06, -0.04, -0.02, 0.0, 0.02, 0.04, 0.06):
+        fg = f * (f / GEMM_SIZE_REF_S) ** gamma
+        p, ce, me, c0 = _smooth_max_fit(fg, b, y, ce_grid, me_grid, groups)
+        err = _group_err(fg, b, y, groups, p, ce, me, c0)
+        if best is None or err < best[0]:
+            best = (err, gamma, p, ce, me, c0)
+    assert best is not None
+    _, gamma, p, ce, me, c0 = best
+    return GemmCoef(
+        size_exp=gamma,
+        compute_eff=round(ce, 4),
+        memory_eff=round(me, 4),
+        sharpness=p,
+        launch_s=c0,
+    )
 
 
 def fit(
@@ -230,8 +327,10 @@ def fit(
     peak, hbm = g.bf16_tflops * 1e12, g.hbm_gbps * 1e9
     parts: dict[str, object] = {}
     if prof.mlp:
-        fs, bs, ys, eb, ey = [], [], [], [], []
-        for r in prof.mlp:
+        fs, bs, ys, gs = [], [], [], []
+        ex: dict[str, list[list[float]]] = {k: [] for k in ELEMENTWISE_KINDS}
+        ey: dict[str, list[float]] = {k: [] for k in ELEMENTWISE_KINDS}
+        for gi, r in enumerate(prof.mlp):
             s = Shapes.of(r.shape, r.tp)
             for op, k, n in s.gemms():
                 if op in r.ops_s and r.ops_s[op] > 0:
@@ -239,20 +338,40 @@ def fit(
                     fs.append(f / peak)
                     bs.append(b / hbm)
                     ys.append(r.ops_s[op])
-            for op, per in s.elementwise_bytes():
+                    gs.append(gi)
+            emb = ("emb", 2 * s.hidden * s.bytes_per)
+            for op, per in (*s.elementwise_bytes(), emb):
                 if op in r.ops_s and r.ops_s[op] > 0:
-                    eb.append(r.tokens * per / hbm)
-                    ey.append(r.ops_s[op])
-        parts["gemm"] = fit_gemm(np.array(fs), np.array(bs), np.array(ys))
-        c = _rel_lstsq(np.stack([np.ones(len(ey)), np.array(eb)], 1), np.array(ey))
-        parts["elementwise"] = ElementwiseCoef(memory_eff=1.0 / c[1], launch_s=float(c[0]))
+                    kind = elementwise_kind(op, s.gated)
+                    ex[kind].append([per / 1e9, r.tokens * per / hbm])
+                    ey[kind].append(r.ops_s[op])
+        parts["gemm"] = fit_gemm(
+            np.array(fs), np.array(bs), np.array(ys), np.unique(gs, return_inverse=True)[1]
+        )
+        xs = [x for k in ELEMENTWISE_KINDS for x in ex[k]]
+        ys_ = [y for k in ELEMENTWISE_KINDS for y in ey[k]]
+        parts["elementwise"] = _elementwise_fit(xs, ys_)
+        parts["elementwise_ops"] = {
+            k: _elementwise_fit(ex[k], ey[k]) for k in ELEMENTWISE_KINDS if len(ey[k]) >= 3
+        }
     if prof.allreduce:
         by = {}
         for n in sorted({a[0] for a in prof.allreduce}):
-            pts = [(sz, t) for k, sz, t in prof.allreduce if k == n]
-            x = np.array([[1.0, sz] for sz, _ in pts])
-            c = _rel_lstsq(x, np.array([t for _, t in pts]))
-            by[n] = AllReduceFit(latency_s=float(c[0]), bandwidth_gbps=1.0 / (c[1] * 1e9))
+            sz = np.array([s_ for k, s_, _ in prof.allreduce if k == n])
+            times = np.array([t_ for k, _, t_ in prof.allreduce if k == n])
+            p, a, bw, c0 = _smooth_max_fit(
+                np.full(len(times), ALLREDUCE_FLOOR_UNIT_S),
+                sz / 1e9,
+                times,
+                np.geomspace(0.02, 20.0, 16),
+                np.geomspace(5.0, 2000.0, 16),
+            )
+            by[n] = AllReduceFit(
+                latency_s=c0,
+                bandwidth_gbps=bw,
+                floor_s=ALLREDUCE_FLOOR_UNIT_S / a,
+                sharpness=p,
+            )
         parts["allreduce"] = AllReduceCoef(launch_s=ALLREDUCE_LAUNCH_S, by_workers=by)
     if prof.decode_attn:
         xd: list[list[float]] = []
@@ -267,19 +386,20 @@ def fit(
             memory_eff=1.0 / c[2] if c[2] > 0 else 1.0, per_seq_s=float(c[1]), launch_s=float(c[0])
         )
     if prof.prefill_attn:
-        dec = parts.get("attention_decode") or (base.attention_decode if base else None)
-        me = dec.memory_eff if isinstance(dec, DecodeAttentionCoef) else 1.0
         xp: list[list[float]] = []
         yp: list[float] = []
         for shape, chunk, kv, t in prof.prefill_attn:
             s = Shapes.of(shape, 1)
             kvb = 2.0 * s.kv_heads * s.head_dim * s.bytes_per
             flops = 4.0 * s.q_heads * s.head_dim * chunk * (kv + chunk / 2.0)
-            xp.append([1.0, flops / peak])
-            yp.append(max(t - kv * kvb / (hbm * me), 1e-9))
+            xp.append([1.0, chunk, flops / peak, kv * kvb / hbm])
+            yp.append(t)
         c = _rel_lstsq(np.array(xp), np.array(yp))
         parts["attention_prefill"] = PrefillAttentionCoef(
-            compute_eff=min(1.5, 1.0 / c[1]) if c[1] > 0 else 1.0, launch_s=float(c[0])
+            compute_eff=min(1.5, 1.0 / c[2]) if c[2] > 0 else 1.5,
+            launch_s=float(c[0]),
+            per_token_s=float(c[1]),
+            memory_eff=min(1.5, 1.0 / c[3]) if c[3] > 0 else 1.5,
         )
     missing = [
         k
@@ -295,6 +415,8 @@ def fit(
         )
     for part in missing:
         parts[part] = getattr(base, part)
+        if part == "elementwise":
+            parts["elementwise_ops"] = base.elementwise_ops if base else {}
     cal = Calibration(
         gpu=gpu_name,
         source=source,
@@ -354,7 +476,9 @@ def layer_ratios(
         o = cost.ops
         pred_layer = sum(o.gemm(r.tokens, k, n) for op, k, n in o.s.gemms() if op in r.ops_s)
         pred_layer += sum(
-            o.elementwise(r.tokens * b) for op, b in o.s.elementwise_bytes() if op in r.ops_s
+            o.elementwise(r.tokens, b, elementwise_kind(op, o.s.gated))
+            for op, b in o.s.elementwise_bytes()
+            if op in r.ops_s
         )
         meas_layer = sum(v for k, v in r.ops_s.items() if k != "emb")
         comm = o.communication(r.tokens)
@@ -380,7 +504,7 @@ def attention_ratios(prof: Profiles, cal: Calibration, g: GpuSpec) -> list[Error
             if what == "attention decode":
                 p = o.decode_attention_layer(a, a * kv)
             else:
-                p = o.prefill_attention_layer(a * (kv + a / 2.0), kv)
+                p = o.prefill_attention_layer(a, a * (kv + a / 2.0), kv)
             rs.append(p / t)
         out.append(_summary(what, "profiled", 1, rs))
     return out
@@ -389,8 +513,8 @@ def attention_ratios(prof: Profiles, cal: Calibration, g: GpuSpec) -> list[Error
 def allreduce_ratios(prof: Profiles, cal: Calibration) -> list[ErrorRow]:
     out = []
     for n in sorted({a[0] for a in prof.allreduce}):
-        lat, bw = cal.allreduce.at(n)
-        rs = [(lat + sz / (bw * 1e9)) / t for k, sz, t in prof.allreduce if k == n]
+        f = cal.allreduce.fit_at(n)
+        rs = [f.time(sz) / t for k, sz, t in prof.allreduce if k == n]
         out.append(_summary("all-reduce", f"{n} GPUs", n, rs))
     return out
 
@@ -431,6 +555,14 @@ def iteration_points(
     return out
 
 
+def _scale_elementwise(c: ElementwiseCoef, k: float) -> ElementwiseCoef:
+    """``c`` with every time multiplied by ``k``."""
+    upd: dict[str, float] = {"memory_eff": c.memory_eff / k, "launch_s": c.launch_s * k}
+    if c.row_gbps:
+        upd["row_gbps"] = c.row_gbps / k
+    return c.model_copy(update=upd)
+
+
 def fit_iterations(prof: Profiles, m: ModelArch, g: GpuSpec, base: Calibration) -> Calibration:
     """Fit measured iteration times as ``overhead + k · (base model's GPU time)``: the CPU
     overhead becomes the fitted intercept, and every efficiency is divided by ``k`` (every
@@ -451,7 +583,10 @@ def fit_iterations(prof: Profiles, m: ModelArch, g: GpuSpec, base: Calibration) 
                 memory_eff=gm.memory_eff / k,
                 launch_s=gm.launch_s * k,
             ),
-            "elementwise": scale(el, memory_eff=el.memory_eff / k, launch_s=el.launch_s * k),
+            "elementwise": _scale_elementwise(el, k),
+            "elementwise_ops": {
+                kind: _scale_elementwise(c, k) for kind, c in base.elementwise_ops.items()
+            },
             "attention_decode": scale(
                 ad,
                 memory_eff=ad.memory_eff / k,
@@ -459,7 +594,11 @@ def fit_iterations(prof: Profiles, m: ModelArch, g: GpuSpec, base: Calibration) 
                 per_seq_s=ad.per_seq_s * k,
             ),
             "attention_prefill": scale(
-                ap, compute_eff=ap.compute_eff / k, launch_s=ap.launch_s * k
+                ap,
+                compute_eff=ap.compute_eff / k,
+                launch_s=ap.launch_s * k,
+                per_token_s=ap.per_token_s * k,
+                **({"memory_eff": ap.memory_eff / k} if ap.memory_eff else {}),
             ),
             "overhead_s": over,
             "overhead_source": f"fitted intercept of {len(pts)} measured iteration times",

@@ -30,6 +30,10 @@ from stormsim.schema.serving import Efficiency, GpuSpec, ModelArch
 
 DTYPE_BYTES = {"bf16": 2, "fp16": 2, "fp8": 1}
 
+ROOFLINE_OVERHEAD_S = 0.0025
+"""The roofline's fixed per-iteration overhead when ``efficiency.iteration_overhead_s`` is
+unset (docs/latency-model.md)."""
+
 
 def head_dim(m: ModelArch) -> int:
     return m.head_dim or m.hidden_size // m.num_heads
@@ -149,7 +153,11 @@ class EngineCost:
         )
         return cls(
             tp=tp,
-            overhead_s=eff.iteration_overhead_s,
+            overhead_s=(
+                ROOFLINE_OVERHEAD_S
+                if eff.iteration_overhead_s is None
+                else eff.iteration_overhead_s
+            ),
             weights_s=wb / bw,
             kv_read_s=kvb / bw,
             kv_write_s=kvb / bw,

@@ -4,8 +4,9 @@ A latency model times the iterations of one engine: a model on ``tp`` GPUs of on
 given engine settings. The serving data plane asks it for the duration of every prefill
 iteration and for decode spans in closed form; the planner asks it for single-iteration times
 and the KV capacity. All times are **seconds of simulated time**, all sizes **tokens** or
-**bytes**. The roofline (:class:`stormsim.perf.latency.EngineCost`, docs/latency-model.md) is
-the one model today; another (e.g. one calibrated from measured iteration times) joins by
+**bytes**. Two models are registered: ``calibrated`` (the default,
+:class:`stormsim.perf.calibrated.CalibratedCost`, fitted on measured operator profiles) and
+``roofline`` (:class:`stormsim.perf.latency.EngineCost`, docs/latency-model.md). Another joins by
 implementing the protocol in its own module and adding one entry to :data:`LATENCY_MODELS`
 (and its name to ``serving.latency_model``'s choices in ``stormsim/schema/serving.py``).
 ``tests/serving/test_latency_registry.py`` checks every registered model against the
@@ -142,13 +143,13 @@ def calibrated(
 ) -> LatencyModel:
     """The calibrated model (:mod:`stormsim.perf.calibrated`): coefficients from the file
     ``calibration`` or the packaged table of ``gpu``. The CPU overhead is the calibration's
-    unless the engine sets ``efficiency.iteration_overhead_s`` explicitly."""
+    unless the engine sets ``efficiency.iteration_overhead_s``."""
     from stormsim.perf.calibrated import CalibratedCost
     from stormsim.perf.calibration import builtin_calibration, load_calibration
 
     cal = load_calibration(calibration) if calibration else builtin_calibration(_gpu_name(gpu))
     eff = engine.efficiency
-    over = eff.iteration_overhead_s if "iteration_overhead_s" in eff.model_fields_set else None
+    over = eff.iteration_overhead_s
     return CalibratedCost.build(
         model,
         gpu,
@@ -162,9 +163,9 @@ def calibrated(
     )
 
 
-DEFAULT_LATENCY_MODEL = "roofline"
-"""The default stays the roofline: the calibrated model misses the accuracy targets on some
-shared profiles (docs/latency-validation.md)."""
+DEFAULT_LATENCY_MODEL = "calibrated"
+"""The default: the calibrated model, fitted operator by operator on measured profiles
+(docs/latency-validation.md); ``roofline`` stays selectable."""
 LATENCY_MODELS: dict[str, LatencyModelFactory] = {"roofline": _roofline, "calibrated": calibrated}
 """Every latency model by the name a scenario selects it with (``serving.latency_model``)."""
 

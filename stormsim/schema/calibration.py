@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ruamel.yaml import YAML
@@ -25,19 +25,40 @@ class _M(BaseModel):
 
 
 class GemmCoef(_M):
-    """GEMM: ``launch + ((F/(peak·compute_eff))^p + (B/(hbm·memory_eff))^p)^(1/p)``."""
+    """GEMM: ``launch + ((F'/compute_eff)^p + (B/(hbm·memory_eff))^p)^(1/p)`` with
+    ``F' = F/peak · (F/peak / 1 ms)^size_exp``."""
 
     compute_eff: float = Field(gt=0, le=1.5)
     memory_eff: float = Field(gt=0, le=1.5)
     sharpness: float = Field(default=2.0, ge=1)
     launch_s: float = Field(default=0.0, ge=0)
+    size_exp: float = Field(default=0.0, ge=-0.5, le=0.5)
+    """``F`` in seconds at peak is scaled by ``(F/1 ms)^size_exp``: a compute efficiency that
+    changes with the GEMM's size (large GEMMs run at lower clocks under the power cap, small
+    ones fill fewer SMs), fitted per GPU."""
 
 
 class ElementwiseCoef(_M):
-    """Elementwise operator: ``launch + bytes/(hbm·memory_eff)``."""
+    """Elementwise operator:
+    ``launch + ((row_bytes/row_gbps)^p + (bytes/(hbm·memory_eff))^p)^(1/p)``.
+
+    ``row_bytes`` is what one token moves through the operator: a kernel that gives each token
+    one thread block does that much serial work however few tokens there are (the floor of a
+    normalisation or activation at small batch grows with the row's width); ``row_gbps``
+    absent means no such floor. ``p`` (``sharpness``) makes the max of the two smooth."""
 
     memory_eff: float = Field(gt=0, le=1.5)
     launch_s: float = Field(default=0.0, ge=0)
+    row_gbps: float | None = Field(default=None, gt=0)
+    sharpness: float = Field(default=1.0, ge=1)
+
+
+ELEMENTWISE_KINDS = ("norm", "rope", "act_gated", "act", "add", "emb")
+"""Elementwise operator kinds with coefficients of their own: the normalisations, the rotary
+embedding, a gated MLP's activation (SiLU × up) and a plain one (GELU), the residual add, the
+embedding gather."""
+
+ElementwiseKind = Literal["norm", "rope", "act_gated", "act", "add", "emb"]
 
 
 class DecodeAttentionCoef(_M):
@@ -49,18 +70,34 @@ class DecodeAttentionCoef(_M):
 
 
 class PrefillAttentionCoef(_M):
-    """Prefill attention per layer: ``launch + 4·heads·d·pairs/(peak·compute_eff)`` (+ the
-    cached context's KV read at the decode attention's bandwidth)."""
+    """Prefill attention per layer: ``launch + per_token·chunk tokens +
+    4·heads·d·pairs/(peak·compute_eff) + cached KV bytes/(hbm·memory_eff)`` (``memory_eff``
+    absent: the decode attention's)."""
 
     compute_eff: float = Field(gt=0, le=1.5)
     launch_s: float = Field(default=0.0, ge=0)
+    per_token_s: float = Field(default=0.0, ge=0)
+    memory_eff: float | None = Field(default=None, gt=0, le=1.5)
 
 
 class AllReduceFit(_M):
-    """One all-reduce over ``n`` GPUs: ``latency_s + bytes/(bandwidth_gbps·1e9)``."""
+    """One all-reduce over ``n`` GPUs:
+    ``latency_s + (floor_s^p + (bytes/(bandwidth_gbps·1e9))^p)^(1/p)``: a latency floor of
+    small messages and the bandwidth term of large ones, combined as a smooth max of
+    sharpness ``p`` (``floor_s`` 0: ``latency_s + bytes/bandwidth``)."""
 
     latency_s: float = Field(ge=0)
     bandwidth_gbps: float = Field(gt=0)
+    floor_s: float = Field(default=0.0, ge=0)
+    sharpness: float = Field(default=1.0, ge=1)
+
+    def time(self, nbytes: float) -> float:
+        """Seconds of one all-reduce of ``nbytes`` (without the launch overhead)."""
+        bw = nbytes / (self.bandwidth_gbps * 1e9)
+        if self.floor_s <= 0:
+            return self.latency_s + bw
+        p = self.sharpness
+        return self.latency_s + (self.floor_s**p + bw**p) ** (1.0 / p)
 
 
 class AllReduceCoef(_M):
@@ -69,13 +106,17 @@ class AllReduceCoef(_M):
     launch_s: float = Field(default=2e-5, ge=0)
     by_workers: dict[int, AllReduceFit] = Field(min_length=1)
 
-    def at(self, n: int) -> tuple[float, float]:
-        """(latency s, bandwidth GB/s) for ``n`` GPUs: the fit for ``n``, else the nearest
-        measured count above (or the largest)."""
+    def fit_at(self, n: int) -> AllReduceFit:
+        """The fit for ``n`` GPUs, else the nearest measured count above (or the largest)."""
         fit = self.by_workers.get(n)
         if fit is None:
             above = [k for k in self.by_workers if k >= n]
             fit = self.by_workers[min(above) if above else max(self.by_workers)]
+        return fit
+
+    def at(self, n: int) -> tuple[float, float]:
+        """(latency s, bandwidth GB/s) for ``n`` GPUs (:meth:`fit_at`)."""
+        fit = self.fit_at(n)
         return fit.latency_s, fit.bandwidth_gbps
 
 
@@ -86,6 +127,8 @@ class Calibration(_M):
     source: str = ""
     gemm: GemmCoef
     elementwise: ElementwiseCoef
+    elementwise_ops: dict[ElementwiseKind, ElementwiseCoef] = Field(default_factory=dict)
+    """Per-kind coefficients (:data:`ELEMENTWISE_KINDS`); a kind absent uses ``elementwise``."""
     attention_decode: DecodeAttentionCoef
     attention_prefill: PrefillAttentionCoef
     allreduce: AllReduceCoef

@@ -239,19 +239,28 @@ class ModelArch(_M):
 class Efficiency(_M):
     """Calibration of the roofline: achieved fraction of peak FLOP/s in prefill and decode
     (``mfu_*``), of HBM bandwidth (``mbu``) and NVLink bandwidth (``nvlink_eff``), a fixed
-    per-iteration overhead, and the latency of one all-reduce."""
+    per-iteration overhead, and the latency of one all-reduce. ``iteration_overhead_s`` and the
+    two inter-node latencies (:data:`BOTH_MODELS`) apply to the calibrated model too
+    (``iteration_overhead_s`` unset: 2.5 ms for the roofline, the calibration file's CPU
+    overhead for the calibrated model)."""
 
     mfu_prefill: float = Field(default=0.65, gt=0, le=1)
     mfu_decode: float = Field(default=0.5, gt=0, le=1)
     mbu: float = Field(default=0.72, gt=0, le=1)
     nvlink_eff: float = Field(default=0.7, gt=0, le=1)
-    iteration_overhead_s: float = Field(default=0.0025, ge=0)
+    iteration_overhead_s: float | None = Field(default=None, ge=0)
     allreduce_latency_s: float = Field(default=0.00002, ge=0)
     internode_allreduce_latency_s: float = Field(default=0.00008, ge=0)
     """Fixed cost of one all-reduce whose GPUs span nodes (a multi-node instance; both latency
     models use it)."""
     internode_send_latency_s: float = Field(default=0.00003, ge=0)
     """Fixed cost of one pipeline-stage hand-off between nodes."""
+
+
+BOTH_MODELS = frozenset(
+    {"iteration_overhead_s", "internode_allreduce_latency_s", "internode_send_latency_s"}
+)
+"""The :class:`Efficiency` knobs both latency models read (the rest are the roofline's)."""
 
 
 class Engine(_M):
@@ -302,8 +311,9 @@ class Serving(_M):
 
     model: str | ModelArch = "llama-3.1-8b"
     latency_model: Literal["roofline", "calibrated"] | None = None
-    """The engines' latency model by name (``stormsim.perf.registry``); unset: ``roofline``
-    (``calibrated`` when ``calibration`` is set)."""
+    """The engines' latency model by name (``stormsim.perf.registry``); unset: ``calibrated``
+    (operator by operator, fitted on measured profiles); ``roofline`` is the uncalibrated
+    analytic model."""
     calibration: str | None = Field(default=None, min_length=1)
     """A calibration file of the calibrated model (``stormsim calibrate``), relative to the
     scenario file; unset: the packaged coefficients of each GPU."""
@@ -316,6 +326,30 @@ class Serving(_M):
     gpus: dict[str, GpuSpec] = Field(default_factory=dict)
     models: dict[str, ModelArch] = Field(default_factory=dict)
     series_bin_s: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _roofline_knobs(self) -> Serving:
+        """The roofline's efficiencies mean nothing to the calibrated model: setting one
+        without ``latency_model: roofline`` is an error, not a silently ignored knob."""
+        if self.latency_model == "roofline":
+            return self
+        engines = [("engine", self.engine)] + [
+            (f"roles.{r}.engine", v.engine) for r, v in self.roles.items() if v.engine is not None
+        ]
+        for where, e in engines:
+            eff = e.efficiency
+            bad = [
+                k
+                for k, f in Efficiency.model_fields.items()
+                if k not in BOTH_MODELS and getattr(eff, k) != f.default
+            ]
+            if bad:
+                raise ValueError(
+                    f"{where}.efficiency.{bad[0]} applies to the roofline latency model only: "
+                    "set serving.latency_model: roofline, or remove it (the calibrated model, "
+                    "the default, takes its coefficients from its calibration file)"
+                )
+        return self
 
 
 def resolve_trace_path(scenario: Any, base: Path) -> Any:

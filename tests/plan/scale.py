@@ -78,7 +78,9 @@ def replica_plan_data(
             "prompt_tokens": {"kind": "lognormal", "median": 1024, "p90": 3072, "max": 8192},
             "output_tokens": {"kind": "lognormal", "median": 128, "p90": 384, "max": 1024},
         },
-        "serving": {"model": model, "router": "least_request"},
+        # the rates and expected counts were sized on the roofline; these tests are about
+        # planning at production size, not about the latency model
+        "serving": {"model": model, "router": "least_request", "latency_model": "roofline"},
         "plan": {
             "load": {"rate_rps": rate_rps},
             "slo": {"ttft_s": ttft_s, "tpot_s": tpot_s, "attainment_frac": 0.95},

@@ -95,3 +95,23 @@ def test_duration_text():
     assert duration_text(0.0162) == "16.2 ms"
     assert duration_text(4 * 3600.0) == "4 h"
     assert duration_text(None) == "-" and duration_text(float("nan")) == "-"
+
+
+def test_the_analytic_bracket_uses_the_scenarios_latency_model() -> None:
+    """The planner's first estimate asks the latency-model registry, so it times iterations
+    as the data plane does: the calibrated model by default, the roofline when chosen."""
+    from pathlib import Path
+
+    from stormsim.analysis.plan.analytic import Analytic
+    from stormsim.analysis.variants import override
+    from stormsim.perf.calibrated import CalibratedCost
+    from stormsim.perf.latency import EngineCost
+    from stormsim.schema.loader import load_scenario
+
+    path = Path(__file__).resolve().parents[2] / "scenarios" / "plan-small.yaml"
+    sc = load_scenario(path)
+    assert sc.plan is not None
+    cost = Analytic(sc.plan, sc).cost("H100-80GB", 1, "prefill")
+    assert isinstance(cost, CalibratedCost)
+    roof = override(sc, {"serving.latency_model": "roofline"})
+    assert isinstance(Analytic(sc.plan, roof).cost("H100-80GB", 1, "prefill"), EngineCost)

@@ -17,7 +17,7 @@ from serving_helpers import scenario
 
 import stormsim
 from stormsim.errors import InputError
-from stormsim.perf.calibrated import CalibratedCost
+from stormsim.perf.calibrated import ELEMENTWISE_KIND, CalibratedCost
 from stormsim.perf.calibration import (
     Calibration,
     builtin_calibration,
@@ -71,24 +71,25 @@ def test_decode_of_a_tiny_model_by_hand() -> None:
     * QKV GEMM 2x6: 2·1·2·6 = 24 FLOPs, 2·(12 + 1·(2+6)) = 40 B → 64 µs; output 2x2: 8 + 16
       → 24 µs; up 2x4: 16 + 2·(8+6) = 28 → 44 µs; down 4x2: 44 µs. linear = 176 µs;
     * elementwise per token: norms 2·(2·2) = 8 B each, rotary 2·(1+1)·2·2 = 16 B, activation
-      (2·4 elements)·2 = 16 B, add 3·2·2 = 12 B → 60 µs, embedding 2·2 = 4 µs → 64 µs;
+      (2·4 elements)·2 = 16 B, add 3·2·2 = 12 B → 60 µs, embedding read + write 2·2·2 = 8 µs
+      → 68 µs;
     * LM head 2x4: 16 + 28 = 44 µs;
     * attention: 1 µs per sequence + 10 tokens · KV 2·1·2·2 = 8 B → 81 µs;
-    * no all-reduce at TP 1; CPU overhead 500 µs. Total 865 µs.
+    * no all-reduce at TP 1; CPU overhead 500 µs. Total 869 µs.
     """
     c = CalibratedCost.build(TINY, SLOW_GPU, 1, _cal(), kv_tokens=100)
     parts = c.decode_parts(1, 10.0)
     assert parts == pytest.approx(
         {
             "linear": 176e-6,
-            "elementwise": 64e-6,
+            "elementwise": 68e-6,
             "attention": 81e-6,
             "communication": 0.0,
             "lm_head": 44e-6,
             "overhead": 5e-4,
         }
     )
-    assert c.decode_time(1, 10.0) == pytest.approx(865e-6)
+    assert c.decode_time(1, 10.0) == pytest.approx(869e-6)
     assert c.span(1, 10.0, 3) == pytest.approx(sum(c.decode_time(1, 10.0 + k) for k in range(3)))
 
 
@@ -111,13 +112,35 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
         w.writerows(rows)
 
 
+def test_elementwise_kinds_and_the_row_floor_by_hand() -> None:
+    """Per-kind coefficients replace the shared one; the row floor and the bulk term combine
+    as a smooth max: norm with launch 1 µs, row 8 B at 2e-3 GB/s (4 µs), bulk over 3 tokens
+    24 B at 1e-3 GB/s·1.0 (24 µs), sharpness 1 → 1 + 4 + 24 = 29 µs; sharpness 2 →
+    1 + √(16 + 576) µs."""
+    norm = {"memory_eff": 1.0, "launch_s": 1e-6, "row_gbps": 2e-3, "sharpness": 1.0}
+    c = CalibratedCost.build(TINY, SLOW_GPU, 1, _cal(elementwise_ops={"norm": norm}), 100)
+    assert c.ops.elementwise(3, 8, "norm") == pytest.approx(29e-6)
+    assert c.ops.elementwise(3, 8, "add") == pytest.approx(24e-6)  # the shared coefficient
+    norm2 = {**norm, "sharpness": 2.0}
+    c = CalibratedCost.build(TINY, SLOW_GPU, 1, _cal(elementwise_ops={"norm": norm2}), 100)
+    assert c.ops.elementwise(3, 8, "norm") == pytest.approx(1e-6 + (16 + 576) ** 0.5 * 1e-6)
+
+
 def test_the_fit_recovers_known_coefficients(tmp_path: Path) -> None:
     """Synthetic Vidur-format profiles made by a known calibration fit back to it."""
     gpus, models = builtin()
     g = gpus["A100-80GB"]
+    norm = {"memory_eff": 0.45, "launch_s": 1.5e-6, "row_gbps": 7.0, "sharpness": 4.0}
     truth = _cal(
-        gemm={"compute_eff": 0.7, "memory_eff": 0.8, "sharpness": 2.0, "launch_s": 5e-6},
+        gemm={
+            "compute_eff": 0.7,
+            "memory_eff": 0.8,
+            "sharpness": 2.0,
+            "launch_s": 5e-6,
+            "size_exp": 0.02,
+        },
         elementwise={"memory_eff": 0.6, "launch_s": 2e-6},
+        elementwise_ops={"norm": norm},
     )
     shape = models["llama-3.1-8b"]
     d = tmp_path / "llama"
@@ -130,7 +153,7 @@ def test_the_fit_recovers_known_coefficients(tmp_path: Path) -> None:
             for op, k, n in o.s.gemms():
                 row[f"time_stats.{op}.median"] = o.gemm(t, k, n) * 1e3
             for op, b in o.s.elementwise_bytes():
-                row[f"time_stats.{op}.median"] = o.elementwise(t * b) * 1e3
+                row[f"time_stats.{op}.median"] = o.elementwise(t, b, ELEMENTWISE_KIND[op]) * 1e3
             row["time_stats.emb.median"] = o.embedding(t) * 1e3
             row.update(
                 n_head=32,
@@ -156,13 +179,25 @@ def test_the_fit_recovers_known_coefficients(tmp_path: Path) -> None:
     _write_csv(tmp_path / "all_reduce.csv", ar)
     prof = read_profiles([d / "mlp.csv", tmp_path / "all_reduce.csv"])
     got = fit(prof, "A100-80GB", g, base=truth)
-    assert got.gemm.sharpness == 2.0
-    assert got.gemm.compute_eff == pytest.approx(0.7, abs=0.011)
-    assert got.gemm.memory_eff == pytest.approx(0.8, abs=0.011)
-    assert got.elementwise.memory_eff == pytest.approx(0.6, rel=1e-6)
-    assert got.elementwise.launch_s == pytest.approx(2e-6, rel=1e-6)
-    lat, bw = got.allreduce.at(2)
-    assert lat == pytest.approx(3e-5, rel=1e-6) and bw == pytest.approx(150, rel=1e-6)
+    assert got.gemm.sharpness == 2.0 and got.gemm.size_exp == 0.02
+    assert got.gemm.compute_eff == pytest.approx(0.7, rel=0.01)
+    assert got.gemm.memory_eff == pytest.approx(0.8, rel=0.01)
+    assert got.gemm.launch_s == pytest.approx(5e-6, rel=0.05)
+    n = got.elementwise_ops["norm"]  # bulk efficiency exact; the floor's corner within 5 %
+    assert n.memory_eff == pytest.approx(0.45, rel=0.01)
+    assert n.row_gbps == pytest.approx(7.0, rel=0.05)
+    want = CalibratedCost.build(shape, g, 1, truth, kv_tokens=1).ops
+    have = CalibratedCost.build(shape, g, 1, got, kv_tokens=1).ops
+    for t in (1, 16, 256, 4096):
+        assert have.elementwise(t, 8192, "norm") == pytest.approx(
+            want.elementwise(t, 8192, "norm"), rel=0.03
+        )
+    a = got.elementwise_ops["add"]  # made with the shared coefficient, no row floor
+    assert a.memory_eff == pytest.approx(0.6, rel=0.01)
+    assert a.launch_s == pytest.approx(2e-6, rel=0.05)
+    f = got.allreduce.fit_at(2)  # the smooth-max form reproduces latency + bytes / bandwidth
+    for size in (2048, 65536, 1 << 20, 1 << 24):
+        assert f.time(size) == pytest.approx(3e-5 + size / 150e9, rel=0.01)
 
 
 def _tiny_file(tmp_path: Path) -> Path:
@@ -240,18 +275,72 @@ def _scenario_file(tmp_path: Path, serving: dict[str, Any], name: str = "s.yaml"
 
 
 def test_the_scenario_calibration_key_loads_and_changes_results(tmp_path: Path) -> None:
+    """The default is the calibrated model (the same run as naming it), ``roofline`` is still
+    selectable and differs, and a calibration file changes the calibrated model's results."""
     (tmp_path / "cal").mkdir()
     slow = builtin_calibration("h100-80gb").model_copy(update={"overhead_s": 0.02})
     (tmp_path / "cal" / "slow.yaml").write_text(dump_calibration(slow))
     runs = [
         stormsim.run(stormsim.load_scenario(_scenario_file(tmp_path, sv, f"s{i}.yaml")))
         for i, sv in enumerate(
-            [{}, {"latency_model": "calibrated"}, {"calibration": "cal/slow.yaml"}]
+            [
+                {},
+                {"latency_model": "calibrated"},
+                {"calibration": "cal/slow.yaml"},
+                {"latency_model": "roofline"},
+            ]
         )
     ]
     ttft = [r.summary["ttft_p50_s"] for r in runs]
+    assert ttft[0] == ttft[1], ttft
     assert len(set(ttft)) == 3, ttft
     assert ttft[2] > ttft[1]  # 20 ms of overhead per iteration instead of 1 ms
+
+
+def test_the_default_latency_model_is_calibrated() -> None:
+    from stormsim.perf.latency import EngineCost
+    from stormsim.perf.registry import DEFAULT_LATENCY_MODEL, build_latency_model
+    from stormsim.schema.serving import Engine, Serving
+
+    assert DEFAULT_LATENCY_MODEL == "calibrated" and Serving().latency_model is None
+    gpus, models = builtin()
+    m, g = models["llama-3.1-8b"], gpus["H100-80GB"]
+    assert isinstance(build_latency_model(None, m, g, 1, Engine()), CalibratedCost)
+    assert isinstance(build_latency_model("roofline", m, g, 1, Engine()), EngineCost)
+
+
+@pytest.mark.parametrize(
+    ("model", "tp", "prefill_s", "decode_s", "kv_tokens"),
+    [
+        ("llama-3.1-8b", 1, 0.04868163587633818, 0.010939037028192372, 456924),
+        ("llama-3.1-70b", 4, 0.14244017635466585, 0.021837661649846008, 496506),
+    ],
+)
+def test_the_roofline_stays_selectable_with_its_old_numbers(
+    model: str, tp: int, prefill_s: float, decode_s: float, kv_tokens: int
+) -> None:
+    """The roofline's times before the calibrated model became the default (H100, default
+    engine): a 2,048-token prefill and a decode step of 32 sequences × 1,024 tokens."""
+    from stormsim.perf.registry import build_latency_model
+    from stormsim.schema.serving import Engine
+
+    gpus, models = builtin()
+    c = build_latency_model("roofline", models[model], gpus["H100-80GB"], tp, Engine())
+    assert c.prefill_time(2048, 2048 * 2048 / 2, 1) == pytest.approx(prefill_s, rel=1e-12)
+    assert c.decode_time(32, 32 * 1024) == pytest.approx(decode_s, rel=1e-12)
+    assert c.kv_capacity_tokens == kv_tokens
+
+
+def test_roofline_efficiencies_without_the_roofline_are_an_error(tmp_path: Path) -> None:
+    """``mfu_prefill`` means nothing to the calibrated model: an error naming the key, not a
+    silently ignored knob; ``iteration_overhead_s`` applies to both models."""
+    eff = {"engine": {"efficiency": {"mfu_prefill": 0.3}}}
+    msg = r"engine\.efficiency\.mfu_prefill applies to the roofline"
+    with pytest.raises(InputError, match=msg):
+        stormsim.load_scenario(_scenario_file(tmp_path, eff))
+    stormsim.load_scenario(_scenario_file(tmp_path, {**eff, "latency_model": "roofline"}, "r.yaml"))
+    over = {"engine": {"efficiency": {"iteration_overhead_s": 0.01}}}
+    stormsim.load_scenario(_scenario_file(tmp_path, over, "o.yaml"))
 
 
 def test_a_missing_or_malformed_calibration_names_path_and_line(tmp_path: Path) -> None:
@@ -271,27 +360,50 @@ def test_a_missing_or_malformed_calibration_names_path_and_line(tmp_path: Path) 
         stormsim.load_scenario(_scenario_file(tmp_path, {"calibration": "bad.yaml"}))
 
 
+LAYERS = {
+    "Llama-2-7b-hf": 32, "Meta-Llama-3-8B": 32, "Llama-2-70b-hf": 80, "Meta-Llama-3-70B": 80,
+    "internlm-20b": 60, "CodeLlama-34b-Instruct-hf": 48, "phi-2": 32,
+}  # fmt: skip
+"""num_hidden_layers of each profiled model's Hugging Face config."""
+
+KNOWN_MISSES: dict[tuple[str, str, int], tuple[float, float]] = {
+    ("A100-80GB", "Llama-2-7b-hf", 1): (0.055, 0.10),
+    ("A100-80GB", "Meta-Llama-3-70B", 1): (0.05, 0.11),
+    ("H100-80GB", "CodeLlama-34b-Instruct-hf", 1): (0.08, 0.145),
+    ("H100-80GB", "Llama-2-7b-hf", 1): (0.05, 0.11),
+    ("H100-80GB", "phi-2", 1): (0.05, 0.165),
+}
+"""(GPU, model, TP) rows of docs/latency-validation.md that miss the targets, held to their
+(median, p90) |error| there (rounded up): a regression still fails."""
+
+
 @pytest.mark.skipif(not SHARED.exists(), reason="shared calibration profiles absent")
-def test_a100_error_table_on_the_shared_profiles() -> None:
-    """Targets (median ≤ 5 %, p90 ≤ 10 %) on every A100 profile and TP, with the one known
-    miss (Llama-2-7B TP1 median 5.2 %, docs/latency-validation.md) held to ≤ 6 %; decode
-    attention median ≤ 10 %."""
+@pytest.mark.parametrize(
+    ("key", "gpu", "rows"), [("a100", "A100-80GB", 24), ("h100", "H100-80GB", 13)]
+)
+def test_the_packaged_calibration_meets_the_targets_on_the_shared_profiles(
+    key: str, gpu: str, rows: int
+) -> None:
+    """The packaged coefficients against every shared operator profile and TP: non-attention
+    median |err| ≤ 5 % and p90 ≤ 10 % except the listed known misses (held to their
+    documented values); attention (A100 rows) median ≤ 10 %, except prefill attention
+    (31 rows) held to its documented value."""
     gpus, _ = builtin()
     v = SHARED / "calibration" / "vidur"
-    paths = [Path(p) for p in sorted(glob.glob(str(v / "compute/a100/*/*/*.csv")))]
-    prof = read_profiles([*paths, v / "network/a100_dgx/all_reduce.csv"])
-    cal = fit(prof, "A100-80GB", gpus["A100-80GB"])
-    layers = {
-        "Llama-2-7b-hf": 32, "Meta-Llama-3-8B": 32, "Llama-2-70b-hf": 80,
-        "Meta-Llama-3-70B": 80, "internlm-20b": 60, "CodeLlama-34b-Instruct-hf": 48,
-    }  # fmt: skip
-    rows = layer_ratios(prof, cal, gpus["A100-80GB"], layers)
-    assert len(rows) == 24
-    for r in rows:
-        limit = 0.06 if (r.model, r.tp) == ("Llama-2-7b-hf", 1) else 0.05
-        assert r.median <= limit and r.p90 <= 0.10, r
-    dec = [r for r in attention_ratios(prof, cal, gpus["A100-80GB"]) if "decode" in r.what]
-    assert dec and dec[0].median <= 0.10
+    paths = [Path(p) for p in sorted(glob.glob(str(v / f"compute/{key}/*/*/*.csv")))]
+    prof = read_profiles([*paths, v / f"network/{key}_dgx/all_reduce.csv"])
+    cal = builtin_calibration(gpu.lower())
+    table = layer_ratios(prof, cal, gpus[gpu], LAYERS)
+    assert len(table) == rows
+    for r in table:
+        med, p90 = KNOWN_MISSES.get((gpu, r.model, r.tp), (0.05, 0.10))
+        assert r.median <= med and r.p90 <= p90, r
+    for r in attention_ratios(prof, cal, gpus[gpu]):
+        assert r.median <= (0.10 if "decode" in r.what else PREFILL_ATTENTION_MEDIAN), r
+
+
+PREFILL_ATTENTION_MEDIAN = 0.11
+"""Prefill attention misses the 10 % target on the 31 partial rows (median 10.8 %)."""
 
 
 def test_cli_calibrate_fits_iteration_times(tmp_path: Path) -> None:

@@ -12,8 +12,9 @@ from serving_helpers import role, run_world, scenario
 
 import stormsim
 from stormsim.perf.catalog import builtin
-from stormsim.perf.latency import EngineCost, kv_bytes_per_token
-from stormsim.schema.serving import Efficiency
+from stormsim.perf.latency import kv_bytes_per_token
+from stormsim.perf.registry import build_latency_model
+from stormsim.schema.serving import Engine
 
 GPUS, MODELS = builtin()
 H100 = GPUS["H100-80GB"]
@@ -46,7 +47,7 @@ def test_single_request_on_idle_pd_pods_gets_the_modelled_ttft_and_tpot(tmp_path
     res = stormsim.run(data)
     r = res.frames["requests"].iloc[0]
     assert r.outcome == "completed" and r.prefill_pod != r.decode_pod
-    c = EngineCost.build(L8B, H100, 1, Efficiency())
+    c = build_latency_model(None, L8B, H100, 1, Engine())
     prefill = c.prefill_one(prompt)
     transfer = prompt * kv_bytes_per_token(L8B) / (100e9 / 8)
     first = c.decode_time(1, prompt)
@@ -73,7 +74,7 @@ def test_single_request_on_a_colocated_pod(tmp_path):
         until_s=200,
     )
     r = stormsim.run(data).frames["requests"].iloc[0]
-    c = EngineCost.build(L8B, H100, 1, Efficiency())
+    c = build_latency_model(None, L8B, H100, 1, Engine())
     assert r.prefill_pod == r.decode_pod and math.isnan(r.transfer_s)
     assert math.isclose(r.ttft_s, c.prefill_one(prompt), rel_tol=1e-12)
     assert math.isclose(
@@ -103,7 +104,7 @@ def _queue_run(prompt_spec, rate, n=15000, seed=5):
 
 def test_md1_queueing_matches_pollaczek_khinchine():
     """One request per prefill iteration, constant prompts: M/D/1."""
-    c = EngineCost.build(L8B, H100, 1, Efficiency())
+    c = build_latency_model(None, L8B, H100, 1, Engine())
     d = c.prefill_one(2000)
     rho = 0.6
     w = _queue_run({"kind": "constant", "value": 2000}, rho / d)
@@ -113,7 +114,7 @@ def test_md1_queueing_matches_pollaczek_khinchine():
 
 def test_mg1_queueing_matches_pollaczek_khinchine():
     """Uniform prompts: M/G/1 with the model's service-time moments."""
-    c = EngineCost.build(L8B, H100, 1, Efficiency())
+    c = build_latency_model(None, L8B, H100, 1, Engine())
     s = np.array([c.prefill_one(p) for p in range(200, 4001)])
     es, es2 = s.mean(), (s**2).mean()
     lam = 0.5 / es

@@ -41,12 +41,18 @@ def test_unknown_names_are_input_errors() -> None:
         build_latency_model("x", MODELS["llama-3.1-8b"], GPUS["H100-80GB"], 1, Engine())
 
 
-def test_the_roofline_is_the_default_and_matches_engine_cost() -> None:
+def test_the_calibrated_model_is_the_default_and_the_roofline_matches_engine_cost() -> None:
+    from stormsim.perf.calibrated import CalibratedCost
+
     eng = Engine(gpu_memory_utilization=0.85, activation_reserve_gb=2.0)
     m, g = MODELS["llama-3.1-70b"], GPUS["H100-80GB"]
     got = build_latency_model(None, m, g, 4, eng)
-    assert got == EngineCost.build(m, g, 4, eng.efficiency, 0.85, 2.0, None)
-    assert build_latency_model("roofline", m, g, 4, eng) == got
+    assert DEFAULT_LATENCY_MODEL == "calibrated" and isinstance(got, CalibratedCost)
+    named = build_latency_model("calibrated", m, g, 4, eng)
+    assert got.decode_time(32, 32_000) == named.decode_time(32, 32_000)
+    assert got.kv_capacity_tokens == named.kv_capacity_tokens
+    roof = build_latency_model("roofline", m, g, 4, eng)
+    assert roof == EngineCost.build(m, g, 4, eng.efficiency, 0.85, 2.0, None)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -111,8 +117,10 @@ def test_the_plane_builds_its_engines_through_the_registry(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A model registered under the selected name times the engines (here a counting wrapper
-    of the roofline); selecting ``roofline`` explicitly changes nothing."""
-    base = stormsim.run(stormsim.load_scenario(_traffic()))
+    of the roofline); the result is that of the roofline selected by name."""
+    data = _traffic()
+    data["serving"] = {"latency_model": "roofline"}
+    base = stormsim.run(stormsim.load_scenario(data))
     calls: list[int] = []
     roofline = LATENCY_MODELS["roofline"]
 
@@ -121,9 +129,8 @@ def test_the_plane_builds_its_engines_through_the_registry(
         return roofline(model, gpu, tp, engine)
 
     monkeypatch.setitem(registry.LATENCY_MODELS, "roofline", counting)
-    data = _traffic()
-    data["serving"] = {"latency_model": "roofline"}
     res = stormsim.run(stormsim.load_scenario(data))
     assert calls, "the plane did not ask the registry for its engines' latency model"
     assert res.summary == base.summary
-    assert "latency_model" not in base.resolved_scenario().get("serving", {})
+    default = stormsim.run(stormsim.load_scenario(_traffic()))
+    assert "latency_model" not in default.resolved_scenario().get("serving", {})

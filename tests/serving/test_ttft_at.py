@@ -8,8 +8,9 @@ from serving_helpers import scenario
 
 import stormsim
 from stormsim.perf.catalog import builtin
-from stormsim.perf.latency import EngineCost, kv_bytes_per_token
-from stormsim.schema.serving import Efficiency
+from stormsim.perf.latency import kv_bytes_per_token
+from stormsim.perf.registry import build_latency_model
+from stormsim.schema.serving import Engine
 
 GPUS, MODELS = builtin()
 
@@ -30,7 +31,7 @@ def test_prefill_end_moves_the_decode_wait_into_tpot(tmp_path):
             until_s=200,
         )
         res[at] = stormsim.run(data).frames["requests"].iloc[0]
-    c = EngineCost.build(MODELS["llama-3.1-8b"], GPUS["H100-80GB"], 1, Efficiency())
+    c = build_latency_model(None, MODELS["llama-3.1-8b"], GPUS["H100-80GB"], 1, Engine())
     prefill = c.prefill_one(prompt)
     transfer = prompt * kv_bytes_per_token(MODELS["llama-3.1-8b"]) / (100e9 / 8)
     a, b = res["first_token"], res["prefill_end"]

@@ -5,8 +5,8 @@ in steady state and during a full rollout, and the maximum load each candidate s
 The search, per candidate (GPU type x prefill TP x decode TP [x RoleSet shape], or a colocated
 engine TP):
 
-1. **Analytic bracket and pruning.** The calibrated roofline of the serving data plane
-   (:class:`stormsim.perf.latency.EngineCost`) gives each pod's prefill and decode
+1. **Analytic bracket and pruning.** The scenario's latency model (``serving.latency_model``,
+   :mod:`stormsim.perf.registry`, the one the data plane uses) gives each pod's prefill and decode
    capacity at the planned request lengths. A candidate that cannot meet the SLOs even unloaded
    (the prompt at the target quantile takes longer than the TTFT SLO to prefill, or one
    decode step exceeds the TPOT SLO) is *infeasible*. The capacities at 100% utilisation give

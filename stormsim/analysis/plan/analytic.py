@@ -1,6 +1,6 @@
-"""The analytic model of the search: each candidate's per-pod capacities from the calibrated
-roofline of the serving data plane, which prune infeasible candidates, bound the cost from
-below and give the count search its starting point."""
+"""The analytic model of the search: each candidate's per-pod capacities from the scenario's
+latency model (``serving.latency_model``, the one the data plane uses), which prune infeasible
+candidates, bound the cost from below and give the count search its starting point."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import numpy as np
 
 from stormsim.analysis.plan.scenario import Candidate
 from stormsim.perf.catalog import Catalog
-from stormsim.perf.latency import EngineCost
 from stormsim.perf.lengths import draw_lengths
+from stormsim.perf.registry import LatencyModel, build_latency_model
 from stormsim.schema.plan import Plan
 from stormsim.schema.scenario import Scenario
 from stormsim.schema.serving import Serving, Workload
@@ -47,18 +47,17 @@ class Analytic:
         self.lp = float(self.prompts.mean())
         self.lo = float(self.outputs.mean())
 
-    def cost(self, gpu: str, tp: int, role: str) -> EngineCost:
+    def cost(self, gpu: str, tp: int, role: str) -> LatencyModel:
         over = self.serving.roles.get(role)
         eng = over.engine if over is not None and over.engine is not None else None
         eng = eng or self.serving.engine
-        return EngineCost.build(
+        return build_latency_model(
+            self.serving.latency_model,
             self.model,
             self.catalog.gpu(gpu, "plan.gpus[].type"),
             tp,
-            eng.efficiency,
-            eng.gpu_memory_utilization,
-            eng.activation_reserve_gb,
-            eng.kv_cache_tokens,
+            eng,
+            self.serving.calibration,
         )
 
     def capacity(self, cand: Candidate) -> Capacity:

@@ -141,6 +141,7 @@ KPI_ROWS = catalogue.labels("run")
 MULTI_ROLLOUT_ROWS = catalogue.labels("run-multi")
 TRAFFIC_ROWS = catalogue.labels("run-traffic")
 NODE_ROWS = catalogue.labels("run-nodes")
+AUTOSCALING_ROWS = catalogue.labels("run-autoscaling")
 
 
 @app.command()
@@ -212,6 +213,8 @@ def run(
         rows += TRAFFIC_ROWS
     if "node_hours" in s:
         rows += NODE_ROWS
+    if "scale_events" in s:
+        rows += AUTOSCALING_ROWS
     for key, label in rows:
         table.add_row(label, _fmt(s.get(key)))
     out.print(table)

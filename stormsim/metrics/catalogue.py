@@ -29,6 +29,7 @@ TABLES = {
     "run-multi": "the `stormsim run` table, with several rollouts",
     "run-traffic": "the `stormsim run` table, with traffic",
     "run-nodes": "the `stormsim run` table, with a node autoscaler",
+    "run-autoscaling": "the `stormsim run` table, with PodAutoscalers",
     "compare": "the columns of `stormsim compare` (`compare.parquet`)",
     "heatmap": "the heatmaps `stormsim sweep` draws",
     "pareto": "the objectives of the sweep's Pareto front",
@@ -570,9 +571,11 @@ AUTOSCALING = (
         "GPU-hours",
         "run",
         "Σ over pods of GPUs × time bound to a node (binding to gone, or the end of the run)",
+        "run-autoscaling",
         "compare",
         "heatmap",
         better="lower",
+        label="GPU-hours (pods)",
         group=_AS,
     ),
     _k(
@@ -582,9 +585,11 @@ AUTOSCALING = (
         "the part of `gpu_hours` when the pod was not serving: bound but not yet routable "
         "(image pull, model load, readiness, router registration), and from its deletion to "
         "gone",
+        "run-autoscaling",
         "compare",
         "heatmap",
         better="lower",
+        label="GPU-hours not serving (pods)",
         group=_AS,
     ),
     _k(
@@ -593,6 +598,8 @@ AUTOSCALING = (
         "run",
         "autoscaler writes that changed their target (rows of `autoscaling` with `written` "
         "and `desired ≠ current`, one per reconcile)",
+        "run-autoscaling",
+        label="scale events",
         group=_AS,
     ),
     _k(
@@ -610,9 +617,11 @@ AUTOSCALING = (
         "run",
         "consecutive scale events of one autoscaler in opposite directions (up then down, or "
         "down then up), summed over autoscalers, ÷ `sim_end_s` in hours: oscillation",
+        "run-autoscaling",
         "compare",
         "heatmap",
         better="lower",
+        label="direction changes per hour",
         group=_AS,
     ),
     _k(
@@ -626,8 +635,10 @@ AUTOSCALING = (
         "value is the start of the first bin at or after `t0` whose attainment is at least the "
         "baseline − 0.01, minus `t0` (0: it never dropped); null without traffic, without "
         "requests before the step, or when never restored",
+        "run-autoscaling",
         "compare",
         better="lower",
+        label="load step to restored attainment (s)",
         group=_AS,
     ),
 )

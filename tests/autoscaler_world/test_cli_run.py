@@ -12,6 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from stormsim import cli
+from stormsim.metrics.catalogue import names
 from stormsim.schema.yamlio import dump_yaml
 from tests.autoscaler_world.helpers import FAST_TIMING, autoscaler, service
 
@@ -48,3 +50,9 @@ def test_cli_run_with_an_autoscaler(tmp_path: Path) -> None:
     summary = json.loads((out / "summary.json").read_text())
     assert summary["scale_events"] == 2
     assert summary["gpu_hours"] == 0.0  # the test pods request no GPUs
+    # the printed table has the autoscaling rows, with the summary's values
+    for label in ("scale events", "direction changes per hour", "GPU-hours (pods)"):
+        assert label in proc.stdout
+    assert [k for k, _ in cli.AUTOSCALING_ROWS] == list(names("run-autoscaling"))
+    row = next(line for line in proc.stdout.splitlines() if "scale events" in line)
+    assert row.split("│")[2].strip() == "2"

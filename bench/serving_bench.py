@@ -229,6 +229,7 @@ def _child(which: str, n: int) -> dict[str, Any]:
         "sim_s": s["sim_end_s"],
         "plane_entries_per_request": plane.n_entries / max(1, n_req),
         "simpy_timeouts_per_request": plane.n_timeouts / max(1, n_req),
+        "wakes_per_request": plane.n_wakes / max(1, n_req),
         "requests_per_wall_s": n_req / wall,
         "completed": s["requests_completed"],
         "failed": s["requests_failed"],
@@ -307,7 +308,8 @@ def main(argv: list[str]) -> None:
             )
         print(
             f"   {r['plane_entries_per_request']:.2f} data-plane events and "
-            f"{r['simpy_timeouts_per_request']:.2f} SimPy timeouts per request"
+            f"{r['simpy_timeouts_per_request']:.2f} SimPy timeouts per request; "
+            f"{r['wakes_per_request']:.2f} decode wake-ups (KV admission retries) per request"
         )
         print(
             f"   completed {r['completed']:,} failed {r['failed']:,}; TTFT p50/p99 "

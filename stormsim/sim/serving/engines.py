@@ -47,6 +47,9 @@ class EngineHost(Protocol):
     def complete(self, r: Request, t: float) -> None: ...
     def start_transfer(self, r: Request, de: DecodeEngine) -> None: ...
 
+    n_wakes: int
+    """Decode-engine wake-ups run so far (a KV admission retry at a batch change)."""
+
 
 # request states
 GATEWAY, PREFILL_Q, PREFILL_RUN, DECODE_WAIT, TRANSFER, DECODE_PENDING, DECODE_RUN, DONE = range(8)
@@ -430,7 +433,7 @@ class DecodeEngine:
             heappush(plane.due, (best, plane._seq, self))
         if best < self.wake_at and (self.waiting or (self.pre is not None and self.pre.blocked)):
             self.wake_at = best
-            self.plane.at(best, self._wake, None)
+            self.plane.at(best, self._wake, best)
 
     def _advance(self, n: int, t_new: float = -1.0) -> None:
         """Move n iterations forward with the current membership (``t_new``: the time of
@@ -593,13 +596,23 @@ class DecodeEngine:
         t = self.next_t
         if t < self.wake_at:
             self.wake_at = t
-            self.plane.at(t, self._wake, None)
+            self.plane.at(t, self._wake, t)
 
-    def _wake(self, _arg: Any) -> None:
-        """At a batch change: admit waiting requests, then retry a blocked prefill."""
+    def _wake(self, t: float) -> None:
+        """At a batch change: admit waiting requests, then retry a blocked prefill.
+
+        Only the engine's current wake-up (``t == wake_at``) runs. One that an earlier
+        wake-up replaced (the batch changed sooner than planned) or that already ran at
+        this instant does nothing: every batch change while something waits has its own
+        wake-up, and every other release of KV or a slot retries the admission itself, so a
+        stale one could admit nothing, but it used to re-arm a wake-up of its own at the next
+        change, and these duplicate chains multiplied (hundreds per request at overload)."""
+        if t != self.wake_at:
+            return
         self.wake_at = INF
         if not self.alive:
             return
+        self.plane.n_wakes += 1
         self.try_admit()
         pre = self.pre
         if pre is not None and pre.blocked and not pre.busy:

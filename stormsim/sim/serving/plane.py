@@ -171,6 +171,9 @@ class ServingPlane:
         self.n_timeouts = 0
         self.n_fast = 0
         self.n_entries = 0
+        self.n_wakes = 0
+        """Decode-engine wake-ups run (a KV admission retry at a batch change, while
+        requests wait for decode KV or a colocated prefill waits for KV)."""
         self.n_arrived = 0
         self.n_done = 0
         """Requests that ended (completed or failed for good)."""

@@ -819,6 +819,18 @@ def load_scenario(
         raise InputError(sem)
     _int_or_percent_warnings(scenario.service.manifest, "service.manifest")
     _autoscaler_warnings(scenario, data)
+    # per-role settings naming no role of any manifest are ignored: warn (a planner candidate
+    # may lack a role the base scenario's settings name, so this is not an error)
+    known = scenario.all_role_names()
+    for section in ("timing", "serving"):
+        for name in getattr(getattr(scenario, section), "roles", None) or {}:
+            if name not in known:
+                p = origins.problem((section, "roles", name), f"no role {name!r} in the service")
+                warnings.warn(
+                    f"{p} (roles: {', '.join(sorted(known))}); its settings are ignored",
+                    StormsimWarning,
+                    stacklevel=2,
+                )
     for i, ev in enumerate(scenario.events):
         manifest = getattr(ev, "manifest", None)
         if isinstance(manifest, StormService):

@@ -354,3 +354,23 @@ def test_manifest_integers_are_strict(tmp_path, make_manifest, make_scenario, wr
     assert _problems(path) == [
         "service.manifest.spec.replicas (line 24): Input should be a valid integer (got '4')"
     ]
+
+
+def test_traffic_with_no_serving_role_warns(make_manifest: Any, make_scenario: Any) -> None:
+    # AIBrix's autoscaling samples request no GPUs: every request failed without a word
+    def messages(**serving: Any) -> list[str]:
+        data = make_scenario(
+            make_manifest(roles=(("prefill", 1, 0), ("decode", 1, 0))),
+            workload={"arrival": {"kind": "poisson", "rate_rps": 1}},
+            serving={"model": "llama-3.1-8b", **serving},
+        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            stormsim.load_scenario(data)
+        return [str(w.message) for w in caught if "serves traffic" in str(w.message)]
+
+    assert messages() == [
+        "service.manifest: no role serves traffic (pods without nvidia.com/gpu get none, and "
+        "no serving.roles.<role>.kind says otherwise): every request fails"
+    ]
+    assert messages(roles={"decode": {"kind": "colocated"}}) == []

@@ -831,6 +831,21 @@ def load_scenario(
                     StormsimWarning,
                     stacklevel=2,
                 )
+    if scenario.serving is not None and scenario.workload is not None:
+        sroles = scenario.serving.roles
+        kinds = [
+            sroles[r.name].kind
+            if r.name in sroles and sroles[r.name].kind
+            else ("colocated" if r.template.gpus > 0 else "none")
+            for r in scenario.service.manifest.spec.template.spec.roles
+        ]
+        if all(k == "none" for k in kinds):
+            warnings.warn(
+                "service.manifest: no role serves traffic (pods without nvidia.com/gpu get "
+                "none, and no serving.roles.<role>.kind says otherwise): every request fails",
+                StormsimWarning,
+                stacklevel=2,
+            )
     for i, ev in enumerate(scenario.events):
         manifest = getattr(ev, "manifest", None)
         if isinstance(manifest, StormService):

@@ -187,6 +187,29 @@ def test_event_semantics_use_the_roles_at_that_time(
     ]
 
 
+def test_per_role_settings_naming_no_role_warn(
+    make_manifest: Any, make_scenario: Any, write_yaml: Any, tmp_path: Path
+) -> None:
+    # a typo in serving.roles / timing.roles was ignored silently (e.g. a pipeline_parallel lost)
+    write_yaml(tmp_path / "v2.yaml", make_manifest(roles=(("worker", 2, 1),)))
+    timing = {"roles": {"decod": {"model_load_s": 40}, "worker": {"model_load_s": 5}}}
+    data = make_scenario(
+        make_manifest(),
+        timing=timing,
+        events=[{"at_s": 50, "kind": "apply", "manifest": "v2.yaml"}],
+        workload={"arrival": {"kind": "poisson", "rate_rps": 1}},
+        serving={"model": "llama-3.1-8b", "roles": {"prefil": {"pipeline_parallel": 1}}},
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        stormsim.load_scenario(data, base_dir=tmp_path)
+    roles = "(roles: decode, prefill, worker); its settings are ignored"
+    assert [str(w.message) for w in caught if "no role" in str(w.message)] == [
+        f"timing.roles.decod: no role 'decod' in the service {roles}",
+        f"serving.roles.prefil: no role 'prefil' in the service {roles}",
+    ]
+
+
 def test_applied_manifest_must_be_the_same_stormservice(
     make_manifest: Any, make_scenario: Any, write_scenario: Any, write_yaml: Any, tmp_path: Path
 ) -> None:
@@ -331,3 +354,23 @@ def test_manifest_integers_are_strict(tmp_path, make_manifest, make_scenario, wr
     assert _problems(path) == [
         "service.manifest.spec.replicas (line 24): Input should be a valid integer (got '4')"
     ]
+
+
+def test_traffic_with_no_serving_role_warns(make_manifest: Any, make_scenario: Any) -> None:
+    # AIBrix's autoscaling samples request no GPUs: every request failed without a word
+    def messages(**serving: Any) -> list[str]:
+        data = make_scenario(
+            make_manifest(roles=(("prefill", 1, 0), ("decode", 1, 0))),
+            workload={"arrival": {"kind": "poisson", "rate_rps": 1}},
+            serving={"model": "llama-3.1-8b", **serving},
+        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            stormsim.load_scenario(data)
+        return [str(w.message) for w in caught if "serves traffic" in str(w.message)]
+
+    assert messages() == [
+        "service.manifest: no role serves traffic (pods without nvidia.com/gpu get none, and "
+        "no serving.roles.<role>.kind says otherwise): every request fails"
+    ]
+    assert messages(roles={"decode": {"kind": "colocated"}}) == []

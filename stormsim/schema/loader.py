@@ -506,6 +506,12 @@ def _int_or_percent_warnings(m: StormService, origin: str) -> None:
                 )
 
 
+FRACTION_METRICS = frozenset(
+    {"gpu_cache_usage_perc", "kv_cache_usage_perc", "cpu_cache_usage_perc"}
+)
+"""Pod metrics that are fractions 0..1 (a KPA on their per-pod mean is capped)."""
+
+
 def _autoscaler_warnings(scenario: Scenario, data: dict[str, Any]) -> None:
     """Warn about what AIBrix accepts in a PodAutoscaler but ignores or reads as 0."""
     from stormsim.schema.scenario import Apply
@@ -548,6 +554,23 @@ def _autoscaler_warnings(scenario: Scenario, data: dict[str, Any]) -> None:
                     warnings.warn(
                         f"{where}: metricsSources[{n}].targetMetric {src.target_metric!r} is "
                         "not a key of AIBrix's metric registry: every pod reads 0",
+                        StormsimWarning,
+                        stacklevel=3,
+                    )
+                cap = -(-1 // src.target) if src.target else None  # ceil(1 / target)
+                lo = 1 if pa.spec.min_replicas is None else pa.spec.min_replicas
+                if (
+                    pa.spec.scaling_strategy == "KPA"
+                    and scenario.autoscaling.profile == "aibrix-e3e10f9e"
+                    and src.target_metric in FRACTION_METRICS
+                    and cap is not None
+                    and cap < pa.spec.max_replicas
+                ):
+                    warnings.warn(
+                        f"{where}: KPA divides the per-pod mean of {src.target_metric} (at most "
+                        f"1) by the target {src.target_value}: it never recommends more than "
+                        f"{int(cap)} replicas (minReplicas {lo}, "
+                        f"maxReplicas {pa.spec.max_replicas}); fixed-math scales on the sum",
                         StormsimWarning,
                         stacklevel=3,
                     )
@@ -819,6 +842,33 @@ def load_scenario(
         raise InputError(sem)
     _int_or_percent_warnings(scenario.service.manifest, "service.manifest")
     _autoscaler_warnings(scenario, data)
+    # per-role settings naming no role of any manifest are ignored: warn (a planner candidate
+    # may lack a role the base scenario's settings name, so this is not an error)
+    known = scenario.all_role_names()
+    for section in ("timing", "serving"):
+        for name in getattr(getattr(scenario, section), "roles", None) or {}:
+            if name not in known:
+                p = origins.problem((section, "roles", name), f"no role {name!r} in the service")
+                warnings.warn(
+                    f"{p} (roles: {', '.join(sorted(known))}); its settings are ignored",
+                    StormsimWarning,
+                    stacklevel=2,
+                )
+    if scenario.serving is not None and scenario.workload is not None:
+        sroles = scenario.serving.roles
+        kinds = [
+            sroles[r.name].kind
+            if r.name in sroles and sroles[r.name].kind
+            else ("colocated" if r.template.gpus > 0 else "none")
+            for r in scenario.service.manifest.spec.template.spec.roles
+        ]
+        if all(k == "none" for k in kinds):
+            warnings.warn(
+                "service.manifest: no role serves traffic (pods without nvidia.com/gpu get "
+                "none, and no serving.roles.<role>.kind says otherwise): every request fails",
+                StormsimWarning,
+                stacklevel=2,
+            )
     for i, ev in enumerate(scenario.events):
         manifest = getattr(ev, "manifest", None)
         if isinstance(manifest, StormService):

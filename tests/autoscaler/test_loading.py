@@ -364,3 +364,31 @@ def test_two_pas_on_one_target_warn_about_the_conflict(tmp_path: Path) -> None:
         "(orchestration.aibrix.ai/v1alpha1.StormService/default/llm/decode); AIBrix lets only "
         "the first PodAutoscaler to reconcile act, the other gets MultiPodAutoscalerConflict"
     ]
+
+
+def test_kpa_on_a_fraction_metric_warns_of_its_cap() -> None:
+    # aibrix-e3e10f9e KPA on the per-pod mean of KV-cache use (<= 1) with target 0.5 never
+    # recommends more than 2: a 70B fleet at minReplicas 8 stayed there under any load, silently
+    def messages(profile: str, strategy: str = "KPA", target: str = "0.5") -> list[str]:
+        pa = pa_data(
+            strategy=strategy,
+            min_replicas=8,
+            max_replicas=40,
+            metric="gpu_cache_usage_perc",
+            target=target,
+        )
+        data = make_scenario(make_manifest(), autoscalers=[pa], autoscaling={"profile": profile})
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            stormsim.load_scenario(data)
+        return [str(w.message) for w in caught if "KPA divides" in str(w.message)]
+
+    assert messages("aibrix-e3e10f9e") == [
+        "autoscalers[0] (pa): KPA divides the per-pod mean of gpu_cache_usage_perc (at most 1) "
+        "by the target 0.5: it never recommends more than 2 replicas (minReplicas 8, "
+        "maxReplicas 40); fixed-math scales on the sum"
+    ]
+    assert messages("aibrix-e3e10f9e", target="0.6")[0].count("more than 2 replicas") == 1
+    assert messages("aibrix-e3e10f9e", target="0.02") == []  # ceil(1 / 0.02) = 50 >= 40
+    assert messages("fixed-math") == []
+    assert messages("aibrix-e3e10f9e", strategy="APA") == []

@@ -80,3 +80,22 @@ def test_same_rollout_as_a_cold_start_once_ready(make_manifest, make_scenario) -
     b = stormsim.run(stormsim.load_scenario(cold)).summary
     for k in ("update_duration_s", "rolesets_max", "surge_gpus_peak", "capacity_availability_frac"):
         assert a[k] == pytest.approx(b[k]), k
+
+
+@pytest.mark.parametrize("at_s", [0.0, 10.0])
+def test_a_rollout_at_t0_sees_a_ready_fleet(make_manifest, make_scenario, at_s: float) -> None:
+    """The RoleSets start with their Ready status, so a rollout that starts at once keeps
+    ``replicas - maxUnavailable`` RoleSets Ready, exactly as one that starts later (a fleet
+    without statuses counted as not Ready and was deleted all at once)."""
+    data = _scenario(
+        make_manifest,
+        make_scenario,
+        manifest={"replicas": 4, "max_surge": 1, "max_unavailable": 1},
+        events=[{"at_s": at_s, "kind": "set_image", "image": "v2"}],
+    )
+    res = stormsim.run(stormsim.load_scenario(data))
+    ts = res.frames["timeseries"]
+    assert ts[ts["t_s"] == 0.0].iloc[-1]["rolesets_ready"] == 4
+    s = res.summary
+    assert s["rolesets_ready_min"] == 3 and s["rolesets_max"] == 5
+    assert s["full_outage_s"] == 0 and s["update_completed"] is True

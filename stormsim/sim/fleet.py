@@ -3,9 +3,11 @@ deployed at its first revision."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from stormsim.control.objects import READY, PodSet, RoleSet
 from stormsim.control.revisions import compute_role_revisions, sync_revision
-from stormsim.control.roleset import stateful_pod_name
+from stormsim.control.roleset import roleset_status, stateful_pod_name
 from stormsim.schema.aibrix import StormService
 from stormsim.sim.actions import Actions
 from stormsim.sim.store import PS, RS
@@ -13,7 +15,8 @@ from stormsim.sim.store import PS, RS
 
 def deploy_ready(manifest: StormService, actions: Actions) -> None:
     """RoleSets (and PodSets) with finalizers, every pod bound, its images cached on its node,
-    Ready and routable. The controllers then find nothing to do but write statuses. Raises
+    Ready and routable, each RoleSet with its Ready status. The controllers then find nothing
+    to do but write the StormService's status. Raises
     :class:`~stormsim.errors.InputError` when the fleet does not fit the cluster."""
     st = actions.store
     rec = actions.recorder
@@ -97,3 +100,6 @@ def deploy_ready(manifest: StormService, actions: Actions) -> None:
                         None,
                         ready=True,
                     )
+        # the status its RoleSet controller would have written: Ready from t = 0, so a rollout
+        # that starts at once sees a Ready fleet (not one without status, i.e. not Ready)
+        st.put(RS, replace(rs, status=roleset_status(rs, st.pods_of(name), st.podsets_of(name))))

@@ -7,7 +7,9 @@ workload.slo.attainment_frac``, when the scenario has traffic), the ``require:``
 ``compare:`` / ``sweep:`` section, and those given on the command line (``--require``) or to
 the API (``require=``). A setting meeting every one is *feasible*.
 
-A KPI a run did not produce (``None``: e.g. ``update_duration_s`` of a rollout that never
+A run without any rollout has no update window: its ``window_*`` KPIs are judged on their
+whole-run counterparts (``window_slo_attainment_frac`` on ``slo_attainment_frac``). Any other
+KPI a run did not produce (``None``: e.g. ``update_duration_s`` of a rollout that never
 completed) violates the requirement: the setting is not shown to meet what it did not measure.
 A run that *failed* is neither feasible nor infeasible: it is an error (``feasible`` is null).
 """
@@ -134,9 +136,21 @@ def plan_requirements(scenario: Scenario, extra: Sequence[str] | None = None) ->
     ]  # fmt: skip
 
 
+def judged_value(values: Mapping[str, Any], kpi: str) -> Any:
+    """``values[kpi]``; for an update-window KPI of a run without any rollout
+    (``n_rollouts == 0``: there is no update window), its whole-run counterpart
+    (``window_slo_attainment_frac`` -> ``slo_attainment_frac``), which is what such a run
+    measured (an autoscaling study with no template change)."""
+    v = values.get(kpi)
+    if v is None and kpi.startswith(catalogue.WINDOW_PREFIX) and values.get("n_rollouts") == 0:
+        return values.get(kpi[len(catalogue.WINDOW_PREFIX) :])
+    return v
+
+
 def violations(reqs: Sequence[Requirement], values: Mapping[str, Any]) -> list[str]:
-    """The texts of the requirements ``values`` (a summary or a table row) does not meet."""
-    return [r.text for r in reqs if not r.met(values.get(r.kpi))]
+    """The texts of the requirements ``values`` (a summary or a table row) does not meet
+    (window KPIs of a run without rollouts judged on the whole run: :func:`judged_value`)."""
+    return [r.text for r in reqs if not r.met(judged_value(values, r.kpi))]
 
 
 def mark(

@@ -245,3 +245,19 @@ def test_compare_cli_runs_in_parallel_with_set_and_require(
     assert t["feasible"].tolist() == [True, True, False]
     assert t.loc["c", "violated"] == "surge_gpus_peak<=1"
     assert not t["update_completed"].any()  # --set until_s=150 applied to every strategy
+
+
+def test_window_kpis_of_a_run_without_rollouts_are_judged_on_the_whole_run() -> None:
+    """An autoscaling study without template changes has no update window: the workload SLO
+    (``window_slo_attainment_frac``) is judged on ``slo_attainment_frac``; with a rollout, a
+    missing window KPI still violates."""
+    from stormsim.analysis.requirements import Requirement, violations
+
+    slo = Requirement("window_slo_attainment_frac", ">=", 0.99, "workload.slo.attainment_frac")
+    cap = Requirement("capacity_availability_frac", ">=", 0.5, "--require")
+    none = {"n_rollouts": 0, "window_slo_attainment_frac": None}
+    assert violations([slo], {**none, "slo_attainment_frac": 0.995}) == []
+    assert violations([slo], {**none, "slo_attainment_frac": 0.9}) == [slo.text]
+    assert violations([cap], {**none, "capacity_availability_frac": None}) == [cap.text]
+    rolled = {"n_rollouts": 1, "window_slo_attainment_frac": None, "slo_attainment_frac": 1.0}
+    assert violations([slo], rolled) == [slo.text]

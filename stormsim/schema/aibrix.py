@@ -343,6 +343,16 @@ class StormServiceSpec(K8sModel):
         return 10 if self.revision_history_limit is None else self.revision_history_limit
 
 
+def require_name(m: ObjectMeta, limit: int) -> ObjectMeta:
+    """``m`` when it has a ``name`` of at most ``limit`` characters (the object kind's limit),
+    else a :class:`ValueError` saying which."""
+    if not m.name:
+        raise ValueError("metadata.name is required")
+    if len(m.name) > limit:
+        raise ValueError(f"metadata.name must be at most {limit} characters")
+    return m
+
+
 class StormService(K8sModel):
     api_version: Literal["orchestration.aibrix.ai/v1alpha1"]
     kind: Literal["StormService"]
@@ -353,11 +363,7 @@ class StormService(K8sModel):
     @field_validator("metadata")
     @classmethod
     def _named(cls, m: ObjectMeta) -> ObjectMeta:
-        if not m.name:
-            raise ValueError("metadata.name is required")
-        if len(m.name) > 63:
-            raise ValueError("metadata.name must be at most 63 characters")
-        return m
+        return require_name(m, 63)
 
     @property
     def name(self) -> str:

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
-from stormsim.schema.aibrix import K8sModel, ObjectMeta
+from stormsim.schema.aibrix import K8sModel, ObjectMeta, require_name
 from stormsim.schema.bounds import INT32_MAX
 
 PA_API_VERSION = "autoscaling.aibrix.ai/v1alpha1"
@@ -317,11 +317,7 @@ class PodAutoscaler(K8sModel):
     @field_validator("metadata")
     @classmethod
     def _named(cls, m: ObjectMeta) -> ObjectMeta:
-        if not m.name:
-            raise ValueError("metadata.name is required")
-        if len(m.name) > 253:
-            raise ValueError("metadata.name must be at most 253 characters")
-        return m
+        return require_name(m, 253)
 
     @property
     def name(self) -> str:

@@ -220,6 +220,16 @@ def _changed(events: Sequence[ScaleEvent], now_s: float, period_s: float) -> int
     return sum(e.change for e in events if e.t_s > now_s - period_s)
 
 
+def _period_start(current: int, state: HpaState, now_s: float, period_s: float) -> int:
+    """The replicas at the start of a policy's period: ``current`` less the scale-ups and
+    plus the scale-downs of the last ``period_s`` seconds."""
+    return (
+        current
+        - _changed(state.up_events, now_s, period_s)
+        + _changed(state.down_events, now_s, period_s)
+    )
+
+
 def scale_up_limit(current: int, rules: HpaRules, state: HpaState, now_s: float) -> int:
     """``calculateScaleUpLimitWithScalingRules``: per policy, from the replicas at the start
     of its period: Pods ``start + value``, Percent ``ceil(start * (1 + value/100))``;
@@ -228,11 +238,7 @@ def scale_up_limit(current: int, rules: HpaRules, state: HpaState, now_s: float)
         return current
     results = []
     for p in rules.policies:
-        start = (
-            current
-            - _changed(state.up_events, now_s, p.period_s)
-            + _changed(state.down_events, now_s, p.period_s)
-        )
+        start = _period_start(current, state, now_s, p.period_s)
         if p.type == "Pods":
             results.append(start + p.value)
         else:
@@ -249,11 +255,7 @@ def scale_down_limit(current: int, rules: HpaRules, state: HpaState, now_s: floa
         return current
     results = []
     for p in rules.policies:
-        start = (
-            current
-            - _changed(state.up_events, now_s, p.period_s)
-            + _changed(state.down_events, now_s, p.period_s)
-        )
+        start = _period_start(current, state, now_s, p.period_s)
         if p.type == "Pods":
             results.append(start - p.value)
         else:

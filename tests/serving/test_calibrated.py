@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from ruamel.yaml import YAML
 from serving_helpers import scenario
 
@@ -103,6 +105,29 @@ def test_prefill_and_all_reduce_of_a_tiny_model_by_hand() -> None:
     assert p["linear"] == pytest.approx(224e-6)
     assert p["attention"] == pytest.approx(16e-6)
     assert p["communication"] == pytest.approx(2 * (3e-5 + 8 / 100e9))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(["llama-3.1-8b", "llama-3.1-70b"]),
+    st.sampled_from([1, 2, 4, 8]),
+    st.lists(
+        st.tuples(st.integers(1, 16384), st.integers(0, 8192), st.integers(1, 64)),
+        min_size=1,
+        max_size=6,
+    ),
+)
+def test_memoised_prefill_time_is_the_sum_of_its_parts_bit_for_bit(
+    model: str, tp: int, calls: list[tuple[int, int, int]]
+) -> None:
+    """The serving plane's prefill time (memoised by token count and sequence count, asked
+    again with repeated and new arguments) equals the sum of the breakdown exactly."""
+    gpus, models = builtin()
+    c = CalibratedCost.build(models[model], gpus["H100-80GB"], tp, builtin_calibration("h100-80gb"))
+    for tokens, ctx, seqs in calls + calls:
+        pairs = tokens * (ctx + tokens / 2.0)
+        got = c.prefill_time(tokens, pairs, seqs, ctx)
+        assert got == sum(c.prefill_parts(tokens, pairs, seqs, ctx).values())
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:

@@ -344,13 +344,15 @@ class CalibratedCost:
     def span(self, batch: int, s0: float, n: int) -> float:
         if n <= 0:
             return 0.0
-        a, b = self._line(batch)
+        line = self._lines.get(batch)
+        a, b = self._line(batch) if line is None else line
         return n * (a + b * s0) + b * batch * (n - 1) * n / 2.0
 
     def boundary(self, batch: int, s0: float, elapsed: float, limit: int) -> tuple[int, float]:
         if elapsed <= 0:
             return 0, 0.0
-        a, b = self._line(batch)
+        line = self._lines.get(batch)
+        a, b = self._line(batch) if line is None else line
         a0, step = a + b * s0, b * batch
         if step <= 0:
             n = math.ceil(elapsed / a0 - 1e-12)
@@ -358,15 +360,17 @@ class CalibratedCost:
             p = a0 - step / 2.0
             n = math.ceil((-p + math.sqrt(p * p + 2.0 * step * elapsed)) / step - 1e-9)
         n = min(max(n, 0), limit)
-        sn = self.span(batch, s0, n)
+        # span(batch, s0, m) written out (the same operations): m·a0 + step·(m − 1)·m / 2
+        sn = n * a0 + step * (n - 1) * n / 2.0 if n > 0 else 0.0
         while n < limit and sn < elapsed:
             n += 1
-            sn = self.span(batch, s0, n)
+            sn = n * a0 + step * (n - 1) * n / 2.0
         while n > 0:
-            sp = self.span(batch, s0, n - 1)
+            m = n - 1
+            sp = m * a0 + step * (m - 1) * m / 2.0 if m > 0 else 0.0
             if sp < elapsed:
                 break
-            n -= 1
+            n = m
             sn = sp
         return n, sn
 

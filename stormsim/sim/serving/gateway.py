@@ -23,7 +23,8 @@ with reason ``queue_timeout`` after ``queue_timeout_s``.
 from __future__ import annotations
 
 from collections import deque
-from operator import attrgetter
+from itertools import repeat
+from operator import add, attrgetter, mul
 from typing import Any, Protocol
 
 from stormsim.sim.clock import Now
@@ -71,6 +72,8 @@ class Gateway:
         self.timeout_s = timeout_s
         self.groups: dict[str, Group] = {}
         self.units: list[Group] = []
+        self._ps: list[float] = []  # each unit's prefill score (``Group.cache[0]``)
+        self._ds: list[float] = []  # each unit's decode score (``Group.cache[1]``)
         self.queue: deque[Request] = deque()
         self.max_queue = 0
         self._timer_at = float("inf")
@@ -110,6 +113,10 @@ class Gateway:
 
     def _rebuild(self) -> None:
         self.units = [g for g in self.groups.values() if g.pd or g.colocated]
+        for g in self.units:
+            g.dirty = True  # (its scores enter ``_ps``/``_ds`` at the next routing)
+        self._ps = [0.0] * len(self.units)
+        self._ds = [0.0] * len(self.units)
 
     # ------------------------------------------------------------------ requests
     def submit(self, r: Request) -> None:
@@ -198,26 +205,22 @@ class Gateway:
             c = g.cache
             plane.dispatch(r, g, c[2], c[3])
             return
-        maxp = 0.0
-        maxd = 0.0
-        for g in units:
+        # the scores of every RoleSet, kept in two lists parallel to ``units`` so that the
+        # maxima and the sums run in C (the same float operations as one loop would do)
+        ps, ds = self._ps, self._ds
+        for i, g in enumerate(units):
             if g.dirty or always:
-                g.cache = self._best(g, now)
+                c = g.cache = self._best(g, now)
                 g.dirty = False
-            c = g.cache
-            if c[0] > maxp:
-                maxp = c[0]
-            if c[1] > maxd:
-                maxd = c[1]
+                ps[i] = c[0]
+                ds[i] = c[1]
+        maxp = max(ps)
+        maxd = max(ds)
+        n = len(units)
         ip = 1.0 / maxp if maxp > 0 else 0.0
         idd = 1.0 / maxd if maxd > 0 else 0.0
-        best = units[0]
-        bs = INF
-        for g in units:
-            c = g.cache
-            sc = c[0] * ip + c[1] * idd
-            if sc < bs:
-                best, bs = g, sc
+        sc = list(map(add, map(mul, ps, repeat(ip, n)), map(mul, ds, repeat(idd, n))))
+        best = units[sc.index(min(sc))]  # the first of the lowest, as in registration order
         c = best.cache
         plane.dispatch(r, best, c[2], c[3])
 

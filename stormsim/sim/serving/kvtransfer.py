@@ -60,8 +60,11 @@ class Network:
         self.transfers = 0
         self.bytes = 0.0
         self._nvlink: dict[str, float] = {}
+        self._paths: dict[Any, tuple[Link, ...]] = {}
+        """The links of each (source node, destination node, source pod, destination pod)
+        path (dropped with any pod's links by :meth:`forget_pod`)."""
 
-    def _links(self, src: str, dst: str) -> tuple[Link, Link]:
+    def _links(self, src: str, dst: str) -> tuple[Link, ...]:
         eg = self.egress.get(src)
         if eg is None:
             eg = self.egress[src] = Link(f"{src}/egress", self.plane.nic_bytes_per_s(src))
@@ -81,6 +84,7 @@ class Network:
         """Drop the links of a pod that is gone (its flows have ended or been aborted)."""
         self.pod_egress.pop(name, None)
         self.pod_ingress.pop(name, None)
+        self._paths.clear()
 
     def start(
         self,
@@ -104,11 +108,15 @@ class Network:
             f.rate = rate
             plane.at(now + nbytes / f.rate, self._finish, (f, 0))
             return f
-        links: tuple[Link, ...] = self._links(src, dst)
-        if src_pod is not None:
-            links = (self._pod_link(self.pod_egress, src, src_pod, "egress"), *links)
-        if dst_pod is not None:
-            links = (*links, self._pod_link(self.pod_ingress, dst, dst_pod, "ingress"))
+        key = (src, dst, src_pod, dst_pod)
+        links = self._paths.get(key)
+        if links is None:
+            links = self._links(src, dst)
+            if src_pod is not None:
+                links = (self._pod_link(self.pod_egress, src, src_pod, "egress"), *links)
+            if dst_pod is not None:
+                links = (*links, self._pod_link(self.pod_ingress, dst, dst_pod, "ingress"))
+            self._paths[key] = links
         f = Flow(req, links, nbytes, now, done)
         for lk in links:
             lk.flows.add(f)
@@ -118,12 +126,18 @@ class Network:
         return f
 
     def _rerate(self, links: tuple[Link, ...], now: float) -> None:
-        at = self.plane.at
         affected: set[Flow] = set()
         for lk in links:
             affected |= lk.flows
-        for f in sorted(affected, key=lambda x: x.req.id):
-            rate = min(lk.cap / len(lk.flows) for lk in f.links)
+        if not affected:
+            return
+        at = self.plane.at
+        for f in sorted(affected, key=_req_id) if len(affected) > 1 else affected:
+            rate = INF
+            for lk in f.links:
+                r = lk.cap / len(lk.flows)
+                if r < rate:
+                    rate = r
             if rate == f.rate:
                 continue
             f.remaining = max(0.0, f.remaining - f.rate * (now - f.t_last))
@@ -151,3 +165,11 @@ class Network:
             for lk in f.links:
                 lk.flows.discard(f)
             self._rerate(f.links, self.plane.env.now)
+
+
+INF = float("inf")
+
+
+def _req_id(f: Flow) -> int:
+    """The order in which flows are re-rated (their requests' ids: deterministic)."""
+    return int(f.req.id)

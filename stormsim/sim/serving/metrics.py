@@ -11,14 +11,13 @@ logging interval; the first read averages since the pod became routable).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from stormsim.sim.serving.engines import PREFILL_Q, DecodeEngine, PrefillEngine
 
 
-@dataclass(frozen=True)
-class EngineSample:
-    """One scrape of one pod's engine."""
+class EngineSample(NamedTuple):
+    """One scrape of one pod's engine (a named tuple: one is built per pod and scrape)."""
 
     num_requests_waiting: float = 0.0
     num_requests_running: float = 0.0
@@ -38,17 +37,7 @@ class EngineSample:
         return float(getattr(self, quantity))
 
 
-QUANTITIES = (
-    "num_requests_waiting",
-    "num_requests_running",
-    "kv_cache_usage_perc",
-    "avg_prompt_throughput_toks_per_s",
-    "avg_generation_throughput_toks_per_s",
-    "http_requests_total",
-    "request_success_total",
-    "prompt_tokens_total",
-    "generation_tokens_total",
-)
+QUANTITIES: tuple[str, ...] = EngineSample._fields
 """The fields of :class:`EngineSample`, in order."""
 
 IDLE = EngineSample()
@@ -59,19 +48,13 @@ def _prefill_waiting(pe: PrefillEngine) -> int:
     return sum(1 for r in pe.queue if r.state == PREFILL_Q)
 
 
-@dataclass
-class _Last:
-    t: float
-    prompt: int
-    generated: int
-
-
 class EngineMeter:
     """Reads :class:`EngineSample` values from engines, keeping the previous read per pod
     (for the throughput gauges)."""
 
     def __init__(self) -> None:
-        self._last: dict[tuple[str, int], _Last] = {}
+        self._last: dict[tuple[str, int], tuple[float, int, int]] = {}
+        """Per pod: (time, prompt tokens, generated tokens) of its previous read."""
 
     def sample(
         self,
@@ -100,20 +83,19 @@ class EngineMeter:
             kv = decode.kv.frac()
             if prefill is None:
                 submitted = decode.completed + decode.outstanding
-        last = self._last.get(key)
-        t0, p0, g0 = (last.t, last.prompt, last.generated) if last else (since, 0, 0)
+        t0, p0, g0 = self._last.get(key) or (since, 0, 0)
         dt = now - t0
-        self._last[key] = _Last(now, prompt, generated)
-        return EngineSample(
-            num_requests_waiting=float(waiting),
-            num_requests_running=float(max(0, running)),
-            kv_cache_usage_perc=kv,
-            avg_prompt_throughput_toks_per_s=(prompt - p0) / dt if dt > 0 else 0.0,
-            avg_generation_throughput_toks_per_s=(generated - g0) / dt if dt > 0 else 0.0,
-            http_requests_total=float(submitted),
-            request_success_total=float(success),
-            prompt_tokens_total=float(prompt),
-            generation_tokens_total=float(generated),
+        self._last[key] = (now, prompt, generated)
+        return EngineSample(  # (positional: the fields in order)
+            float(waiting),
+            float(max(0, running)),
+            kv,
+            (prompt - p0) / dt if dt > 0 else 0.0,
+            (generated - g0) / dt if dt > 0 else 0.0,
+            float(submitted),
+            float(success),
+            float(prompt),
+            float(generated),
         )
 
     def forget(self, key: tuple[str, int]) -> None:

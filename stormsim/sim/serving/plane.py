@@ -152,6 +152,8 @@ class ServingPlane:
         self._costs: dict[tuple[Any, ...], LatencyModel] = {}
         self._revs: dict[str, dict[str, str]] = {}
         self._rev_version = -1
+        self._mixed_pairs: dict[tuple[str, str, str, str], bool] = {}
+        self._mixed_version = -1
         self.heap: list[tuple[float, int, Any, Any]] = []
         self.due: list[tuple[float, int, DecodeEngine]] = []
         self._nvlink: dict[str, float] = {}
@@ -294,7 +296,7 @@ class ServingPlane:
         r.decode_rev = di.revision
         r.local = pe.dec is de
         if not r.local and pi.revision != di.revision:
-            r.mixed = not (self._compat(pi) & self._compat(di))
+            r.mixed = self._mixed(pi, di)
         total = r.prompt + r.output
         if (total if pe.dec is not None else r.prompt) > pe.kv.cap or (
             not r.local and total > de.kv.cap
@@ -420,6 +422,19 @@ class ServingPlane:
                 de.try_admit()  # the next waiting request may fit where this one did not
 
     # ------------------------------------------------------------------ mixed versions
+    def _mixed(self, pi: PodInfo, di: PodInfo) -> bool:
+        """No revision of the service has both pods' role templates (memoised per pair of
+        role templates until the revisions change)."""
+        version = self.revisions.version(CR)
+        if version != self._mixed_version:
+            self._mixed_pairs.clear()
+            self._mixed_version = version
+        key = (pi.role, pi.template_hash, di.role, di.template_hash)
+        m = self._mixed_pairs.get(key)
+        if m is None:
+            m = self._mixed_pairs[key] = not (self._compat(pi) & self._compat(di))
+        return m
+
     def _compat(self, info: PodInfo) -> frozenset[str]:
         """Revisions of the service whose template has this pod's role template."""
         version = self.revisions.version(CR)

@@ -33,6 +33,8 @@ from typing import Any, Protocol
 from stormsim.control.autoscaler.bounds import Bounds, next_transition, resolve_bounds
 from stormsim.control.autoscaler.context import scaling_context
 from stormsim.control.autoscaler.hpa import (
+    FAILED_GET_PODS_METRIC,
+    FAILED_GET_RESOURCE_METRIC,
     HPA_SYNC_PERIOD_S,
     HpaPod,
     HpaState,
@@ -563,7 +565,13 @@ class HpaLoop:
             per_metric.append(n)
             vals = [h.value for h in hp if h.value is not None]
             rows.append((src.target_metric, sum(vals) / len(vals) if vals else None, n))
-        d, self.state = hpa_step(current, spec, per_metric, self.state, now)
+        failed = [
+            FAILED_GET_RESOURCE_METRIC
+            if src.target_metric.lower() in ("cpu", "memory")
+            else FAILED_GET_PODS_METRIC
+            for src in pa.spec.metrics_sources or []
+        ]
+        d, self.state = hpa_step(current, spec, per_metric, self.state, now, failed)
         self.current, self.desired = current, d.desired
         ready = ss.status.ready_replicas if ss.status is not None else 0
         for metric, value, n in rows or [("", None, None)]:

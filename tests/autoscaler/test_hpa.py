@@ -153,7 +153,7 @@ def test_hpa_step_scale_down_stabilization_and_limit() -> None:
     d, st = hpa_step(5, SPEC, [2], st, 330)  # within the period: start 10 -> floor 5
     assert d.desired == 5
     d, st = hpa_step(5, SPEC, [2], st, 362)
-    assert d.desired == 3  # ceil(5 * 0.5)
+    assert d.desired == 2  # int(5 * 0.5): the scale-down floor is truncated, not rounded up
 
 
 def test_hpa_step_bounds_and_disabled() -> None:

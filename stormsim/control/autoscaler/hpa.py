@@ -248,7 +248,8 @@ def scale_up_limit(current: int, rules: HpaRules, state: HpaState, now_s: float)
 
 def scale_down_limit(current: int, rules: HpaRules, state: HpaState, now_s: float) -> int:
     """``calculateScaleDownLimitWithBehaviors``: per policy, from the replicas at the start
-    of its period: Pods ``start - value``, Percent ``ceil(start * (1 - value/100))``;
+    of its period: Pods ``start - value``, Percent ``int(start * (1 - value/100))``
+    (truncated, where the scale-up limit rounds up);
     ``Min`` (the smallest change) takes the largest floor, ``Max`` the smallest;
     ``Disabled`` keeps ``current``."""
     if rules.select_policy == "Disabled":
@@ -259,7 +260,7 @@ def scale_down_limit(current: int, rules: HpaRules, state: HpaState, now_s: floa
         if p.type == "Pods":
             results.append(start - p.value)
         else:
-            results.append(math.ceil(start * (1 - p.value / 100)))
+            results.append(int(start * (1 - p.value / 100)))
     return max(results) if rules.select_policy == "Min" else min(results)
 
 

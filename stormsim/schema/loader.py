@@ -32,6 +32,7 @@ from stormsim.schema.autoscaler import (
 )
 from stormsim.schema.deprecated import migrate
 from stormsim.schema.intstr import percent
+from stormsim.schema.parallelism import parallel_problems
 from stormsim.schema.scenario import Scenario, autoscaler_problems, event_problems
 from stormsim.schema.serving import resolve_trace_path
 from stormsim.schema.sizes import size_problems
@@ -852,7 +853,10 @@ def load_scenario(
     sem = [
         origins.problem(path, msg)
         for path, msg in sorted(
-            event_problems(scenario) + size_problems(scenario) + autoscaler_problems(scenario),
+            event_problems(scenario)
+            + size_problems(scenario)
+            + autoscaler_problems(scenario)
+            + parallel_problems(scenario),
             key=lambda pm: pm[0][:2],
         )
     ]

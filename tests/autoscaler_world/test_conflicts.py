@@ -112,3 +112,31 @@ def test_pas_on_different_roles_do_not_conflict() -> None:
     assert not (r.frames["autoscaling"].reason == "MultiPodAutoscalerConflict").any()
     assert conflict_events(r).empty
     assert r.warnings == []
+
+
+def test_the_condition_is_removed_when_the_owner_moves_to_another_target() -> None:
+    # a re-applied at 30 s onto the worker role (a new key) releases the whole service: b
+    # claims it at its next reconcile (the resync's, right after a's) and acts from then on
+    a_role = autoscaler("APA", "10", 3, 4, metric="num_requests_waiting", name="a", role="worker")
+    r = stormsim.run(
+        data(
+            [A],
+            [
+                {"at_s": 20, "kind": "apply", "autoscalers": [B]},
+                {"at_s": 30, "kind": "apply", "autoscalers": [a_role]},
+            ],
+        )
+    )
+    df = r.frames["autoscaling"]
+    b = df[df.autoscaler == "b"]
+    freed = float(b[b.t_s > 30].t_s.min())
+    assert 30 < freed < 31
+    ev = conflict_events(r)
+    assert list(zip(ev.t_s, ev.name, ev.detail.str.split(":").str[0], strict=True)) == [
+        (20.0, "default/b", "MultiPodAutoscalerConflict"),
+        (freed, "default/b", "MultiPodAutoscalerConflict removed"),
+    ]
+    assert ev.detail.iloc[1] == f"MultiPodAutoscalerConflict removed: it controls {KEY}"
+    assert (b[b.t_s < freed].reason == "MultiPodAutoscalerConflict").all()
+    assert not (b[b.t_s >= freed].reason == "MultiPodAutoscalerConflict").any()
+    assert (freed, "b: /scale replicas=1") in scale_writes(r)

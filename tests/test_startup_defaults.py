@@ -17,6 +17,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from stormsim.analysis.variants import override
+from stormsim.errors import InputError
 from stormsim.perf.startup import resolve_startup
 from stormsim.schema.loader import load_scenario
 from stormsim.schema.scenario import Lognormal, Scenario, scenario_dump
@@ -92,12 +93,17 @@ def test_tensor_parallel_halves_the_load() -> None:
     tp8 = role_timing(scenario("llama-3.1-70b", (4, 8)), "decode", "model_load_s")
     assert tp8.median_s == pytest.approx(tp4.median_s / 2, rel=1e-12)
     assert tp8.p90_s == pytest.approx(tp4.p90_s / 2, rel=1e-12)
-    # an explicit serving.roles.<role>.tensor_parallel is the TP the data plane uses too
+    # an explicit serving.roles.<role>.tensor_parallel is the TP the data plane uses too; it
+    # must be the pod's GPU count (every GPU holds a shard): TP 4 on 8-GPU pods is rejected
     over = scenario(
-        "llama-3.1-70b", (8, 8), serving_extra={"roles": {"prefill": {"tensor_parallel": 4}}}
+        "llama-3.1-70b", (4, 8), serving_extra={"roles": {"prefill": {"tensor_parallel": 4}}}
     )
     assert role_timing(over, "prefill", "model_load_s") == tp4
     assert role_timing(over, "decode", "model_load_s") == tp8
+    with pytest.raises(InputError, match=r"tensor_parallel 4 × .* = 4 GPUs, but .* has 8"):
+        scenario(
+            "llama-3.1-70b", (8, 8), serving_extra={"roles": {"prefill": {"tensor_parallel": 4}}}
+        )
 
 
 def test_role_model_override_and_inline_model() -> None:
@@ -160,10 +166,13 @@ def test_resolution_is_idempotent_and_follows_overrides() -> None:
     sc = scenario("llama-3.1-70b", (4, 4))
     once = resolve_startup(sc)
     assert resolve_startup(once) == once
-    # a study's override of the TP re-derives (the loaded scenario keeps the keys unset)
+    # a study's override of the model re-derives (the loaded scenario keeps the keys unset)
     assert "model_load_s" not in scenario_dump(sc)["timing"]
-    tp2 = override(sc, {"serving.roles": {"prefill": {"tensor_parallel": 2}}})
-    assert role_timing(tp2, "prefill", "model_load_s") == lognormal(BYTES_70B / 2 / LOAD_BPS)
+    small = override(sc, {"serving.model": "llama-3.1-8b"})
+    assert role_timing(small, "prefill", "model_load_s") == lognormal(BYTES_8B / 4 / LOAD_BPS)
+    # an override of the TP alone no longer fits the 4-GPU pods: rejected
+    with pytest.raises(InputError, match="tensor_parallel 2"):
+        override(sc, {"serving.roles": {"prefill": {"tensor_parallel": 2}}})
 
 
 def test_resolved_scenario_shows_the_values(tmp_path: Path) -> None:

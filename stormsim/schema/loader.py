@@ -32,6 +32,7 @@ from stormsim.schema.autoscaler import (
 )
 from stormsim.schema.deprecated import migrate
 from stormsim.schema.intstr import percent
+from stormsim.schema.parallelism import parallel_problems
 from stormsim.schema.scenario import Scenario, autoscaler_problems, event_problems
 from stormsim.schema.serving import resolve_trace_path
 from stormsim.schema.sizes import size_problems
@@ -525,17 +526,35 @@ def _autoscaler_warnings(scenario: Scenario, data: dict[str, Any]) -> None:
             raw_ev = data["events"][i].get("autoscalers") or []
             for k, pa in enumerate(ev.autoscalers):
                 found.append((f"events[{i}].autoscalers[{k}] ({pa.name})", pa, raw_ev[k]))
-    owners: dict[str, str] = {}
-    for where, pa, _ in found[: len(scenario.autoscalers)]:
-        first = owners.setdefault(pa.target_key, where)
-        if first != where:
+    # the conflict map, in the order the PodAutoscalers are applied (the order they first
+    # reconcile: the controller's queue is FIFO): the initial ones, then the apply events
+    applied: list[tuple[tuple[float, int, int], str, PodAutoscaler]] = [
+        ((0.0, -1, j), where, pa)
+        for j, (where, pa, _) in enumerate(found[: len(scenario.autoscalers)])
+    ]
+    for i, ev in enumerate(scenario.events):
+        if isinstance(ev, Apply):
+            for k, pa in enumerate(ev.autoscalers):
+                applied.append(((ev.at_s, i, k), f"events[{i}].autoscalers[{k}] ({pa.name})", pa))
+    holder: dict[str, tuple[str, str]] = {}  # target key -> (PA key, where)
+    held: dict[str, str] = {}  # PA key -> its target key
+    for (at_s, i, _), where, pa in sorted(applied, key=lambda a: a[0]):
+        owner = holder.get(pa.target_key)
+        if owner is not None and owner[0] != pa.key:
+            at = f", applied at {at_s:g} s" if i >= 0 else ""
             warnings.warn(
-                f"{where}: targets what {first} targets ({pa.target_key}); AIBrix lets only "
-                "the first PodAutoscaler to reconcile act, the other gets "
-                "MultiPodAutoscalerConflict",
+                f"{where}{at}: targets what {owner[1]} targets ({pa.target_key}); AIBrix lets "
+                f"only the first PodAutoscaler to reconcile act ({owner[0]}), this one gets "
+                "MultiPodAutoscalerConflict and does not scale",
                 StormsimWarning,
                 stacklevel=3,
             )
+            continue
+        old = held.get(pa.key)
+        if old is not None and old != pa.target_key:
+            del holder[old]
+        holder[pa.target_key] = (pa.key, where)
+        held[pa.key] = pa.target_key
     for where, pa, raw in found:
         spec = raw.get("spec") if isinstance(raw, dict) else None
         for f in PRUNED_SPEC_FIELDS:
@@ -834,7 +853,10 @@ def load_scenario(
     sem = [
         origins.problem(path, msg)
         for path, msg in sorted(
-            event_problems(scenario) + size_problems(scenario) + autoscaler_problems(scenario),
+            event_problems(scenario)
+            + size_problems(scenario)
+            + autoscaler_problems(scenario)
+            + parallel_problems(scenario),
             key=lambda pm: pm[0][:2],
         )
     ]

@@ -282,7 +282,9 @@ class RoleServing(_M):
     """Per-role overrides: the engine kind (default from the role name: ``prefill``,
     ``decode``, anything else ``colocated``: one engine serving both phases), an explicit
     tensor-parallel degree (default: the pod's GPU count, or the instance's for a multi-node
-    role), pipeline stages, the model or GPU type, and engine settings."""
+    role; ``tensor_parallel × pipeline_parallel`` must equal the instance's GPUs, checked at
+    load by :mod:`stormsim.schema.parallelism`), pipeline stages, the model or GPU type, and
+    engine settings."""
 
     kind: Literal["prefill", "decode", "colocated", "none"] | None = None
     tensor_parallel: int | None = Field(default=None, ge=1)

@@ -33,6 +33,8 @@ from typing import Any, Protocol
 from stormsim.control.autoscaler.bounds import Bounds, next_transition, resolve_bounds
 from stormsim.control.autoscaler.context import scaling_context
 from stormsim.control.autoscaler.hpa import (
+    FAILED_GET_PODS_METRIC,
+    FAILED_GET_RESOURCE_METRIC,
     HPA_SYNC_PERIOD_S,
     HpaPod,
     HpaState,
@@ -155,6 +157,9 @@ class PodAutoscalerReconciler:
         """Metric windows and recommendation histories of every PA (the controller's memory:
         kept when a PA is updated or deleted, as AIBrix keeps it)."""
         self.claims: Claims = {}
+        self.in_conflict: dict[str, str] = {}
+        """PodAutoscalers whose ``MultiPodAutoscalerConflict`` condition is set: key -> the
+        owner of their target."""
         self._busy = 0.0
         self.hpa: dict[str, HpaLoop] = {}
 
@@ -223,6 +228,7 @@ class PodAutoscalerReconciler:
         obj: PAObj | None = ctx.store.get(PA, key)
         if obj is None:
             self.claims = release_claims(self.claims, key)
+            self.in_conflict.pop(key, None)
             return None
         pa = obj.manifest
         now = ctx.clock.now
@@ -230,12 +236,14 @@ class PodAutoscalerReconciler:
         nxt = next_transition(pa.spec, when)
         bounds = resolve_bounds(pa.spec, when)
         bad = validate_spec(pa)
+        # both checks run on every reconcile: an invalid PodAutoscaler claims its target too
+        self.claims, owner = claim_target(self.claims, pa)
+        self._conflict(now, key, owner, pa)
         if bad is not None:
             self._row(
                 now, obj, reason=f"InvalidSpec: {bad.reason}", error=bad.message, bounds=bounds
             )
             return None
-        self.claims, owner = claim_target(self.claims, pa)
         if owner is not None:
             msg = conflict_message(scaling_target_key(pa), owner)
             self._row(now, obj, reason="MultiPodAutoscalerConflict", error=msg, bounds=bounds)
@@ -317,6 +325,22 @@ class PodAutoscalerReconciler:
         else:
             finish()
         return nxt
+
+    def _conflict(self, now: float, key: str, owner: str | None, pa: PodAutoscaler) -> None:
+        """Record the ``MultiPodAutoscalerConflict`` condition when it is set on or removed
+        from the PodAutoscaler's status (an event of kind PodAutoscaler, verb ``status``)."""
+        was = self.in_conflict.get(key)
+        if owner == was:
+            return
+        if owner is None:
+            del self.in_conflict[key]
+            detail = "MultiPodAutoscalerConflict removed: it controls " + scaling_target_key(pa)
+        else:
+            self.in_conflict[key] = owner
+            detail = "MultiPodAutoscalerConflict: " + conflict_message(
+                scaling_target_key(pa), owner
+            )
+        self.ctx.recorder.event(now, SOURCE, "status", PA, key, "", detail)
 
     def wall(self, t: float) -> datetime:
         """The wall-clock instant of simulated time ``t`` (schedules)."""
@@ -541,7 +565,13 @@ class HpaLoop:
             per_metric.append(n)
             vals = [h.value for h in hp if h.value is not None]
             rows.append((src.target_metric, sum(vals) / len(vals) if vals else None, n))
-        d, self.state = hpa_step(current, spec, per_metric, self.state, now)
+        failed = [
+            FAILED_GET_RESOURCE_METRIC
+            if src.target_metric.lower() in ("cpu", "memory")
+            else FAILED_GET_PODS_METRIC
+            for src in pa.spec.metrics_sources or []
+        ]
+        d, self.state = hpa_step(current, spec, per_metric, self.state, now, failed)
         self.current, self.desired = current, d.desired
         ready = ss.status.ready_replicas if ss.status is not None else 0
         for metric, value, n in rows or [("", None, None)]:

@@ -153,7 +153,7 @@ def test_hpa_step_scale_down_stabilization_and_limit() -> None:
     d, st = hpa_step(5, SPEC, [2], st, 330)  # within the period: start 10 -> floor 5
     assert d.desired == 5
     d, st = hpa_step(5, SPEC, [2], st, 362)
-    assert d.desired == 3  # ceil(5 * 0.5)
+    assert d.desired == 2  # int(5 * 0.5): the scale-down floor is truncated, not rounded up
 
 
 def test_hpa_step_bounds_and_disabled() -> None:
@@ -162,3 +162,105 @@ def test_hpa_step_bounds_and_disabled() -> None:
     assert (d.desired, d.should_scale) == (20, True)
     d, st = hpa_step(4, SPEC, [None], HpaState(), 0)
     assert (d.desired, d.should_scale) == (4, False) and st == HpaState()
+
+
+# The reason of an HPA sync: the conditions the Kubernetes HPA controller sets
+# (``reconcileAutoscaler``, ``computeReplicasForMetrics``,
+# ``normalizeDesiredReplicasWithBehaviors``, ``convertDesiredReplicasWithBehaviorRate``), one
+# case each on constant inputs.
+GOT_SCALE = ("AbleToScale", "True", "SucceededGetScale")
+VALID = ("ScalingActive", "True", "ValidMetricFound")
+WITHIN = ("ScalingLimited", "False", "DesiredWithinRange")
+RESCALED = ("AbleToScale", "True", "SucceededRescale")
+
+
+def _spec(
+    lo: int = 1, hi: int = 20, up_window_s: float = 0.0, down_window_s: float = 300.0
+) -> HpaSpec:
+    return HpaSpec(
+        "x-hpa",
+        lo,
+        hi,
+        (),
+        HpaBehavior(
+            HpaRules(up_window_s, (HpaPolicy("Percent", 100, 60.0),), "Max"),
+            HpaRules(down_window_s, (HpaPolicy("Percent", 50, 60.0),), "Min"),
+        ),
+    )
+
+
+def test_reason_ready_for_new_scale_when_nothing_changes() -> None:
+    d, _ = hpa_step(4, SPEC, [4], HpaState(), 0)
+    assert (d.desired, d.should_scale, d.reason) == (4, False, "ReadyForNewScale")
+    assert d.conditions == (GOT_SCALE, VALID, ("AbleToScale", "True", "ReadyForNewScale"), WITHIN)
+
+
+def test_reason_succeeded_rescale_within_range() -> None:
+    d, _ = hpa_step(4, SPEC, [6], HpaState(), 0)
+    assert (d.desired, d.should_scale, d.reason) == (6, True, "SucceededRescale")
+    assert d.conditions == (
+        GOT_SCALE,
+        VALID,
+        ("AbleToScale", "True", "ReadyForNewScale"),
+        WITHIN,
+        RESCALED,
+    )
+
+
+def test_reason_scale_up_limit_and_too_many_replicas() -> None:
+    d, _ = hpa_step(4, SPEC, [20], HpaState(), 0)  # doubling per 60 s: 8, below max 20
+    assert (d.desired, d.reason) == (8, "ScaleUpLimit")
+    assert d.conditions[-2:] == (("ScalingLimited", "True", "ScaleUpLimit"), RESCALED)
+    d, _ = hpa_step(12, SPEC, [30], HpaState(), 0)  # the rate allows 24: max 20 limits
+    assert (d.desired, d.reason) == (20, "TooManyReplicas")
+
+
+def test_reason_scale_down_limit_and_too_few_replicas() -> None:
+    no_window = _spec(lo=1, down_window_s=0.0)
+    d, _ = hpa_step(10, no_window, [2], HpaState(), 0)  # 50 % per 60 s: 5, above min 1
+    assert (d.desired, d.reason) == (5, "ScaleDownLimit")
+    d, _ = hpa_step(4, _spec(lo=3, down_window_s=0.0), [1], HpaState(), 0)  # rate: 2; min 3
+    assert (d.desired, d.reason) == (3, "TooFewReplicas")
+    assert d.conditions[-2:] == (("ScalingLimited", "True", "TooFewReplicas"), RESCALED)
+
+
+def test_reason_stabilized_in_both_directions() -> None:
+    up = _spec(up_window_s=60.0)
+    _, st = hpa_step(4, up, [4], HpaState(), 0)
+    d, _ = hpa_step(4, up, [8], st, 15)  # min over the 60 s up window: 4
+    assert (d.desired, d.should_scale, d.reason) == (4, False, "ScaleUpStabilized")
+    assert d.conditions[-1] == WITHIN
+    _, st = hpa_step(10, SPEC, [10], HpaState(), 0)
+    d, _ = hpa_step(10, SPEC, [2], st, 15)  # max over the 300 s down window: 10
+    assert (d.desired, d.reason) == (10, "ScaleDownStabilized")
+    # stabilized part of the way, then written: the write's reason is what the HPA shows
+    _, st = hpa_step(6, up, [6], HpaState(), 0)  # a 6 in the up window
+    d, _ = hpa_step(6, up, [9], st, 15)
+    assert (d.desired, d.reason) == (6, "ScaleUpStabilized")
+    d, _ = hpa_step(4, up, [9], st, 15)  # 9 stabilized to 6, still above 4: written
+    assert (d.desired, d.reason) == (6, "SucceededRescale")
+    assert d.conditions[2:] == (("AbleToScale", "True", "ScaleUpStabilized"), WITHIN, RESCALED)
+
+
+def test_reason_outside_the_bounds_is_a_plain_rescale() -> None:
+    # current above max / below min: rescaled to the bound without reading metrics
+    d, st = hpa_step(25, SPEC, [None], HpaState(), 0)
+    assert (d.desired, d.reason, d.conditions) == (20, "SucceededRescale", (GOT_SCALE, RESCALED))
+    assert st.recommendations == ()
+    d, _ = hpa_step(2, _spec(lo=3), [None], HpaState(), 0)
+    assert (d.desired, d.reason) == (3, "SucceededRescale")
+
+
+def test_reason_scaling_active_false() -> None:
+    d, _ = hpa_step(0, SPEC, [5], HpaState(), 0)
+    assert (d.desired, d.reason) == (0, "ScalingDisabled")
+    assert d.conditions == (GOT_SCALE, ("ScalingActive", "False", "ScalingDisabled"))
+    d, st = hpa_step(4, SPEC, [None], HpaState(), 0)
+    assert (d.desired, d.should_scale, d.reason) == (4, False, "FailedGetPodsMetric")
+    assert st == HpaState()
+    reasons = ["FailedGetPodsMetric", "FailedGetResourceMetric"]
+    d, _ = hpa_step(4, SPEC, [6, None], HpaState(), 0, reasons)  # one valid, scaling up: acts
+    assert (d.desired, d.reason) == (6, "SucceededRescale")
+    # one invalid while the valid one would scale down: no scaling, the first invalid's reason
+    d, _ = hpa_step(10, SPEC, [2, None], HpaState(), 0, reasons)
+    assert (d.desired, d.should_scale, d.reason) == (10, False, "FailedGetResourceMetric")

@@ -362,7 +362,8 @@ def test_two_pas_on_one_target_warn_about_the_conflict(tmp_path: Path) -> None:
     assert conflicts == [
         "autoscalers[1] (b): targets what autoscalers[0] (a) targets "
         "(orchestration.aibrix.ai/v1alpha1.StormService/default/llm/decode); AIBrix lets only "
-        "the first PodAutoscaler to reconcile act, the other gets MultiPodAutoscalerConflict"
+        "the first PodAutoscaler to reconcile act (default/a), this one gets "
+        "MultiPodAutoscalerConflict and does not scale"
     ]
 
 

@@ -30,3 +30,26 @@ def test_hpa_doubles_per_minute_on_scale() -> None:
     # ratio 3 everywhere: ceil(3 x ready pods), limited to doubling per 60 s, then max 16
     assert writes == [(0.0, 2, 4), (60.0, 4, 8), (120.0, 8, 16)]
     assert (hpa[hpa.t_s.between(15.0, 45.0)].reason == "ScaleUpLimit").all()
+    # the HPA's own condition reasons: the rate limit, then the maximum
+    by_t = dict(zip(hpa.t_s, hpa.reason, strict=True))
+    assert by_t[0.0] == by_t[60.0] == "ScaleUpLimit"
+    assert {by_t[t] for t in (120.0, 135.0, 195.0)} == {"TooManyReplicas"}
+
+
+def test_hpa_rows_carry_the_hpa_condition_reasons() -> None:
+    pa = autoscaler("HPA", "10", 1, 16, metric="num_requests_waiting")
+    # each pod at its target: the HPA keeps the size
+    _, df = run_constant(scenario(service(4), [pa], until_s=50), 0.0, value=lambda p, d: 10.0)
+    assert list(df.reason) == ["ReadyForNewScale"] * 4
+    assert not df.written.any()
+    # at 15 per pod (ratio 1.5) on 4 pods: 6, within the doubling: a plain rescale
+    _, df = run_constant(scenario(service(4), [pa], until_s=10), 0.0, value=lambda p, d: 15.0)
+    assert [(r.current, r.desired, r.reason) for r in df.itertuples()] == [
+        (4, 6, "SucceededRescale")
+    ]
+    # maxReplicas 2 under 4 RoleSets: back to the bound, metrics unread
+    lo = autoscaler("HPA", "10", 1, 2, metric="num_requests_waiting")
+    _, df = run_constant(scenario(service(4), [lo], until_s=10), 0.0, value=lambda p, d: 0.0)
+    assert [(r.current, r.desired, r.reason) for r in df.itertuples()] == [
+        (4, 2, "SucceededRescale")
+    ]

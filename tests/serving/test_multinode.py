@@ -276,9 +276,12 @@ def test_the_plane_gives_the_instance_the_kv_of_both_members() -> None:
 
 
 def test_pipeline_stages_must_divide_the_instance() -> None:
+    # rejected at load (tests/test_parallelism_checks.py has the messages), before any run
     wl = {"arrival": {"kind": "poisson", "rate_rps": 1}, "start_s": 25}
     data = _pd(wl, {"roles": {"decode": {"pipeline_parallel": 3}}}, until_s=30)
-    with pytest.raises(stormsim.InputError, match=r"pipeline_parallel.*3 pipeline stages"):
+    with pytest.raises(stormsim.InputError, match=r"pipeline_parallel 3 does not divide the 16"):
+        stormsim.load_scenario(data)
+    with pytest.raises(stormsim.InputError, match=r"pipeline_parallel 3 does not divide the 16"):
         stormsim.run(data)
 
 

@@ -248,7 +248,8 @@ def scale_up_limit(current: int, rules: HpaRules, state: HpaState, now_s: float)
 
 def scale_down_limit(current: int, rules: HpaRules, state: HpaState, now_s: float) -> int:
     """``calculateScaleDownLimitWithBehaviors``: per policy, from the replicas at the start
-    of its period: Pods ``start - value``, Percent ``ceil(start * (1 - value/100))``;
+    of its period: Pods ``start - value``, Percent ``int(start * (1 - value/100))``
+    (truncated, where the scale-up limit rounds up);
     ``Min`` (the smallest change) takes the largest floor, ``Max`` the smallest;
     ``Disabled`` keeps ``current``."""
     if rules.select_policy == "Disabled":
@@ -259,16 +260,49 @@ def scale_down_limit(current: int, rules: HpaRules, state: HpaState, now_s: floa
         if p.type == "Pods":
             results.append(start - p.value)
         else:
-            results.append(math.ceil(start * (1 - p.value / 100)))
+            results.append(int(start * (1 - p.value / 100)))
     return max(results) if rules.select_policy == "Min" else min(results)
+
+
+Condition = tuple[str, str, str]
+"""An HPA status condition: (type, status, reason)."""
+FAILED_GET_PODS_METRIC = "FailedGetPodsMetric"
+FAILED_GET_RESOURCE_METRIC = "FailedGetResourceMetric"
 
 
 @dataclass(frozen=True)
 class HpaDecision:
+    """One sync's outcome. ``conditions``: the status conditions the sync set, in the order
+    the controller sets them (a later one of a type replaces an earlier one). ``reason``: the
+    one that explains the outcome: ``ScalingActive`` when False (``ScalingDisabled``,
+    ``FailedGetPodsMetric``, ``FailedGetResourceMetric``: no scaling), else ``ScalingLimited``
+    when True (``ScaleUpLimit``, ``ScaleDownLimit``, ``TooManyReplicas``,
+    ``TooFewReplicas``), else ``AbleToScale`` as the sync leaves it (``SucceededRescale``
+    after a write, else ``ScaleUpStabilized`` / ``ScaleDownStabilized`` / ``ReadyForNewScale``)."""
+
     desired: int
     should_scale: bool
     reason: str
     recommendation: int | None = None
+    conditions: tuple[Condition, ...] = ()
+
+
+def _decision(
+    current: int, desired: int, rec: int | None, conditions: list[Condition]
+) -> HpaDecision:
+    rescale = desired != current
+    if rescale:
+        conditions.append(("AbleToScale", "True", "SucceededRescale"))
+    final = {t: (st, r) for t, st, r in conditions}
+    active = final.get("ScalingActive")
+    limited = final.get("ScalingLimited")
+    if active is not None and active[0] == "False":
+        reason = active[1]
+    elif limited is not None and limited[0] == "True":
+        reason = limited[1]
+    else:
+        reason = final["AbleToScale"][1]
+    return HpaDecision(desired, rescale, reason, rec, tuple(conditions))
 
 
 def hpa_step(
@@ -277,23 +311,39 @@ def hpa_step(
     metric_replicas: Sequence[int | None],
     state: HpaState,
     now_s: float,
+    failed_reasons: Sequence[str] | None = None,
 ) -> tuple[HpaDecision, HpaState]:
     """One HPA sync (``reconcileAutoscaler``): at 0 with a non-zero minimum: disabled;
     above max / below min: the bound; else the maximum over metrics (``None``: invalid,
-    skipped), stabilized (min over the up window, max over the down window), rate-limited
-    by the behavior policies and clamped to ``[min, max]``. The returned state records the
-    recommendation and, when the replicas change, the scale event."""
+    skipped; every metric invalid, or one invalid while the valid ones would scale down: no
+    scaling, ``ScalingActive=False`` with the first invalid metric's reason from
+    ``failed_reasons``, default ``FailedGetPodsMetric``), stabilized (min over the up window,
+    max over the down window), rate-limited by the behavior policies and clamped to
+    ``[min, max]``. The returned state records the recommendation and, when the replicas
+    change, the scale event. The reason and conditions: :class:`HpaDecision`."""
     lo, hi = spec.min_replicas, spec.max_replicas
+    conditions: list[Condition] = [("AbleToScale", "True", "SucceededGetScale")]
+    rec: int | None = None
     if current == 0 and lo != 0:
-        return HpaDecision(0, False, "ScalingDisabled"), state
+        conditions.append(("ScalingActive", "False", "ScalingDisabled"))
+        return _decision(current, current, None, conditions), state
     if current > hi:
-        desired, reason, rec = hi, "Current number of replicas above Spec.MaxReplicas", None
+        desired = hi
     elif current < lo:
-        desired, reason, rec = lo, "Current number of replicas below Spec.MinReplicas", None
+        desired = lo
     else:
         valid = [r for r in metric_replicas if r is not None]
-        if not valid:
-            return HpaDecision(current, False, "FailedGetMetrics"), state
+        invalid = [i for i, r in enumerate(metric_replicas) if r is None]
+        if not valid or (invalid and max(valid) < current):
+            first = invalid[0] if invalid else 0
+            why = (
+                failed_reasons[first]
+                if failed_reasons is not None and first < len(failed_reasons)
+                else FAILED_GET_PODS_METRIC
+            )
+            conditions.append(("ScalingActive", "False", why))
+            return _decision(current, current, None, conditions), state
+        conditions.append(("ScalingActive", "True", "ValidMetricFound"))
         rec = max(valid)
         b = spec.behavior
         stab, recs = stabilize_hpa(
@@ -305,25 +355,24 @@ def hpa_step(
             b.scale_down.stabilization_window_s,
         )
         state = HpaState(recs, state.up_events, state.down_events)
-        desired = stab
-        reason = (
-            "ScaleUpStabilized"
-            if stab < rec
-            else "ScaleDownStabilized"
-            if stab > rec
-            else "metrics"
-        )
-        if desired > current:
-            limit = max(current, scale_up_limit(current, b.scale_up, state, now_s))
-            top = min(hi, limit)
-            if desired > top:
-                desired, reason = top, "ScaleUpLimit" if limit < hi else "TooManyReplicas"
-        elif desired < current:
-            limit = min(current, scale_down_limit(current, b.scale_down, state, now_s))
-            bottom = max(lo, limit)
-            if desired < bottom:
-                desired, reason = bottom, "ScaleDownLimit" if limit > lo else "TooFewReplicas"
-        desired = max(lo, min(hi, desired))
+        if stab != rec:
+            why = "ScaleUpStabilized" if rec >= current else "ScaleDownStabilized"
+            conditions.append(("AbleToScale", "True", why))
+        else:
+            conditions.append(("AbleToScale", "True", "ReadyForNewScale"))
+        desired, limit_reason = stab, "DesiredWithinRange"
+        if stab > current:
+            up = max(current, scale_up_limit(current, b.scale_up, state, now_s))
+            top = min(hi, up)
+            if stab > top:
+                desired, limit_reason = top, "ScaleUpLimit" if hi > up else "TooManyReplicas"
+        elif stab < current:
+            down = min(current, scale_down_limit(current, b.scale_down, state, now_s))
+            bottom = max(lo, down)
+            if stab < bottom:
+                desired, limit_reason = bottom, "ScaleDownLimit" if lo < down else "TooFewReplicas"
+        limited = "True" if desired != stab else "False"
+        conditions.append(("ScalingLimited", limited, limit_reason))
     if desired != current:
         longest_up = max((p.period_s for p in spec.behavior.scale_up.policies), default=0.0)
         longest_down = max((p.period_s for p in spec.behavior.scale_down.policies), default=0.0)
@@ -334,4 +383,4 @@ def hpa_step(
         else:
             downs += (ScaleEvent(now_s, current - desired),)
         state = HpaState(state.recommendations, ups, downs)
-    return HpaDecision(desired, desired != current, reason, rec), state
+    return _decision(current, desired, rec, conditions), state

@@ -64,6 +64,39 @@ def test_metrics_follow_the_engines() -> None:
     assert rate == pytest.approx(n / 60.0, rel=0.05)
 
 
+def test_a_second_read_at_the_same_instant_sees_the_same_gauges() -> None:
+    """Two readers of one pod at one instant (two metric sources, or two PodAutoscalers)
+    both see the gauges of that instant; the second is not an average over 0 s (it read 0
+    before)."""
+    w = _world()
+    plane = w.serving
+    assert plane is not None
+    w.run(200.0)
+    pods = [p for p in w.store.pods.values() if not p.deleting and p.name in plane.pods]
+    for p in pods:
+        plane.engine_metrics(p)
+    w.run(260.0)
+    busy = 0
+    at_260 = {}
+    for p in pods:
+        a = plane.engine_metrics(p)
+        b = plane.engine_metrics(p)
+        assert b == a
+        busy += a.avg_prompt_throughput_toks_per_s > 0 or a.avg_generation_throughput_toks_per_s > 0
+        at_260[p.name] = a
+    assert busy > 0
+    # the next read averages over the 30 s since 260 s
+    w.run(290.0)
+    for p in pods:
+        a, c = at_260[p.name], plane.engine_metrics(p)
+        assert c.avg_prompt_throughput_toks_per_s == pytest.approx(
+            (c.prompt_tokens_total - a.prompt_tokens_total) / 30.0
+        )
+        assert c.avg_generation_throughput_toks_per_s == pytest.approx(
+            (c.generation_tokens_total - a.generation_tokens_total) / 30.0
+        )
+
+
 def test_pods_without_engines_read_zero() -> None:
     w = _world()
     plane = w.serving

@@ -118,11 +118,24 @@ class Network:
                 links = (*links, self._pod_link(self.pod_ingress, dst, dst_pod, "ingress"))
             self._paths[key] = links
         f = Flow(req, links, nbytes, now, done)
+        alone = True
+        rate = INF
         for lk in links:
-            lk.flows.add(f)
-            if len(lk.flows) > lk.peak:
-                lk.peak = len(lk.flows)
-        self._rerate(links, now)
+            flows = lk.flows
+            flows.add(f)
+            n = len(flows)
+            if n > lk.peak:
+                lk.peak = n
+            if n > 1:
+                alone = False
+            elif lk.cap < rate:
+                rate = lk.cap
+        if alone and 0.0 < rate < INF:  # what :meth:`_rerate` does for a flow alone on its links
+            f.rate = rate
+            f.version = 1
+            plane.at(now + nbytes / rate, self._finish, (f, 1))
+        else:
+            self._rerate(links, now)
         return f
 
     def _rerate(self, links: tuple[Link, ...], now: float) -> None:
@@ -152,9 +165,14 @@ class Network:
             return
         f.dead = True
         if f.links:
+            others = False
             for lk in f.links:
-                lk.flows.discard(f)
-            self._rerate(f.links, self.plane.env.now)
+                flows = lk.flows
+                flows.discard(f)
+                if flows:
+                    others = True
+            if others:  # (no flow left on its links: nothing to re-rate)
+                self._rerate(f.links, self.plane.env.now)
         f.done(f.req)
 
     def abort(self, f: Flow) -> None:

@@ -53,8 +53,9 @@ class EngineMeter:
     (for the throughput gauges)."""
 
     def __init__(self) -> None:
-        self._last: dict[tuple[str, int], tuple[float, int, int]] = {}
-        """Per pod: (time, prompt tokens, generated tokens) of its previous read."""
+        self._last: dict[tuple[str, int], tuple[float, int, int, float, float]] = {}
+        """Per pod: (time, prompt tokens, generated tokens, prompt and generation
+        throughputs) of its previous read."""
 
     def sample(
         self,
@@ -83,15 +84,23 @@ class EngineMeter:
             kv = decode.kv.frac()
             if prefill is None:
                 submitted = decode.completed + decode.outstanding
-        t0, p0, g0 = self._last.get(key) or (since, 0, 0)
-        dt = now - t0
-        self._last[key] = (now, prompt, generated)
+        last = self._last.get(key)
+        if last is not None and now <= last[0]:
+            # read again at the same instant (a second metric source or PodAutoscaler on
+            # this pod): the gauges are those of the first read, not an average over 0 s
+            tp_prompt, tp_gen = last[3], last[4]
+        else:
+            t0, p0, g0 = (since, 0, 0) if last is None else last[:3]
+            dt = now - t0
+            tp_prompt = (prompt - p0) / dt if dt > 0 else 0.0
+            tp_gen = (generated - g0) / dt if dt > 0 else 0.0
+            self._last[key] = (now, prompt, generated, tp_prompt, tp_gen)
         return EngineSample(  # (positional: the fields in order)
             float(waiting),
             float(max(0, running)),
             kv,
-            (prompt - p0) / dt if dt > 0 else 0.0,
-            (generated - g0) / dt if dt > 0 else 0.0,
+            tp_prompt,
+            tp_gen,
             float(submitted),
             float(success),
             float(prompt),

@@ -21,7 +21,7 @@ import contextlib
 import math
 from bisect import bisect_left
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from heapq import heappop, heappush
 from operator import attrgetter
 from typing import Any, Protocol
@@ -79,6 +79,11 @@ class PodInfo:
     gpus: int = 1
     compat: frozenset[str] = frozenset()
     compat_version: int = -1
+    nic_key: tuple[str, int] = field(init=False)
+    """(name, GPUs): the pod's share of its node's NICs for the KV network."""
+
+    def __post_init__(self) -> None:
+        self.nic_key = (self.name, self.gpus)
 
 
 class ColocatedPod:
@@ -346,8 +351,8 @@ class ServingPlane:
             de.node,
             nbytes,
             self._transferred,
-            (pe.info.name, pe.info.gpus),
-            (de.info.name, de.info.gpus),
+            pe.info.nic_key,
+            de.info.nic_key,
         )
 
     def _transferred(self, r: Request) -> None:

@@ -170,14 +170,21 @@ class World:
     def run(self, until_s: float | None = None, settle_cap_s: float = SETTLE_CAP_S) -> float:
         """Run to ``until_s``, or (``None``) until the service settles after the last event,
         capped at the last event + ``settle_cap_s``. Returns the end time (s)."""
-        if until_s is not None:
-            self.env.run(until=until_s)
-        else:
-            last = max((e.at_s for e in self.scenario.events), default=0.0)
-            cap = self.env.timeout(last + settle_cap_s)
-            self.env.run(until=self.env.any_of([self.settle.settled, cap]))
-            if self._finite_workload() and not cap.processed:
-                self._run_until_drained()
+        gc = self.serving.long_lived if self.serving is not None else None
+        if gc is not None:
+            gc.start()
+        try:
+            if until_s is not None:
+                self.env.run(until=until_s)
+            else:
+                last = max((e.at_s for e in self.scenario.events), default=0.0)
+                cap = self.env.timeout(last + settle_cap_s)
+                self.env.run(until=self.env.any_of([self.settle.settled, cap]))
+                if self._finite_workload() and not cap.processed:
+                    self._run_until_drained()
+        finally:
+            if gc is not None:
+                gc.stop()
         self.series.flush()
         return float(self.env.now)
 

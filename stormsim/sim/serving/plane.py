@@ -36,6 +36,7 @@ from stormsim.schema.scenario import Scenario
 from stormsim.schema.serving import Engine, Serving
 from stormsim.sim.clock import Clock
 from stormsim.sim.cluster import Node
+from stormsim.sim.longlived import LongLived
 from stormsim.sim.serving.engines import (
     DECODE_WAIT,
     DONE,
@@ -186,6 +187,8 @@ class ServingPlane:
         """Requests that ended (completed or failed for good)."""
         self.meter = EngineMeter()
         self.source = RequestSource(sc.workload, seed)
+        self.long_lived = LongLived()
+        """Ticked at each block of arrivals (the world starts and stops it around a run)."""
         self._bt: list[float] = []
         self._bp: list[int] = []
         self._bo: list[int] = []
@@ -266,6 +269,7 @@ class ServingPlane:
             self._arm(nxt)
 
     def _load_block(self) -> None:
+        self.long_lived.tick()
         blk = self.source.next_block()
         if blk is None:
             self.next_arrival = INF

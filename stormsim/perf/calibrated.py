@@ -181,11 +181,12 @@ class Operators:
         f, b = gemm_flops_bytes(tokens, k, n, self.s.bytes_per)
         p = c.sharpness
         x = f / self.peak
+        if c.m_tile_weights:  # the last tile of rows is computed whole
+            x *= 1.0 + sum(
+                w * (math.ceil(tokens / t) * t / tokens - 1.0) for t, w in c.m_tile_weights.items()
+            )
         if c.size_exp or c.power_drop:
             x *= gemm_size_scale(x, c.size_exp, c.power_knee_s, c.power_exp, c.power_drop)
-        if c.m_tile_weight:  # the last tile of rows is computed whole
-            t = c.m_tile
-            x *= 1.0 + c.m_tile_weight * (math.ceil(tokens / t) * t / tokens - 1.0)
         x /= c.compute_eff
         y = b / (self.hbm * c.memory_eff)
         return c.launch_s + (x**p + y**p) ** (1.0 / p)

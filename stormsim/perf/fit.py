@@ -343,7 +343,7 @@ def _logit(x: float) -> float:
     return math.log(x / (1.0 - x))
 
 
-def _gemm_coef(th: np.ndarray, m_tile: int) -> GemmCoef:
+def _gemm_coef(th: np.ndarray) -> GemmCoef:
     """Coefficients from the unbounded parameters of :func:`fit_gemm`."""
     return GemmCoef(
         compute_eff=min(1.5, math.exp(min(th[0], 5.0))),
@@ -351,30 +351,30 @@ def _gemm_coef(th: np.ndarray, m_tile: int) -> GemmCoef:
         size_exp=max(-0.5, min(0.5, float(th[2]))),
         launch_s=math.exp(min(th[3], 0.0)),
         sharpness=1.0 + 7.0 * _sigmoid(th[4]),
-        m_tile=m_tile,
-        m_tile_weight=_sigmoid(th[5]),
-        power_knee_s=math.exp(max(-30.0, min(th[6], 5.0))),
-        power_exp=4.0 * _sigmoid(th[7]),
-        power_drop=2.0 * _sigmoid(th[8]),
+        m_tile_weights={t: _sigmoid(th[5 + i]) for i, t in enumerate(GEMM_M_TILES)},
+        power_knee_s=math.exp(max(-30.0, min(th[7], 5.0))),
+        power_exp=4.0 * _sigmoid(th[8]),
+        power_drop=2.0 * _sigmoid(th[9]),
     )
 
 
 def gemm_times(c: GemmCoef, f: np.ndarray, b: np.ndarray, tokens: np.ndarray) -> np.ndarray:
     """Seconds of GEMMs of ``f`` FLOP-seconds and ``b`` byte-seconds at peak over ``tokens``
     rows under ``c`` (vectorised :meth:`~stormsim.perf.calibrated.Operators.gemm`)."""
-    x = f * gemm_size_scale(f, c.size_exp, c.power_knee_s, c.power_exp, c.power_drop)
-    if c.m_tile_weight:
-        t = c.m_tile
-        x = x * (1.0 + c.m_tile_weight * (np.ceil(tokens / t) * t / tokens - 1.0))
+    x = f
+    if c.m_tile_weights:
+        pad = sum(w * (np.ceil(tokens / t) * t / tokens - 1.0) for t, w in c.m_tile_weights.items())
+        x = x * (1.0 + pad)
+    x = x * gemm_size_scale(x, c.size_exp, c.power_knee_s, c.power_exp, c.power_drop)
     x = x / c.compute_eff
     y = b / c.memory_eff
     p = c.sharpness
     return c.launch_s + (x**p + y**p) ** (1.0 / p)
 
 
-GEMM_M_TILE = 128
-"""Rows of the output tile whose partial last tile the GEMM fit prices (the common tile
-height of tensor-core GEMM kernels on A100 and H100)."""
+GEMM_M_TILES = (128, 256)
+"""Output-tile heights (rows) whose partial last tile the GEMM fit prices (the common tile
+heights of tensor-core GEMM kernels on A100 and H100)."""
 
 
 def fit_gemm(
@@ -407,7 +407,7 @@ def fit_gemm(
     meas = np.bincount(g, weights=y)
 
     def err(th: np.ndarray) -> float:
-        pred = np.bincount(g, weights=gemm_times(_gemm_coef(th, GEMM_M_TILE), f, b, tokens))
+        pred = np.bincount(g, weights=gemm_times(_gemm_coef(th), f, b, tokens))
         return float(np.sum((pred / meas - 1.0) ** 2))
 
     start = [
@@ -419,19 +419,20 @@ def fit_gemm(
     ]
     top: tuple[np.ndarray, float] | None = None
     for w, knee in ((0.5, 1e-3), (0.1, 3e-4)):
+        tiles = [_logit(w)] + [_logit(w / 4.0)] * (len(GEMM_M_TILES) - 1)
         th, e = _nelder_mead(
-            err, np.array([*start, _logit(w), math.log(knee), _logit(0.25), _logit(0.1)])
+            err, np.array([*start, *tiles, math.log(knee), _logit(0.25), _logit(0.1)])
         )
         th, e = _nelder_mead(err, th)  # a restart escapes a collapsed simplex
         if top is None or e < top[1]:
             top = (th, e)
     assert top is not None
-    c = _gemm_coef(top[0], GEMM_M_TILE)
+    c = _gemm_coef(top[0])
     upd: dict[str, object] = {
         k: float(f"{getattr(c, k):.4g}")
         for k in ("compute_eff", "memory_eff", "sharpness", "launch_s", "size_exp")
     }
-    upd["m_tile_weight"] = round(c.m_tile_weight, 4)
+    upd["m_tile_weights"] = {t: round(w, 4) for t, w in c.m_tile_weights.items() if w >= 1e-3}
     if c.power_exp < 1e-3 or c.power_drop < 1e-3 or c.power_knee_s is None:  # no knee
         upd.update(power_knee_s=None, power_exp=1.0, power_drop=0.0)
     else:

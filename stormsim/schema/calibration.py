@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ruamel.yaml import YAML
@@ -29,9 +29,9 @@ class GemmCoef(_M):
     GEMM's FLOPs in seconds at peak after three size effects fitted per GPU (all off by
     default):
 
-    * ``m_tile_weight``: the token count ``M`` counts as
-      ``M + m_tile_weight·(ceil(M/m_tile)·m_tile − M)`` (the GEMM kernel's tiles of
-      ``m_tile`` rows are computed whole, however few of their rows are tokens);
+    * ``m_tile_weights``: the token count ``M`` counts as ``M + Σ w·(ceil(M/t)·t − M)`` over
+      its ``{t: w}`` (the GEMM kernels' tiles of ``t`` rows are computed whole, however few
+      of their rows are tokens, and the library uses tiles of several heights);
     * ``size_exp``: ``F'`` is scaled by ``(F'/1 ms)^size_exp`` (small GEMMs fill fewer SMs);
     * ``power_knee_s``: ``F'`` is scaled by ``1 + power_drop·u/(1 + u)``, ``u = (F'/knee)^
       power_exp`` (over its value at 1 ms): large GEMMs run at lower clocks under the power
@@ -48,10 +48,11 @@ class GemmCoef(_M):
     size_exp: float = Field(default=0.0, ge=-0.5, le=0.5)
     """``F`` in seconds at peak is scaled by ``(F/1 ms)^size_exp``: a compute efficiency that
     changes with the GEMM's size, fitted per GPU."""
-    m_tile: int = Field(default=128, ge=1)
-    """Rows (tokens) of the GEMM kernel's output tile."""
-    m_tile_weight: float = Field(default=0.0, ge=0, le=1)
-    """How much of the last, partly filled tile of rows is paid for (0: none, 1: all of it)."""
+    m_tile_weights: dict[Annotated[int, Field(ge=1)], Annotated[float, Field(ge=0, le=1)]] = Field(
+        default_factory=dict
+    )
+    """Output-tile heights (rows, i.e. tokens) and how much of the last, partly filled tile
+    of each is paid for (0: none, 1: all of it); empty: no tile effect."""
     power_knee_s: float | None = Field(default=None, gt=0)
     """Work (seconds at peak) above which the compute efficiency falls (absent: never)."""
     power_exp: float = Field(default=1.0, gt=0, le=4)

@@ -110,19 +110,19 @@ def test_prefill_and_all_reduce_of_a_tiny_model_by_hand() -> None:
 def test_gemm_partial_tile_and_power_knee_by_hand() -> None:
     """The QKV GEMM of a 2-token batch (2x6: 48 FLOPs, 56 B) with every FLOP and byte 1 µs:
     tiles of 4 rows half paid for count the 2 tokens as 2 + 0.5·(4 − 2) = 3 → 72 + 56 µs.
-    A power knee at 48 µs of work (exponent 1, drop 0.5) is half way there (u = 1):
-    1 + 0.5·½ = 1.25, over its value at 1 ms (u = 1000/48): 1 + 0.5·1000/1048 = 1.4771 →
-    72 µs · 1.25/1.4771 = 60.93 µs."""
+    A power knee at 48 µs of work (exponent 1, drop 0.5) on those 72 µs: u = 1.5,
+    1 + 0.5·1.5/2.5 = 1.3, over its value at 1 ms (u = 1000/48): 1 + 0.5·1000/1048 = 1.4771
+    → 72 µs · 1.3/1.4771 = 63.37 µs."""
     gemm = {"compute_eff": 1.0, "memory_eff": 1.0, "sharpness": 1.0, "launch_s": 0.0}
-    tile = _cal(gemm={**gemm, "m_tile": 4, "m_tile_weight": 0.5})
+    tile = _cal(gemm={**gemm, "m_tile_weights": {4: 0.5}})
     assert CalibratedCost.build(TINY, SLOW_GPU, 1, tile, 100).ops.gemm(2, 2, 6) == pytest.approx(
         128e-6
     )
     knee = {"power_knee_s": 48e-6, "power_drop": 0.5}
-    c = _cal(gemm={**gemm, "m_tile": 4, "m_tile_weight": 0.5, **knee})
+    c = _cal(gemm={**gemm, "m_tile_weights": {4: 0.5}, **knee})
     at_1ms = 1 + 0.5 * (1000 / 48) / (1 + 1000 / 48)
     assert CalibratedCost.build(TINY, SLOW_GPU, 1, c, 100).ops.gemm(2, 2, 6) == pytest.approx(
-        (72 * 1.25 / at_1ms + 56) * 1e-6
+        (72 * 1.3 / at_1ms + 56) * 1e-6
     )
 
 
@@ -194,8 +194,8 @@ def test_the_fit_recovers_known_coefficients(tmp_path: Path) -> None:
             "sharpness": 2.0,
             "launch_s": 5e-6,
             "size_exp": 0.02,
-            "m_tile_weight": 0.5,
-            "power_knee_s": 2e-3,
+            "m_tile_weights": {128: 0.4, 256: 0.2},
+            "power_knee_s": 5e-4,
             "power_exp": 2.0,
             "power_drop": 0.3,
         },
@@ -245,10 +245,12 @@ def test_the_fit_recovers_known_coefficients(tmp_path: Path) -> None:
     assert gm.compute_eff == pytest.approx(0.7, rel=0.02)
     assert gm.memory_eff == pytest.approx(0.8, rel=0.02)
     assert gm.launch_s == pytest.approx(5e-6, rel=0.05)
-    assert gm.m_tile == 128 and gm.m_tile_weight == pytest.approx(0.5, abs=0.02)
-    assert gm.power_knee_s == pytest.approx(2e-3, rel=0.1)
-    assert gm.power_exp == pytest.approx(2.0, rel=0.1)
-    assert gm.power_drop == pytest.approx(0.3, rel=0.1)
+    assert set(gm.m_tile_weights) == {128, 256}
+    assert gm.m_tile_weights[128] == pytest.approx(0.4, abs=0.02)
+    assert gm.m_tile_weights[256] == pytest.approx(0.2, abs=0.02)
+    assert gm.power_knee_s == pytest.approx(5e-4, rel=0.05)
+    assert gm.power_exp == pytest.approx(2.0, rel=0.05)
+    assert gm.power_drop == pytest.approx(0.3, rel=0.05)
     want = CalibratedCost.build(shape, g, 1, truth, kv_tokens=1).ops
     have = CalibratedCost.build(shape, g, 1, got, kv_tokens=1).ops
     for t in (1, 7, 130, 900, 5000):  # token counts the profiles do not have
@@ -436,12 +438,12 @@ LAYERS = {
 """num_hidden_layers of each profiled model's Hugging Face config."""
 
 KNOWN_MISSES: dict[tuple[str, str, int], tuple[float, float]] = {
-    ("H100-80GB", "CodeLlama-34b-Instruct-hf", 1): (0.05, 0.145),
-    ("H100-80GB", "phi-2", 1): (0.05, 0.15),
+    ("H100-80GB", "CodeLlama-34b-Instruct-hf", 1): (0.05, 0.125),
+    ("H100-80GB", "phi-2", 1): (0.05, 0.135),
 }
-"""(GPU, model, TP) rows of docs/latency-validation.md that miss the p90 target (the
-token-count staircase of the GEMM library, beyond any model smooth in the token count), held
-to their (median, p90) |error| there (rounded up): a regression still fails."""
+"""(GPU, model, TP) rows of docs/latency-validation.md that miss the p90 target (the GEMM
+library's token-count staircase, which the partial-tile term follows only in part), held to
+their (median, p90) |error| there (rounded up): a regression still fails."""
 
 
 @pytest.mark.skipif(not SHARED.exists(), reason="shared calibration profiles absent")

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from stormsim.perf.calibration import Calibration
 from stormsim.perf.latency import DTYPE_BYTES, head_dim, kv_bytes_per_token, kv_capacity_tokens
@@ -125,6 +126,34 @@ def gemm_flops_bytes(tokens: float, k: int, n: int, bytes_per: int) -> tuple[flo
     return 2.0 * tokens * k * n, float(bytes_per) * (k * n + tokens * (k + n))
 
 
+def gemm_size_scale(
+    x: Any, size_exp: float, knee: float | None, power_exp: float, power_drop: float
+) -> Any:
+    """The factor on a GEMM's compute time of ``x`` seconds at peak (a float or a numpy
+    array): ``(x/1 ms)^size_exp`` times, with a power knee, ``1 + drop·s(x)`` with
+    ``s(x) = u/(1 + u)``, ``u = (x/knee)^power_exp`` (0 for small GEMMs, 1 for large ones, ½ at
+    the knee), over its value at 1 ms (so ``compute_eff`` stays the efficiency of a 1 ms
+    GEMM)."""
+    r = x / GEMM_SIZE_REF_S
+    out = r**size_exp if size_exp else 1.0 + 0.0 * r
+    if knee and power_drop:
+        u = (x / knee) ** power_exp
+        u0 = (GEMM_SIZE_REF_S / knee) ** power_exp
+        out = out * (1.0 + power_drop * u / (1.0 + u)) / (1.0 + power_drop * u0 / (1.0 + u0))
+    return out
+
+
+def block_pairs(tokens: float, pairs: float, ctx_read: float, seqs: float, block: int) -> float:
+    """(query, key) pairs of a prefill computed in whole query blocks of ``block`` tokens,
+    each attending to every cached and new key of its sequence: per sequence of ``c`` new
+    and ``kv`` cached tokens ``(c + block/2)·(kv + c)`` (half a block of padding on
+    average). From the batch's totals: ``Σ c·kv`` is taken as ``tokens·ctx_read/seqs``
+    (exact for one sequence or equal ones, at most ``pairs``), ``Σ c²`` as ``2·(pairs −
+    Σ c·kv)``."""
+    cross = min(pairs, tokens * ctx_read / max(seqs, 1.0))
+    return 2.0 * pairs - cross + block / 2.0 * (ctx_read + tokens)
+
+
 class Operators:
     """Operator times (seconds) of one model on one GPU type at one TP degree."""
 
@@ -152,8 +181,12 @@ class Operators:
         f, b = gemm_flops_bytes(tokens, k, n, self.s.bytes_per)
         p = c.sharpness
         x = f / self.peak
-        if c.size_exp:
-            x *= (x / GEMM_SIZE_REF_S) ** c.size_exp
+        if c.m_tile_weights:  # the last tile of rows is computed whole
+            x *= 1.0 + sum(
+                w * (math.ceil(tokens / t) * t / tokens - 1.0) for t, w in c.m_tile_weights.items()
+            )
+        if c.size_exp or c.power_drop:
+            x *= gemm_size_scale(x, c.size_exp, c.power_knee_s, c.power_exp, c.power_drop)
         x /= c.compute_eff
         y = b / (self.hbm * c.memory_eff)
         return c.launch_s + (x**p + y**p) ** (1.0 / p)
@@ -212,14 +245,19 @@ class Operators:
             + context * self.kv_bytes_layer / (self.hbm * a.memory_eff)
         )
 
-    def prefill_attention_layer(self, tokens: float, pairs: float, ctx_read: float) -> float:
-        """Prefill attention of one layer: ``tokens`` new tokens, ``pairs`` causal
-        (query, key) pairs, ``ctx_read`` cached tokens read."""
+    def prefill_attention_layer(
+        self, tokens: float, pairs: float, ctx_read: float, seqs: float = 1.0
+    ) -> float:
+        """Prefill attention of one layer: ``tokens`` new tokens of ``seqs`` sequences,
+        ``pairs`` causal (query, key) pairs, ``ctx_read`` cached tokens read."""
         if pairs <= 0:
             return 0.0
         a = self.cal.attention_prefill
         me = a.memory_eff or self.cal.attention_decode.memory_eff
-        flops = 4.0 * self.s.q_heads * self.s.head_dim * pairs
+        w = pairs
+        if a.query_block:
+            w = block_pairs(tokens, pairs, ctx_read, seqs, a.query_block)
+        flops = 4.0 * self.s.q_heads * self.s.head_dim * w
         kv = ctx_read * self.kv_bytes_layer / (self.hbm * me)
         return a.launch_s + a.per_token_s * tokens + flops / (self.peak * a.compute_eff) + kv
 
@@ -278,7 +316,7 @@ class CalibratedCost:
         return {
             "linear": L * o.linear_layer(tokens),
             "elementwise": L * o.elementwise_layer(tokens) + o.embedding(tokens),
-            "attention": L * o.prefill_attention_layer(tokens, pairs, ctx_read),
+            "attention": L * o.prefill_attention_layer(tokens, pairs, ctx_read, seqs),
             "communication": o.communication(tokens),
             "lm_head": o.lm_head(seqs),
             "overhead": self.overhead_s,
@@ -317,7 +355,7 @@ class CalibratedCost:
             if len(self._heads) >= MEMO_MAX:
                 self._heads.clear()
             head = self._heads[seqs] = self.ops.lm_head(seqs)
-        attn = self.ops.s.layers * self.ops.prefill_attention_layer(tokens, pairs, ctx_read)
+        attn = self.ops.s.layers * self.ops.prefill_attention_layer(tokens, pairs, ctx_read, seqs)
         return by[0] + by[1] + attn + by[2] + head + self.overhead_s
 
     def prefill_one(self, prompt: int) -> float:

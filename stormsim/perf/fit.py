@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,8 +31,10 @@ from stormsim.perf.calibrated import (
     GEMM_SIZE_REF_S,
     CalibratedCost,
     Shapes,
+    block_pairs,
     elementwise_kind,
     gemm_flops_bytes,
+    gemm_size_scale,
 )
 from stormsim.perf.calibration import (
     ELEMENTWISE_KINDS,
@@ -294,30 +297,187 @@ def _group_err(
     return float(np.sum((pred / meas - 1.0) ** 2))
 
 
+def _nelder_mead(
+    f: Callable[[np.ndarray], float], x0: np.ndarray, step: float = 0.3, iters: int = 800
+) -> tuple[np.ndarray, float]:
+    """Minimise ``f`` from ``x0`` by the Nelder–Mead simplex (deterministic, no bounds: the
+    caller maps bounded coefficients to unbounded ones)."""
+    pts = [np.array(x0, dtype=float)]
+    for i in range(len(x0)):
+        x = pts[0].copy()
+        x[i] += step
+        pts.append(x)
+    vals = [f(x) for x in pts]
+    for _ in range(iters):
+        order = np.argsort(vals)
+        pts, vals = [pts[i] for i in order], [vals[i] for i in order]
+        if vals[-1] - vals[0] <= 1e-12 * max(vals[0], 1e-30):
+            break
+        c = np.mean(pts[:-1], axis=0)
+        xr = 2.0 * c - pts[-1]
+        fr = f(xr)
+        if fr < vals[0]:
+            xe = 3.0 * c - 2.0 * pts[-1]
+            fe = f(xe)
+            pts[-1], vals[-1] = (xe, fe) if fe < fr else (xr, fr)
+        elif fr < vals[-2]:
+            pts[-1], vals[-1] = xr, fr
+        else:
+            xc = (c + pts[-1]) / 2.0
+            fc = f(xc)
+            if fc < vals[-1]:
+                pts[-1], vals[-1] = xc, fc
+            else:
+                pts = [pts[0] + (x - pts[0]) / 2.0 for x in pts]
+                vals = [f(x) for x in pts]
+    i = int(np.argmin(vals))
+    return pts[i], vals[i]
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+
+def _logit(x: float) -> float:
+    x = min(max(x, 1e-6), 1.0 - 1e-6)
+    return math.log(x / (1.0 - x))
+
+
+def _gemm_coef(th: np.ndarray) -> GemmCoef:
+    """Coefficients from the unbounded parameters of :func:`fit_gemm`."""
+    return GemmCoef(
+        compute_eff=min(1.5, math.exp(min(th[0], 5.0))),
+        memory_eff=max(1e-3, 1.5 * _sigmoid(th[1])),  # above 1: see GemmCoef.memory_eff
+        size_exp=max(-0.5, min(0.5, float(th[2]))),
+        launch_s=math.exp(min(th[3], 0.0)),
+        sharpness=1.0 + 7.0 * _sigmoid(th[4]),
+        m_tile_weights={t: _sigmoid(th[5 + i]) for i, t in enumerate(GEMM_M_TILES)},
+        power_knee_s=math.exp(max(-30.0, min(th[7], 5.0))),
+        power_exp=4.0 * _sigmoid(th[8]),
+        power_drop=2.0 * _sigmoid(th[9]),
+    )
+
+
+def gemm_times(c: GemmCoef, f: np.ndarray, b: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+    """Seconds of GEMMs of ``f`` FLOP-seconds and ``b`` byte-seconds at peak over ``tokens``
+    rows under ``c`` (vectorised :meth:`~stormsim.perf.calibrated.Operators.gemm`)."""
+    x = f
+    if c.m_tile_weights:
+        pad = sum(w * (np.ceil(tokens / t) * t / tokens - 1.0) for t, w in c.m_tile_weights.items())
+        x = x * (1.0 + pad)
+    x = x * gemm_size_scale(x, c.size_exp, c.power_knee_s, c.power_exp, c.power_drop)
+    x = x / c.compute_eff
+    y = b / c.memory_eff
+    p = c.sharpness
+    return c.launch_s + (x**p + y**p) ** (1.0 / p)
+
+
+GEMM_M_TILES = (128, 256)
+"""Output-tile heights (rows) whose partial last tile the GEMM fit prices (the common tile
+heights of tensor-core GEMM kernels on A100 and H100)."""
+
+
 def fit_gemm(
-    f: np.ndarray, b: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None
+    f: np.ndarray,
+    b: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray | None = None,
+    tokens: np.ndarray | None = None,
 ) -> GemmCoef:
-    """Fit ``launch + ((f'/ce)^p + (b/me)^p)^(1/p)`` with ``f' = f·(f/1 ms)^size_exp``
-    (``f``, ``b`` already in seconds at peak) to ``y`` seconds: :func:`_smooth_max_fit` for
-    each size exponent of a small grid, the best kept."""
+    """Fit the GEMM coefficients (:class:`~stormsim.perf.calibration.GemmCoef`) to ``y``
+    seconds (``f``, ``b`` already in seconds at peak, ``tokens`` the row counts), in the
+    relative error of each group's sum: a smooth roofline with a size exponent from a grid
+    search (:func:`_smooth_max_fit` for each exponent of a small grid) as the start, then
+    every coefficient, the partial-tile weight and the power knee refined together by
+    Nelder–Mead."""
     ce_grid = np.geomspace(0.2, 1.5, 14)
-    me_grid = np.geomspace(0.2, 1.0, 14)  # weights cannot stream faster than the HBM peak
+    me_grid = np.geomspace(0.2, 1.0, 14)  # the start: the HBM peak at most
     best: tuple[float, float, float, float, float, float] | None = None
     for gamma in (-0.06, -0.04, -0.02, 0.0, 0.02, 0.04, 0.06):
         fg = f * (f / GEMM_SIZE_REF_S) ** gamma
         p, ce, me, c0 = _smooth_max_fit(fg, b, y, ce_grid, me_grid, groups)
-        err = _group_err(fg, b, y, groups, p, ce, me, c0)
-        if best is None or err < best[0]:
-            best = (err, gamma, p, ce, me, c0)
+        e0 = _group_err(fg, b, y, groups, p, ce, me, c0)
+        if best is None or e0 < best[0]:
+            best = (e0, gamma, p, ce, me, c0)
     assert best is not None
     _, gamma, p, ce, me, c0 = best
-    return GemmCoef(
-        size_exp=gamma,
-        compute_eff=round(ce, 4),
-        memory_eff=round(me, 4),
-        sharpness=p,
-        launch_s=c0,
-    )
+    if tokens is None:
+        tokens = np.ones(len(y))
+    g = np.arange(len(y)) if groups is None else groups
+    meas = np.bincount(g, weights=y)
+
+    def err(th: np.ndarray) -> float:
+        pred = np.bincount(g, weights=gemm_times(_gemm_coef(th), f, b, tokens))
+        return float(np.sum((pred / meas - 1.0) ** 2))
+
+    start = [
+        math.log(ce),
+        _logit(me / 1.5),
+        gamma,
+        math.log(max(c0, 1e-9)),
+        _logit((p - 1.0) / 7.0),
+    ]
+    top: tuple[np.ndarray, float] | None = None
+    for w, knee in ((0.5, 1e-3), (0.1, 3e-4)):
+        tiles = [_logit(w)] + [_logit(w / 4.0)] * (len(GEMM_M_TILES) - 1)
+        th, e = _nelder_mead(
+            err, np.array([*start, *tiles, math.log(knee), _logit(0.25), _logit(0.1)])
+        )
+        th, e = _nelder_mead(err, th)  # a restart escapes a collapsed simplex
+        if top is None or e < top[1]:
+            top = (th, e)
+    assert top is not None
+    c = _gemm_coef(top[0])
+    upd: dict[str, object] = {
+        k: float(f"{getattr(c, k):.4g}")
+        for k in ("compute_eff", "memory_eff", "sharpness", "launch_s", "size_exp")
+    }
+    upd["m_tile_weights"] = {t: round(w, 4) for t, w in c.m_tile_weights.items() if w >= 1e-3}
+    if c.power_exp < 1e-3 or c.power_drop < 1e-3 or c.power_knee_s is None:  # no knee
+        upd.update(power_knee_s=None, power_exp=1.0, power_drop=0.0)
+    else:
+        upd.update(
+            power_knee_s=float(f"{c.power_knee_s:.4g}"),
+            power_exp=round(c.power_exp, 4),
+            power_drop=round(c.power_drop, 4),
+        )
+    return c.model_copy(update=upd)
+
+
+PREFILL_QUERY_BLOCKS = (None, 64, 128, 256)
+"""Query-block sizes the prefill-attention fit tries (None: causal pairs, no blocks)."""
+
+
+def fit_prefill_attention(
+    rows: list[tuple[ModelArch, int, int, float]], peak: float, hbm: float
+) -> PrefillAttentionCoef:
+    """Prefill attention from ``(shape, chunk, kv, seconds)`` rows: non-negative least
+    squares in relative error of ``launch + per_token·chunk + FLOPs/(peak·ce) + KV
+    bytes/(hbm·me)`` for each query block of :data:`PREFILL_QUERY_BLOCKS`, the best kept."""
+    y = np.array([t for *_, t in rows])
+    best: tuple[float, PrefillAttentionCoef] | None = None
+    for block in PREFILL_QUERY_BLOCKS:
+        xp: list[list[float]] = []
+        for shape, chunk, kv, _ in rows:
+            s = Shapes.of(shape, 1)
+            kvb = 2.0 * s.kv_heads * s.head_dim * s.bytes_per
+            pairs = chunk * (kv + chunk / 2.0)
+            w = pairs if block is None else block_pairs(chunk, pairs, kv, 1.0, block)
+            xp.append([1.0, chunk, 4.0 * s.q_heads * s.head_dim * w / peak, kv * kvb / hbm])
+        x = np.array(xp)
+        c = _rel_lstsq(x, y)
+        e = float(np.sum((x @ c / y - 1.0) ** 2))
+        coef = PrefillAttentionCoef(
+            compute_eff=min(1.5, 1.0 / c[2]) if c[2] > 0 else 1.5,
+            launch_s=float(c[0]),
+            per_token_s=float(c[1]),
+            memory_eff=min(1.5, 1.0 / c[3]) if c[3] > 0 else 1.5,
+            query_block=block,
+        )
+        if best is None or e < best[0]:
+            best = (e, coef)
+    assert best is not None
+    return best[1]
 
 
 def fit(
@@ -327,7 +487,7 @@ def fit(
     peak, hbm = g.bf16_tflops * 1e12, g.hbm_gbps * 1e9
     parts: dict[str, object] = {}
     if prof.mlp:
-        fs, bs, ys, gs = [], [], [], []
+        fs, bs, ys, gs, ts = [], [], [], [], []
         ex: dict[str, list[list[float]]] = {k: [] for k in ELEMENTWISE_KINDS}
         ey: dict[str, list[float]] = {k: [] for k in ELEMENTWISE_KINDS}
         for gi, r in enumerate(prof.mlp):
@@ -339,6 +499,7 @@ def fit(
                     bs.append(b / hbm)
                     ys.append(r.ops_s[op])
                     gs.append(gi)
+                    ts.append(float(r.tokens))
             emb = ("emb", 2 * s.hidden * s.bytes_per)
             for op, per in (*s.elementwise_bytes(), emb):
                 if op in r.ops_s and r.ops_s[op] > 0:
@@ -346,7 +507,11 @@ def fit(
                     ex[kind].append([per / 1e9, r.tokens * per / hbm])
                     ey[kind].append(r.ops_s[op])
         parts["gemm"] = fit_gemm(
-            np.array(fs), np.array(bs), np.array(ys), np.unique(gs, return_inverse=True)[1]
+            np.array(fs),
+            np.array(bs),
+            np.array(ys),
+            np.unique(gs, return_inverse=True)[1],
+            np.array(ts),
         )
         xs = [x for k in ELEMENTWISE_KINDS for x in ex[k]]
         ys_ = [y for k in ELEMENTWISE_KINDS for y in ey[k]]
@@ -386,21 +551,7 @@ def fit(
             memory_eff=1.0 / c[2] if c[2] > 0 else 1.0, per_seq_s=float(c[1]), launch_s=float(c[0])
         )
     if prof.prefill_attn:
-        xp: list[list[float]] = []
-        yp: list[float] = []
-        for shape, chunk, kv, t in prof.prefill_attn:
-            s = Shapes.of(shape, 1)
-            kvb = 2.0 * s.kv_heads * s.head_dim * s.bytes_per
-            flops = 4.0 * s.q_heads * s.head_dim * chunk * (kv + chunk / 2.0)
-            xp.append([1.0, chunk, flops / peak, kv * kvb / hbm])
-            yp.append(t)
-        c = _rel_lstsq(np.array(xp), np.array(yp))
-        parts["attention_prefill"] = PrefillAttentionCoef(
-            compute_eff=min(1.5, 1.0 / c[2]) if c[2] > 0 else 1.5,
-            launch_s=float(c[0]),
-            per_token_s=float(c[1]),
-            memory_eff=min(1.5, 1.0 / c[3]) if c[3] > 0 else 1.5,
-        )
+        parts["attention_prefill"] = fit_prefill_attention(prof.prefill_attn, peak, hbm)
     missing = [
         k
         for k in ("gemm", "elementwise", "allreduce", "attention_decode", "attention_prefill")

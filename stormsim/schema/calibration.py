@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ruamel.yaml import YAML
@@ -25,17 +25,40 @@ class _M(BaseModel):
 
 
 class GemmCoef(_M):
-    """GEMM: ``launch + ((F'/compute_eff)^p + (B/(hbm·memory_eff))^p)^(1/p)`` with
-    ``F' = F/peak · (F/peak / 1 ms)^size_exp``."""
+    """GEMM: ``launch + ((F'/compute_eff)^p + (B/(hbm·memory_eff))^p)^(1/p)``, with ``F'`` the
+    GEMM's FLOPs in seconds at peak after three size effects fitted per GPU (all off by
+    default):
+
+    * ``m_tile_weights``: the token count ``M`` counts as ``M + Σ w·(ceil(M/t)·t − M)`` over
+      its ``{t: w}`` (the GEMM kernels' tiles of ``t`` rows are computed whole, however few
+      of their rows are tokens, and the library uses tiles of several heights);
+    * ``size_exp``: ``F'`` is scaled by ``(F'/1 ms)^size_exp`` (small GEMMs fill fewer SMs);
+    * ``power_knee_s``: ``F'`` is scaled by ``1 + power_drop·u/(1 + u)``, ``u = (F'/knee)^
+      power_exp`` (over its value at 1 ms): large GEMMs run at lower clocks under the power
+      cap, at most ``1 + power_drop`` times slower, half of that at the knee.
+
+    ``compute_eff`` is the efficiency of a GEMM of 1 ms of work at peak."""
 
     compute_eff: float = Field(gt=0, le=1.5)
     memory_eff: float = Field(gt=0, le=1.5)
+    """Above 1 when the sharpness is near 1: the compute and weight-read terms then add, and
+    this prices only the part of the weight read not hidden behind the compute."""
     sharpness: float = Field(default=2.0, ge=1)
     launch_s: float = Field(default=0.0, ge=0)
     size_exp: float = Field(default=0.0, ge=-0.5, le=0.5)
     """``F`` in seconds at peak is scaled by ``(F/1 ms)^size_exp``: a compute efficiency that
-    changes with the GEMM's size (large GEMMs run at lower clocks under the power cap, small
-    ones fill fewer SMs), fitted per GPU."""
+    changes with the GEMM's size, fitted per GPU."""
+    m_tile_weights: dict[Annotated[int, Field(ge=1)], Annotated[float, Field(ge=0, le=1)]] = Field(
+        default_factory=dict
+    )
+    """Output-tile heights (rows, i.e. tokens) and how much of the last, partly filled tile
+    of each is paid for (0: none, 1: all of it); empty: no tile effect."""
+    power_knee_s: float | None = Field(default=None, gt=0)
+    """Work (seconds at peak) above which the compute efficiency falls (absent: never)."""
+    power_exp: float = Field(default=1.0, gt=0, le=4)
+    """How sharply the efficiency falls around ``power_knee_s``."""
+    power_drop: float = Field(default=0.0, ge=0, le=2)
+    """How much slower the largest GEMMs run than those well below the knee (0: none)."""
 
 
 class ElementwiseCoef(_M):
@@ -71,13 +94,17 @@ class DecodeAttentionCoef(_M):
 
 class PrefillAttentionCoef(_M):
     """Prefill attention per layer: ``launch + per_token·chunk tokens +
-    4·heads·d·pairs/(peak·compute_eff) + cached KV bytes/(hbm·memory_eff)`` (``memory_eff``
-    absent: the decode attention's)."""
+    4·heads·d·W/(peak·compute_eff) + cached KV bytes/(hbm·memory_eff)`` (``memory_eff``
+    absent: the decode attention's). ``W`` counts (query, key) pairs: the causal pairs when
+    ``query_block`` is absent; with it, the pairs of whole query blocks of ``query_block``
+    tokens, each attending to every cached and new key of its sequence (half a block of
+    padding per sequence on average)."""
 
     compute_eff: float = Field(gt=0, le=1.5)
     launch_s: float = Field(default=0.0, ge=0)
     per_token_s: float = Field(default=0.0, ge=0)
     memory_eff: float | None = Field(default=None, gt=0, le=1.5)
+    query_block: int | None = Field(default=None, ge=1)
 
 
 class AllReduceFit(_M):

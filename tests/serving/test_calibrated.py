@@ -107,6 +107,37 @@ def test_prefill_and_all_reduce_of_a_tiny_model_by_hand() -> None:
     assert p["communication"] == pytest.approx(2 * (3e-5 + 8 / 100e9))
 
 
+def test_gemm_partial_tile_and_power_knee_by_hand() -> None:
+    """The QKV GEMM of a 2-token batch (2x6: 48 FLOPs, 56 B) with every FLOP and byte 1 µs:
+    tiles of 4 rows half paid for count the 2 tokens as 2 + 0.5·(4 − 2) = 3 → 72 + 56 µs.
+    A power knee at 48 µs of work (exponent 1, drop 0.5) on those 72 µs: u = 1.5,
+    1 + 0.5·1.5/2.5 = 1.3, over its value at 1 ms (u = 1000/48): 1 + 0.5·1000/1048 = 1.4771
+    → 72 µs · 1.3/1.4771 = 63.37 µs."""
+    gemm = {"compute_eff": 1.0, "memory_eff": 1.0, "sharpness": 1.0, "launch_s": 0.0}
+    tile = _cal(gemm={**gemm, "m_tile_weights": {4: 0.5}})
+    assert CalibratedCost.build(TINY, SLOW_GPU, 1, tile, 100).ops.gemm(2, 2, 6) == pytest.approx(
+        128e-6
+    )
+    knee = {"power_knee_s": 48e-6, "power_drop": 0.5}
+    c = _cal(gemm={**gemm, "m_tile_weights": {4: 0.5}, **knee})
+    at_1ms = 1 + 0.5 * (1000 / 48) / (1 + 1000 / 48)
+    assert CalibratedCost.build(TINY, SLOW_GPU, 1, c, 100).ops.gemm(2, 2, 6) == pytest.approx(
+        (72 * 1.3 / at_1ms + 56) * 1e-6
+    )
+
+
+def test_prefill_attention_in_query_blocks_by_hand() -> None:
+    """2 new tokens on 3 cached, query blocks of 2: (2 + 1)·(3 + 2) = 15 (query, key) pairs
+    (not the 2·(3 + 1) = 8 causal ones) → 4·1·2·15 = 120 FLOPs, plus the cached KV read
+    3 · 8 B → 144 µs. Two such sequences in one batch cost twice as much."""
+    blocks = {"compute_eff": 1.0, "launch_s": 0.0, "query_block": 2}
+    o = CalibratedCost.build(TINY, SLOW_GPU, 1, _cal(attention_prefill=blocks), 100).ops
+    assert o.prefill_attention_layer(2, 8, 3) == pytest.approx(144e-6)
+    assert o.prefill_attention_layer(4, 16, 6, 2) == pytest.approx(288e-6)
+    causal = CalibratedCost.build(TINY, SLOW_GPU, 1, _cal(), 100).ops
+    assert causal.prefill_attention_layer(2, 8, 3) == pytest.approx((64 + 24) * 1e-6)
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.sampled_from(["llama-3.1-8b", "llama-3.1-70b"]),
@@ -163,6 +194,10 @@ def test_the_fit_recovers_known_coefficients(tmp_path: Path) -> None:
             "sharpness": 2.0,
             "launch_s": 5e-6,
             "size_exp": 0.02,
+            "m_tile_weights": {128: 0.4, 256: 0.2},
+            "power_knee_s": 5e-4,
+            "power_exp": 2.0,
+            "power_drop": 0.3,
         },
         elementwise={"memory_eff": 0.6, "launch_s": 2e-6},
         elementwise_ops={"norm": norm},
@@ -173,7 +208,7 @@ def test_the_fit_recovers_known_coefficients(tmp_path: Path) -> None:
     rows = []
     for tp in (1, 2, 4):
         o = CalibratedCost.build(shape, g, tp, truth, kv_tokens=1).ops
-        for t in (1, 4, 16, 64, 256, 512, 1024, 2048, 4096):
+        for t in (1, 4, 16, 64, 100, 200, 256, 300, 512, 700, 1024, 1500, 2048, 3000, 4096):
             row: dict[str, Any] = {}
             for op, k, n in o.s.gemms():
                 row[f"time_stats.{op}.median"] = o.gemm(t, k, n) * 1e3
@@ -204,15 +239,26 @@ def test_the_fit_recovers_known_coefficients(tmp_path: Path) -> None:
     _write_csv(tmp_path / "all_reduce.csv", ar)
     prof = read_profiles([d / "mlp.csv", tmp_path / "all_reduce.csv"])
     got = fit(prof, "A100-80GB", g, base=truth)
-    assert got.gemm.sharpness == 2.0 and got.gemm.size_exp == 0.02
-    assert got.gemm.compute_eff == pytest.approx(0.7, rel=0.01)
-    assert got.gemm.memory_eff == pytest.approx(0.8, rel=0.01)
-    assert got.gemm.launch_s == pytest.approx(5e-6, rel=0.05)
-    n = got.elementwise_ops["norm"]  # bulk efficiency exact; the floor's corner within 5 %
-    assert n.memory_eff == pytest.approx(0.45, rel=0.01)
-    assert n.row_gbps == pytest.approx(7.0, rel=0.05)
+    gm = got.gemm
+    assert gm.sharpness == pytest.approx(2.0, rel=0.02)
+    assert gm.size_exp == pytest.approx(0.02, abs=0.003)
+    assert gm.compute_eff == pytest.approx(0.7, rel=0.02)
+    assert gm.memory_eff == pytest.approx(0.8, rel=0.02)
+    assert gm.launch_s == pytest.approx(5e-6, rel=0.05)
+    assert set(gm.m_tile_weights) == {128, 256}
+    assert gm.m_tile_weights[128] == pytest.approx(0.4, abs=0.02)
+    assert gm.m_tile_weights[256] == pytest.approx(0.2, abs=0.02)
+    assert gm.power_knee_s == pytest.approx(5e-4, rel=0.05)
+    assert gm.power_exp == pytest.approx(2.0, rel=0.05)
+    assert gm.power_drop == pytest.approx(0.3, rel=0.05)
     want = CalibratedCost.build(shape, g, 1, truth, kv_tokens=1).ops
     have = CalibratedCost.build(shape, g, 1, got, kv_tokens=1).ops
+    for t in (1, 7, 130, 900, 5000):  # token counts the profiles do not have
+        for _, k, width in want.s.gemms():
+            assert have.gemm(t, k, width) == pytest.approx(want.gemm(t, k, width), rel=0.005)
+    nc = got.elementwise_ops["norm"]  # bulk efficiency exact; the floor's corner within 5 %
+    assert nc.memory_eff == pytest.approx(0.45, rel=0.01)
+    assert nc.row_gbps == pytest.approx(7.0, rel=0.05)
     for t in (1, 16, 256, 4096):
         assert have.elementwise(t, 8192, "norm") == pytest.approx(
             want.elementwise(t, 8192, "norm"), rel=0.03
@@ -392,14 +438,12 @@ LAYERS = {
 """num_hidden_layers of each profiled model's Hugging Face config."""
 
 KNOWN_MISSES: dict[tuple[str, str, int], tuple[float, float]] = {
-    ("A100-80GB", "Llama-2-7b-hf", 1): (0.055, 0.10),
-    ("A100-80GB", "Meta-Llama-3-70B", 1): (0.05, 0.11),
-    ("H100-80GB", "CodeLlama-34b-Instruct-hf", 1): (0.08, 0.145),
-    ("H100-80GB", "Llama-2-7b-hf", 1): (0.05, 0.11),
-    ("H100-80GB", "phi-2", 1): (0.05, 0.165),
+    ("H100-80GB", "CodeLlama-34b-Instruct-hf", 1): (0.05, 0.125),
+    ("H100-80GB", "phi-2", 1): (0.05, 0.135),
 }
-"""(GPU, model, TP) rows of docs/latency-validation.md that miss the targets, held to their
-(median, p90) |error| there (rounded up): a regression still fails."""
+"""(GPU, model, TP) rows of docs/latency-validation.md that miss the p90 target (the GEMM
+library's token-count staircase, which the partial-tile term follows only in part), held to
+their (median, p90) |error| there (rounded up): a regression still fails."""
 
 
 @pytest.mark.skipif(not SHARED.exists(), reason="shared calibration profiles absent")
@@ -411,8 +455,7 @@ def test_the_packaged_calibration_meets_the_targets_on_the_shared_profiles(
 ) -> None:
     """The packaged coefficients against every shared operator profile and TP: non-attention
     median |err| ≤ 5 % and p90 ≤ 10 % except the listed known misses (held to their
-    documented values); attention (A100 rows) median ≤ 10 %, except prefill attention
-    (31 rows) held to its documented value."""
+    documented values); attention (A100 rows: decode and prefill) median ≤ 10 %."""
     gpus, _ = builtin()
     v = SHARED / "calibration" / "vidur"
     paths = [Path(p) for p in sorted(glob.glob(str(v / f"compute/{key}/*/*/*.csv")))]
@@ -423,12 +466,12 @@ def test_the_packaged_calibration_meets_the_targets_on_the_shared_profiles(
     for r in table:
         med, p90 = KNOWN_MISSES.get((gpu, r.model, r.tp), (0.05, 0.10))
         assert r.median <= med and r.p90 <= p90, r
-    for r in attention_ratios(prof, cal, gpus[gpu]):
-        assert r.median <= (0.10 if "decode" in r.what else PREFILL_ATTENTION_MEDIAN), r
-
-
-PREFILL_ATTENTION_MEDIAN = 0.11
-"""Prefill attention misses the 10 % target on the 31 partial rows (median 10.8 %)."""
+    att = attention_ratios(prof, cal, gpus[gpu])
+    assert [r.what for r in att] == (
+        ["attention decode", "attention prefill"] if key == "a100" else []
+    )
+    for r in att:
+        assert r.median <= 0.10, r
 
 
 def test_cli_calibrate_fits_iteration_times(tmp_path: Path) -> None:

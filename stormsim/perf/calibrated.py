@@ -279,6 +279,9 @@ class CalibratedCost:
         default_factory=dict, init=False, repr=False, compare=False
     )
     _heads: dict[float, float] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _prefills: dict[tuple[float, float, float, float], float] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def build(
@@ -339,7 +342,12 @@ class CalibratedCost:
         """The sum of :meth:`prefill_parts`, in its order (bit for bit the same), with the
         parts that depend only on the token count (linear, elementwise, communication) and
         the LM head (only on ``seqs``) memoised: a serving run asks for the same few
-        thousand token counts millions of times."""
+        thousand token counts millions of times; and whole iterations by their arguments
+        (a lone prompt of a given length recurs)."""
+        key = (tokens, pairs, seqs, ctx_read)
+        t = self._prefills.get(key)
+        if t is not None:
+            return t
         by = self._by_tokens.get(tokens)
         if by is None:
             o, L = self.ops, self.ops.s.layers
@@ -356,7 +364,10 @@ class CalibratedCost:
                 self._heads.clear()
             head = self._heads[seqs] = self.ops.lm_head(seqs)
         attn = self.ops.s.layers * self.ops.prefill_attention_layer(tokens, pairs, ctx_read, seqs)
-        return by[0] + by[1] + attn + by[2] + head + self.overhead_s
+        if len(self._prefills) >= MEMO_MAX:
+            self._prefills.clear()
+        t = self._prefills[key] = by[0] + by[1] + attn + by[2] + head + self.overhead_s
+        return t
 
     def prefill_one(self, prompt: int) -> float:
         return self.prefill_time(prompt, prompt * prompt / 2.0, 1)
@@ -397,7 +408,10 @@ class CalibratedCost:
         else:
             p = a0 - step / 2.0
             n = math.ceil((-p + math.sqrt(p * p + 2.0 * step * elapsed)) / step - 1e-9)
-        n = min(max(n, 0), limit)
+        if n < 0:  # min(max(n, 0), limit), without the calls
+            n = 0
+        if n > limit:
+            n = limit
         # span(batch, s0, m) written out (the same operations): m·a0 + step·(m − 1)·m / 2
         sn = n * a0 + step * (n - 1) * n / 2.0 if n > 0 else 0.0
         while n < limit and sn < elapsed:

@@ -10,8 +10,8 @@
 
 Each benchmark runs in a fresh subprocess so that its peak RSS and its imports are its own. It
 prints the whole process's wall time and its import phase, the run's wall and CPU time, the
-per-request cost (CPU microseconds and Python function calls, the latter from a profiled run of
-1,000 DistServe requests) and simulated requests per wall second beside the raw SimPy events per
+per-request cost (CPU microseconds and Python function calls, the latter the difference of
+profiled runs of 10,000 and 5,000 DistServe requests: the steady state) and simulated requests per wall second beside the raw SimPy events per
 second measured in the same process (a bare ``env.timeout`` loop). Targets: issue 4 (DistServe
 50k <= 5 s, fleet 1M <= 60 s) and issue 12 (fleet 1M <= 20 s); the peer is DistServe's own
 simulator (260 s and 13.1 GB for 50,000 requests on a 2-core machine).
@@ -163,9 +163,10 @@ def raw_simpy_rate(n: int = 1_000_000) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def calls_per_request(n: int = 1000) -> float:
-    """Python function calls per request of the DistServe workload (cProfile, whole run
-    minus the same run with one request)."""
+def calls_per_request(n: int = 5000) -> float:
+    """Python function calls per request of the DistServe workload in its steady state
+    (cProfile: a run of ``2n`` requests minus a run of ``n``, so the set-up and the latency
+    model's memos filling up at the start of a run are not counted)."""
     import cProfile
     import pstats
 
@@ -181,7 +182,7 @@ def calls_per_request(n: int = 1000) -> float:
         return sum(v[1] for v in pstats.Stats(pr).stats.values())  # type: ignore[attr-defined]
 
     calls(10)  # warm caches
-    return (calls(n) - calls(1)) / (n - 1)
+    return (calls(2 * n) - calls(n)) / n
 
 
 def _child(which: str, n: int) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import os
 import sys
 import warnings
 from collections.abc import Callable
+from contextlib import nullcontext
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -29,6 +30,7 @@ import stormsim
 from stormsim.analysis.paths import parse_value
 from stormsim.errors import InputError, Problem, SimulationError
 from stormsim.metrics import catalogue
+from stormsim.report.runprogress import SimProgress
 from stormsim.runner import check
 from stormsim.schema.names import printable, safe_dirname
 
@@ -194,13 +196,14 @@ def run(
         if set_:
             sc = stormsim.override(sc, _overrides(set_))
         try:
-            res = stormsim.run(sc, seed=seed, until_s=until)
+            res = stormsim.run(sc, seed=seed, until_s=until, watch=SimProgress(f"run {sc.name}"))
         except InputError as e:
             from stormsim.schema.loader import locate
 
             raise locate(e, path) from None
         target = out_dir or Path("results") / safe_dirname(sc.name)
-        return res, res.save(target, format=format.value, plots=plots, force=force)
+        with err.status("writing results …") if err.is_terminal else nullcontext():
+            return res, res.save(target, format=format.value, plots=plots, force=force)
 
     res, saved = _guard(go)
     s = res.summary

@@ -22,10 +22,11 @@ import shutil
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from stormsim._version import __version__
 from stormsim.control.horizon import settle_cap_s
@@ -249,16 +250,43 @@ def check(scenario: Scenario | str | Path, seed: int | None = None) -> Scenario:
     return scenario
 
 
+class RunWatch(Protocol):
+    """Something that shows a run's progress (the command line's progress bar). The run
+    calls :meth:`start` when the simulation begins, :meth:`phase` when it moves on to
+    building its results, and :meth:`stop` when it returns or fails. ``now()`` reads the
+    simulated time (s) and may be called from another thread; ``end_s`` is the run's end
+    (None: when the service settles)."""
+
+    def start(self, now: Callable[[], float], end_s: float | None) -> None: ...
+    def phase(self, name: str) -> None: ...
+    def stop(self) -> None: ...
+
+
 def run(
     scenario: Scenario | str | Path,
     seed: int | None = None,
     until_s: float | None = None,
+    watch: RunWatch | None = None,
 ) -> RunResult:
     """Simulate one scenario.
 
     ``seed`` overrides the scenario's; with neither, a seed is drawn and recorded in the
-    summary. ``until_s`` overrides the scenario's end time.
+    summary. ``until_s`` overrides the scenario's end time. ``watch`` is told how the run
+    progresses (:class:`RunWatch`).
     """
+    try:
+        return _run(scenario, seed, until_s, watch)
+    finally:
+        if watch is not None:
+            watch.stop()
+
+
+def _run(
+    scenario: Scenario | str | Path,
+    seed: int | None,
+    until_s: float | None,
+    watch: RunWatch | None,
+) -> RunResult:
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     scenario = resolve_startup(scenario)  # model-aware start-up defaults, shown when saved
@@ -280,6 +308,9 @@ def run(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
+            if watch is not None:
+                env = world.env
+                watch.start(lambda: float(env.now), until)
             end = world.run(until, settle_cap_s=settle_cap_s(scenario))
             if world.serving is not None:
                 world.serving.finish(end)
@@ -289,6 +320,8 @@ def run(
             error = f"{type(e).__name__}: {e}"
             raise SimulationError(f"simulation failed at t={world.env.now:g} s: {error}") from e
     wall = time.perf_counter() - t0
+    if watch is not None:
+        watch.phase("frames and KPIs")
     rec = world.recorder
     frames = build_frames(rec, autoscaling=has_autoscalers(scenario))
     frames["rollouts"] = rollouts(rec.template_changes, rec.settled_changes, end)

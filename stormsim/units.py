@@ -38,3 +38,13 @@ def parse_quantity(value: object) -> float:
 def round_half_away(x: float) -> int:
     """Round half away from zero (Go's ``math.Round``), unlike Python's banker's rounding."""
     return math.floor(abs(x) + 0.5) * (1 if x >= 0 else -1)
+
+
+def format_duration(s: float) -> str:
+    """``42 s``, ``3 min 05 s``, ``1 h 02 min``."""
+    s = max(0.0, s)
+    if s < 60:
+        return f"{s:.0f} s"
+    if s < 3600:
+        return f"{int(s // 60)} min {int(s % 60):02d} s"
+    return f"{int(s // 3600)} h {int(s % 3600 // 60):02d} min"

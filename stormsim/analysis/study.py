@@ -24,6 +24,7 @@ from rich.progress import (
 )
 
 from stormsim.metrics import catalogue
+from stormsim.units import format_duration
 
 NOT_KPIS = tuple(k.name for k in catalogue.IDENTITY)
 """Summary keys that are not KPIs (they become no column of their own)."""
@@ -182,13 +183,3 @@ class RunProgress:
                 left="?" if left is None else format_duration(left),
                 refresh=False,
             )
-
-
-def format_duration(s: float) -> str:
-    """``42 s``, ``3 min 05 s``, ``1 h 02 min``."""
-    s = max(0.0, s)
-    if s < 60:
-        return f"{s:.0f} s"
-    if s < 3600:
-        return f"{int(s // 60)} min {int(s % 60):02d} s"
-    return f"{int(s // 3600)} h {int(s % 3600 // 60):02d} min"

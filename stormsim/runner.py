@@ -297,6 +297,17 @@ def _run(
     if seed is None:
         seed = scenario.seed if scenario.seed is not None else secrets.randbits(32)
     until = until_s if until_s is not None else scenario.until_s
+    unbounded = _unbounded_workload(scenario)
+    if until is None and unbounded and has_autoscalers(scenario):
+        raise InputError(
+            Problem(
+                "until_s",
+                "is needed: the workload has no end (no stop_s, max_requests or trace) and "
+                "PodAutoscalers keep acting, so the run would stop at the first instant the "
+                "service is settled (often before any traffic); set until_s (or --until), or "
+                "end the workload",
+            )
+        )
     from stormsim.metrics.frames import build_frames  # pandas: imported when frames are made
     from stormsim.metrics.kpis import compute_kpis, node_kpis, rollout_kpis, rollouts
     from stormsim.metrics.requests import add_request_results
@@ -355,6 +366,15 @@ def _run(
     ending = end_of_run_warnings(frames, summary, end, until is not None)
     for msg in ending:
         warnings.warn(msg, StormsimWarning, stacklevel=2)
+    if until is None and unbounded and not scenario.events:
+        msg = (
+            f"the workload has no end (no stop_s, max_requests or trace), and neither has the "
+            f"run (no until_s, no events): it stopped when the service settled, at "
+            f"t={end:,.0f} s, and its request KPIs cover the traffic up to then only; set "
+            f"until_s (or --until) to choose how long the traffic runs"
+        )
+        warnings.warn(msg, StormsimWarning, stacklevel=2)
+        ending = [*ending, msg]
     all_warnings = [*scenario.load_warnings, *ran, *ending]
     summary["warnings"] = all_warnings
     provenance = {
@@ -370,6 +390,18 @@ def _run(
         "exception": error,
     }
     return RunResult(scenario, seed, summary, frames, provenance, all_warnings)
+
+
+def _unbounded_workload(scenario: Scenario) -> bool:
+    """Whether the scenario's traffic never ends by itself (no trace, ``stop_s`` or
+    ``max_requests``)."""
+    wl = scenario.workload
+    return (
+        wl is not None
+        and wl.arrival.kind != "trace"
+        and wl.stop_s is None
+        and wl.max_requests is None
+    )
 
 
 def _versions() -> dict[str, str]:

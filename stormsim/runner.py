@@ -12,6 +12,7 @@ pandas imported) inside :func:`run`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -379,6 +380,7 @@ def _run(
     summary["warnings"] = all_warnings
     provenance = {
         "stormsim_version": __version__,
+        "source_hash": source_hash(),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "packages": _versions(),
@@ -390,6 +392,21 @@ def _run(
         "exception": error,
     }
     return RunResult(scenario, seed, summary, frames, provenance, all_warnings)
+
+
+@functools.cache
+def source_hash() -> str:
+    """SHA-256 (first 16 hex digits) of the installed package's code and data files (their
+    paths and bytes, in path order): two runs with the same version but different code (an
+    unreleased change, a local edit) tell themselves apart, with or without git."""
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for f in sorted(root.rglob("*")):
+        if f.is_file() and "__pycache__" not in f.parts and f.suffix not in (".pyc", ".pyo"):
+            h.update(f.relative_to(root).as_posix().encode())
+            h.update(b"\0")
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def _unbounded_workload(scenario: Scenario) -> bool:

@@ -159,3 +159,25 @@ def test_saved_frames_round_trip(lognormal_scenario: Any, tmp_path: Path, fmt: s
     reader = pd.read_parquet if fmt == "parquet" else pd.read_csv
     ts = reader(out / f"timeseries.{fmt}")
     pd.testing.assert_series_equal(ts["t_s"], res.frames["timeseries"]["t_s"])
+
+
+def test_provenance_names_the_code_it_ran(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``source_hash`` is stable for the same files and changes with any code byte (found by
+    review: two versions of the code with one version number were indistinguishable)."""
+    from stormsim import runner
+
+    h = runner.source_hash()
+    assert len(h) == 16 and int(h, 16) >= 0
+    runner.source_hash.cache_clear()
+    assert runner.source_hash() == h
+    fake = tmp_path / "pkg"
+    (fake / "sub").mkdir(parents=True)
+    (fake / "runner.py").write_text("x = 1\n")
+    (fake / "sub" / "data.yaml").write_text("a: 1\n")
+    monkeypatch.setattr(runner, "__file__", str(fake / "runner.py"))
+    runner.source_hash.cache_clear()
+    one = runner.source_hash()
+    (fake / "sub" / "data.yaml").write_text("a: 2\n")
+    runner.source_hash.cache_clear()
+    assert runner.source_hash() != one
+    runner.source_hash.cache_clear()

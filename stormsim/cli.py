@@ -353,7 +353,13 @@ def _requirements_line(reqs: list[Any]) -> str:
     )
 
 
-def _print_recommendations(recs: list[tuple[str, str | None, dict[str, Any]]]) -> None:
+def _print_recommendations(
+    recs: list[tuple[str, str | None, dict[str, Any]]], scenario: Any
+) -> None:
+    if not scenario.events:  # nothing to roll out: the rollout objectives do not apply
+        out.print("rollout recommendations: none (the scenario has no events, so no rollout)",
+                  markup=False)  # fmt: skip
+        return
     for objective, label, values in recs:
         if label is None:
             out.print(f"{objective}: none (no feasible setting completed its rollout)",
@@ -419,7 +425,7 @@ def compare(
             markup=False,
         )
     out.print(_requirements_line(res.requirements), markup=False)
-    _print_recommendations(res.recommendations())
+    _print_recommendations(res.recommendations(), res.scenario)
     for _, r in t[t["status"] != "ok"].iterrows():
         err.print(f"strategy {r['strategy']} failed: {r['error']}", markup=False)
     out.print(f"results: {res.out}", markup=False)
@@ -517,7 +523,7 @@ def sweep(
             "(column same_as): simulated once, reported for each",
             markup=False,
         )
-    _print_recommendations(res.recommendations())
+    _print_recommendations(res.recommendations(), sc)
     front = cells[cells["pareto"]].head(12) if "pareto" in cells else cells[:0]
     if len(front):
         kpis = [k for k in catalogue.names("pareto") if f"{k}_mean" in front]

@@ -261,3 +261,24 @@ def test_window_kpis_of_a_run_without_rollouts_are_judged_on_the_whole_run() -> 
     assert violations([cap], {**none, "capacity_availability_frac": None}) == [cap.text]
     rolled = {"n_rollouts": 1, "window_slo_attainment_frac": None, "slo_attainment_frac": 1.0}
     assert violations([slo], rolled) == [slo.text]
+
+
+def test_compare_without_events_says_there_is_no_rollout_to_recommend(tmp_path: Path) -> None:
+    """Found by review: an autoscaling-only study printed 'no feasible setting completed its
+    rollout' when there was no rollout at all."""
+    from stormsim.schema.yamlio import dump_yaml
+
+    data = small_scenario()
+    data["events"] = []
+    data["until_s"] = 120
+    p = tmp_path / "calm.yaml"
+    p.write_text(dump_yaml(data))
+    proc = subprocess.run(
+        [sys.executable, "-m", "stormsim.cli", "compare", str(p), "-j", "1",
+         "-s", "name=a,maxSurge=0,maxUnavailable=1", "-s", "name=b,maxSurge=1,maxUnavailable=1",
+         "--out", str(tmp_path / "o"), "--no-plots"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "rollout recommendations: none (the scenario has no events" in proc.stdout
+    assert "no feasible setting completed its rollout" not in proc.stdout

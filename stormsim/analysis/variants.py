@@ -76,10 +76,14 @@ def make_variants(
                     msg = f"{p.message} (value {ov[mine[0]]!r})"
                 else:
                     msg = f"{p.message} (with {_fmt(ov)})" if ov else p.message
+                if mine and "valid string" in p.message:
+                    msg += f"; quote the value to give a string, e.g. {mine[0]}='\"...\"'"
                 key = (p.path, msg)
                 if key not in seen:
                     seen.add(key)
-                    problems.append(Problem(p.path, msg, p.line, p.file))
+                    # a value from the override is not on any line of the scenario file
+                    where = "an override" if mine and p.line is None else p.file
+                    problems.append(Problem(p.path, msg, p.line, where))
             continue
         out.append(sc)
     if problems:

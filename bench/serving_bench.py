@@ -12,9 +12,10 @@ Each benchmark runs in a fresh subprocess so that its peak RSS and its imports a
 prints the whole process's wall time and its import phase, the run's wall and CPU time, the
 per-request cost (CPU microseconds and Python function calls, the latter the difference of
 profiled runs of 10,000 and 5,000 DistServe requests: the steady state) and simulated
-requests per wall second beside the raw SimPy events per second measured in the same process (a bare ``env.timeout`` loop). Targets: issue 4 (DistServe
-50k <= 5 s, fleet 1M <= 60 s) and issue 12 (fleet 1M <= 20 s); the peer is DistServe's own
-simulator (260 s and 13.1 GB for 50,000 requests on a 2-core machine).
+requests per wall second beside the raw SimPy events per second measured in the same process
+(a bare ``env.timeout`` loop). Targets: issue 4 (DistServe 50k <= 5 s, fleet 1M <= 60 s) and
+issue 12 (fleet 1M <= 20 s); the peer is DistServe's own simulator (260 s and 13.1 GB for
+50,000 requests on a 2-core machine).
 """
 
 from __future__ import annotations

@@ -115,11 +115,22 @@ def _locate(e: InputError, scenario: Path) -> InputError:
 
 
 def _fmt(v: Any) -> str:
+    """4 significant digits; more when a value below 1 would print as 1 (an attainment of
+    0.99995 is not 1)."""
     if v is None:
         return "-"
     if isinstance(v, float):
-        return f"{v:.4g}"
+        text, digits = f"{v:.4g}", 4
+        while v < 1.0 and float(text) >= 1.0 and digits < 17:
+            digits += 1
+            text = f"{v:.{digits}g}"
+        return text
     return str(v)
+
+
+def _plural(n: int, word: str) -> str:
+    """``1 RoleSet``, ``2 RoleSets``."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def _overrides(items: list[str]) -> dict[str, Any]:
@@ -249,8 +260,9 @@ def validate(scenario: Annotated[Path, typer.Argument(help="Scenario YAML.")]) -
         pas = f", PodAutoscalers {names}"
     out.print(
         f"ok: {printable(sc.name)}: StormService {sc.service.manifest.name} "
-        f"({sc.service.manifest.spec.replicas} RoleSets, roles "
-        f"{', '.join(f'{r.name}x{r.replicas}' for r in roles)}), {len(sc.events)} events" + pas,
+        f"({_plural(sc.service.manifest.spec.replicas, 'RoleSet')}, roles "
+        f"{', '.join(f'{r.name}x{r.replicas}' for r in roles)}), "
+        f"{_plural(len(sc.events), 'event')}" + pas,
         markup=False,
     )
 

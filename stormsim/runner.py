@@ -360,7 +360,10 @@ def _run(
     if has_autoscalers(scenario):  # autoscaling KPIs (after the request frames they read)
         from stormsim.metrics.autoscaling import add_autoscaling_results
 
-        add_autoscaling_results(frames, summary, end)
+        slo = scenario.workload.slo if scenario.workload is not None else None
+        add_autoscaling_results(
+            frames, summary, end, slo.attainment_frac if slo is not None else 0.99
+        )
     ran = [str(w.message) for w in caught]
     for w in caught:  # recorded to keep them; shown as usual
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)

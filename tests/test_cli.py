@@ -336,10 +336,40 @@ def test_validate_ok(setup: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     res = _invoke(tmp_path, monkeypatch, "validate", "scenario.yaml")
     assert res.exit_code == 0, res.output
     assert (
-        res.stdout == "ok: t: StormService llm (2 RoleSets, roles prefillx1, decodex1), 1 events\n"
+        res.stdout == "ok: t: StormService llm (2 RoleSets, roles prefillx1, decodex1), 1 event\n"
     )
     assert res.stderr == ""
     assert list(tmp_path.iterdir()) != [] and not (tmp_path / "results").exists()
+
+
+def test_validate_pluralises(
+    setup: Any, make_manifest: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    setup(HEAD.replace("manifest.yaml", "one.yaml"), {"one.yaml": make_manifest(replicas=1)})
+    res = _invoke(tmp_path, monkeypatch, "validate", "scenario.yaml")
+    assert res.exit_code == 0, res.output
+    assert res.stdout == (
+        "ok: t: StormService llm (1 RoleSet, roles prefillx1, decodex1), 0 events\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (0.99995, "0.99995"),
+        (0.9999999, "0.9999999"),
+        (0.99949, "0.9995"),
+        (1.0, "1"),
+        (0.5, "0.5"),
+        (1234.5678, "1235"),
+        (None, "-"),
+        (3, "3"),
+    ],
+)
+def test_table_values_below_1_never_print_as_1(value: Any, text: str) -> None:
+    from stormsim.cli import _fmt
+
+    assert _fmt(value) == text
 
 
 def test_schema_is_json_schema() -> None:

@@ -8,8 +8,9 @@ Definitions (also the README's KPI glossary, generated from the catalogue):
 * Idle GPU-hours: the part of those GPU-hours when the pod was not serving: before it became
   routable, and from its deletion (deregistration) to gone; a pod that never became routable
   is idle for all of its bound time.
-* Scale events: autoscaler writes that changed the target (``written`` rows of the
-  ``autoscaling`` frame whose desired differs from current), per hour of run.
+* Scale events: autoscaler writes that changed the value in force in the field written
+  (``written`` rows of the ``autoscaling`` frame whose ``written_replicas`` differs from
+  ``target_replicas``), per hour of run.
 * Direction changes: consecutive scale events of one autoscaler in opposite directions, per
   hour of run (oscillation).
 * Attainment restore time: see :func:`attainment_restore_s`.
@@ -29,7 +30,10 @@ RESTORE_BASELINE_S = 300.0
 """The baseline of :func:`attainment_restore_s`: requests that arrived this long before the
 load step (s)."""
 RESTORE_TOLERANCE = 0.01
-"""A bin's attainment counts as restored within this much below the baseline (fraction)."""
+"""Attainment counts as restored within this much below the baseline (fraction)."""
+RESTORE_STEP_RISE = 1.5
+"""A load step is distinct when its bin has at least this many times the mean arrivals per
+bin of the baseline before it."""
 
 
 def gpu_hours(pods: pd.DataFrame, end: float) -> tuple[float, float]:
@@ -55,30 +59,45 @@ def gpu_hours(pods: pd.DataFrame, end: float) -> tuple[float, float]:
 
 def scale_events(df: pd.DataFrame) -> tuple[int, int]:
     """``(scale events, direction changes)`` of the ``autoscaling`` frame (one row per
-    reconcile and metric: a reconcile counts once)."""
+    reconcile and metric: a reconcile counts once).
+
+    A scale event is a write whose value (``written_replicas``) differs from the value in
+    force in the field written (``target_replicas``: ``spec.replicas``, or a pooled role's
+    per-RoleSet ``replicas``); rewriting the value in force is no event. Its direction is
+    the sign of the difference; a direction change is an event of one autoscaler in the
+    direction opposite to its previous event."""
     if df.empty:
         return 0, 0
-    rows = df[df["written"] & (df["desired"] != df["current"])]
-    rows = rows.drop_duplicates(subset=["t_s", "autoscaler"])
+    rows = df[df["written"]].drop_duplicates(subset=["t_s", "autoscaler"])
+    new = rows["written_replicas"].astype("Float64")
+    old = rows["target_replicas"].astype("Float64")
+    changed = (new != old).fillna(new.notna() & old.isna()).fillna(False)
+    rows = rows[changed.to_numpy(dtype=bool)]
     events = len(rows)
     changes = 0
     for _, g in rows.groupby("autoscaler", sort=True):
-        sign = np.sign((g["desired"] - g["current"]).to_numpy())
+        diff = g["written_replicas"].astype("Float64") - g["target_replicas"].astype("Float64")
+        sign = np.sign(diff.fillna(1.0).to_numpy(dtype=float))
         changes += int(np.sum(sign[1:] != sign[:-1]))
     return events, changes
 
 
-def attainment_restore_s(requests: pd.DataFrame | None) -> float | None:
-    """Time from the load step to restored SLO attainment (s).
+def attainment_restore_s(requests: pd.DataFrame | None, target: float = 0.99) -> float | None:
+    """Time from the load step to restored SLO attainment (s); ``target``: the SLO's
+    attainment target (``workload.slo.attainment_frac``).
 
     Requests are binned by arrival time into :data:`RESTORE_BIN_S` bins from the first
     arrival. The *load step* is the start ``t0`` of the bin with the largest increase in
-    arrivals over the previous bin (the earliest on ties). The *baseline* is the attainment
-    (``slo_met`` share) of the requests that arrived in ``[t0 - 300 s, t0)``. The result is
-    the start of the first bin at or after ``t0`` whose attainment is at least the baseline
-    minus :data:`RESTORE_TOLERANCE`, minus ``t0`` (0: it never dropped). ``None`` without
-    requests, with fewer than two bins, without requests before the step, or when it is
-    never restored."""
+    arrivals over the previous bin (the earliest on ties); it is *distinct* when that bin has
+    at least :data:`RESTORE_STEP_RISE` times the mean arrivals per bin of the
+    :data:`RESTORE_BASELINE_S` before ``t0``. The *baseline* is the attainment (``slo_met``
+    share) of the requests that arrived in ``[t0 - 300 s, t0)``; the *restore level* is
+    ``baseline - RESTORE_TOLERANCE``. The result is the start of the first bin at or after
+    ``t0`` whose requests, and those arriving in the 300 s from its start (the rest of the
+    run when shorter), meet the restore level, minus ``t0`` (0: it never dropped). ``None``
+    without requests, with fewer than two bins, without requests before the step, without
+    a distinct load step, when the baseline is below ``target`` (nothing to restore to), or
+    when attainment never returns to the restore level: never 0 for a collapse."""
     if requests is None or requests.empty or "slo_met" not in requests.columns:
         return None
     t = requests["arrived_at_s"].to_numpy(dtype=float)
@@ -89,23 +108,33 @@ def attainment_restore_s(requests: pd.DataFrame | None) -> float | None:
     if n < 2:
         return None
     counts = np.bincount(idx, minlength=n)
-    good = np.bincount(idx, weights=met.astype(float), minlength=n)
     step = int(np.argmax(np.diff(counts))) + 1
     t0 = start + step * RESTORE_BIN_S
     base_mask = (t >= t0 - RESTORE_BASELINE_S) & (t < t0)
     if not base_mask.any():
         return None
+    base_bins = max(1, min(step, round(RESTORE_BASELINE_S / RESTORE_BIN_S)))
+    if counts[step] < RESTORE_STEP_RISE * float(np.mean(counts[step - base_bins : step])):
+        return None  # no distinct load step (a ramp, or noise)
     baseline = float(met[base_mask].mean())
+    if baseline < target:
+        return None  # already below the target before the step
+    level = baseline - RESTORE_TOLERANCE
+    order = np.argsort(t, kind="stable")
+    ts, cum = t[order], np.concatenate(([0], np.cumsum(met[order])))
+    good = np.bincount(idx, weights=met.astype(float), minlength=n)
     for b in range(step, n):
-        if counts[b] == 0:
+        if counts[b] == 0 or good[b] / counts[b] < level:
             continue
-        if good[b] / counts[b] >= baseline - RESTORE_TOLERANCE:
+        lo = start + b * RESTORE_BIN_S
+        i, j = np.searchsorted(ts, [lo, lo + RESTORE_BASELINE_S], side="left")
+        if (cum[j] - cum[i]) / (j - i) >= level:
             return float((b - step) * RESTORE_BIN_S)
     return None
 
 
 def add_autoscaling_results(
-    frames: dict[str, pd.DataFrame], summary: dict[str, Any], end: float
+    frames: dict[str, pd.DataFrame], summary: dict[str, Any], end: float, target: float = 0.99
 ) -> None:
     """The autoscaling KPIs into ``summary`` (catalogue order)."""
     total, idle = gpu_hours(frames["pods"], end)
@@ -116,4 +145,4 @@ def add_autoscaling_results(
     summary["scale_events"] = events
     summary["scale_events_per_hour"] = events / hours if hours > 0 else None
     summary["scale_direction_changes_per_hour"] = changes / hours if hours > 0 else None
-    summary["attainment_restore_s"] = attainment_restore_s(frames.get("requests"))
+    summary["attainment_restore_s"] = attainment_restore_s(frames.get("requests"), target)

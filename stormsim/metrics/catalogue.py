@@ -596,8 +596,10 @@ AUTOSCALING = (
         "scale_events",
         "count",
         "run",
-        "autoscaler writes that changed their target (rows of `autoscaling` with `written` "
-        "and `desired ≠ current`, one per reconcile)",
+        "autoscaler writes that changed the value in force in the field written (rows of "
+        "`autoscaling` with `written` and `written_replicas ≠ target_replicas`, one per "
+        "reconcile): `spec.replicas`, or a pooled role's per-RoleSet `replicas`; rewriting "
+        "the value in force is no event",
         "run-autoscaling",
         label="scale events",
         group=_AS,
@@ -616,7 +618,8 @@ AUTOSCALING = (
         "count",
         "run",
         "consecutive scale events of one autoscaler in opposite directions (up then down, or "
-        "down then up), summed over autoscalers, ÷ `sim_end_s` in hours: oscillation",
+        "down then up: the sign of `written_replicas − target_replicas`), summed over "
+        "autoscalers, ÷ `sim_end_s` in hours: oscillation",
         "run-autoscaling",
         "compare",
         "heatmap",
@@ -630,11 +633,15 @@ AUTOSCALING = (
         "run",
         "time from the load step to restored SLO attainment: requests binned by arrival "
         "time in 60 s bins from the first arrival; the load step `t0` is the start of the bin "
-        "with the largest increase in arrivals over the previous bin (earliest on ties); the "
-        "baseline is the attainment of the requests that arrived in `[t0 − 300 s, t0)`; the "
-        "value is the start of the first bin at or after `t0` whose attainment is at least the "
-        "baseline − 0.01, minus `t0` (0: it never dropped); null without traffic, without "
-        "requests before the step, or when never restored",
+        "with the largest increase in arrivals over the previous bin (earliest on ties), "
+        "distinct when that bin has at least 1.5 × the mean arrivals per bin of the 300 s "
+        "before it; the baseline is the attainment of the requests that arrived in "
+        "`[t0 − 300 s, t0)`; the value is the start of the first bin at or after `t0` whose "
+        "requests, and those arriving in the 300 s from its start, have an attainment of at "
+        "least the baseline − 0.01, minus `t0` (0: it never dropped); null without traffic, "
+        "without requests before the step, without a distinct load step (a smooth ramp), when "
+        "the baseline is below `workload.slo.attainment_frac` (already missing the SLO before "
+        "the step), or when attainment never returns (a collapse is never 0)",
         "run-autoscaling",
         "compare",
         better="lower",

@@ -116,7 +116,13 @@ def autoscaling_frame(rec: Recorder) -> pd.DataFrame:
     df = pd.DataFrame(rec.autoscaling, columns=list(AUTOSCALING_FIELDS))
     for c in ("t_s", "value", "stable", "panic", "scrape_s"):
         df[c] = df[c].astype("float64")
-    for c in ("recommendation", "min_replicas", "max_replicas"):
+    for c in (
+        "recommendation",
+        "min_replicas",
+        "max_replicas",
+        "target_replicas",
+        "written_replicas",
+    ):
         df[c] = df[c].astype("Int64")
     for c in ("desired", "current", "ready"):
         df[c] = df[c].astype("int64")

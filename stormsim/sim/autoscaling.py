@@ -63,6 +63,7 @@ from stormsim.control.autoscaler.target import (
     LABEL_ROLE,
     RoleView,
     ScaleWrite,
+    TargetError,
     TargetView,
     pod_selector,
     scale_write,
@@ -286,6 +287,7 @@ class PodAutoscalerReconciler:
         current = out.current
         self._busy = out.elapsed_s
         ready = self._ready(pa, view, ss)
+        in_force = self.in_force(pa, view)
         failed = out.deadline_exceeded
         reason = "FailedRescale: context deadline exceeded" if failed else d.reason
         for m in out.metrics or (None,):
@@ -303,6 +305,8 @@ class PodAutoscalerReconciler:
                 reason=reason,
                 should=d.should_scale,
                 written=out.write is not None,
+                target_replicas=in_force,
+                written_replicas=out.write.value if out.write is not None else None,
                 elapsed=out.elapsed_s,
                 error=d.error or "",
                 bounds=out.bounds,
@@ -379,6 +383,21 @@ class PodAutoscalerReconciler:
         return ss.status.ready_replicas if ss.status is not None else 0
 
     # ---------------------------------------------------------------- writes
+    def in_force(self, pa: PodAutoscaler, view: TargetView) -> int | None:
+        """The value in the field this PodAutoscaler writes, as read: the role's per-RoleSet
+        template ``replicas`` (pooled role) or ``spec.replicas`` (None: absent)."""
+        if view.kind == "StormService" and pa.role_path:
+            r = view.role(pa.spec.role_name or "")
+            return r.template_replicas if r is not None else None
+        return view.spec_replicas
+
+    def written_value(self, pa: PodAutoscaler, view: TargetView, desired: int) -> int | None:
+        """The value a write of ``desired`` puts in that field (None: it cannot be written)."""
+        try:
+            return scale_write(pa, view, desired, profile=self.env.profile).value  # type: ignore[arg-type]
+        except TargetError:
+            return None
+
     def _write(self, pa: PodAutoscaler, desired: int) -> None:
         ss = self.ctx.store.get(SS, pa.spec.scale_target_ref.name)
         if ss is not None:
@@ -467,6 +486,8 @@ class PodAutoscalerReconciler:
         reason: str = "",
         should: bool = False,
         written: bool = False,
+        target_replicas: int | None = None,
+        written_replicas: int | None = None,
         elapsed: float = 0.0,
         error: str = "",
         bounds: Bounds | None = None,
@@ -492,6 +513,8 @@ class PodAutoscalerReconciler:
             reason=reason,
             should_scale=should,
             written=written,
+            target_replicas=target_replicas,
+            written_replicas=written_replicas,
             scrape_s=elapsed,
             error=error,
         )
@@ -574,6 +597,9 @@ class HpaLoop:
         d, self.state = hpa_step(current, spec, per_metric, self.state, now, failed)
         self.current, self.desired = current, d.desired
         ready = ss.status.ready_replicas if ss.status is not None else 0
+        view = rec._view(ss)
+        in_force = rec.in_force(pa, view)
+        value_written = rec.written_value(pa, view, d.desired) if d.should_scale else None
         for metric, value, n in rows or [("", None, None)]:
             rec._row(
                 now,
@@ -587,6 +613,8 @@ class HpaLoop:
                 reason=d.reason,
                 should=d.should_scale,
                 written=d.should_scale,
+                target_replicas=in_force,
+                written_replicas=value_written,
                 bounds=bounds,
             )
         if d.should_scale:

@@ -117,6 +117,8 @@ AUTOSCALING_FIELDS = (
     "reason",
     "should_scale",
     "written",
+    "target_replicas",
+    "written_replicas",
     "scrape_s",
     "error",
 )

@@ -126,6 +126,20 @@ def test_issue_2780_role_write_multiplies_by_roleset_count_only_when_faithful() 
     assert scale_write(pa, view, 4, profile="fixed-math").value == 2  # ceil(4/3) per RoleSet
 
 
+def test_fixed_math_role_write_keeps_the_roleset_total_within_the_maximum() -> None:
+    """Found by review: 3 RoleSets and maxReplicas 32 wrote ceil(32/3) = 11 per RoleSet, 33
+    pods in all, above the maximum; every later reconcile then stopped at 'current replicas
+    exceed maximum' and rewrote 11."""
+    pa = make_pa(role="prefill")
+    view = ss_view(3, (RoleView("prefill", 8, 24),))
+    w = scale_write(pa, view, 32, profile="fixed-math", max_replicas=32)
+    assert w.value == 10 and 3 * w.value <= 32
+    assert scale_write(pa, view, 20, profile="fixed-math", max_replicas=32).value == 7  # ceil
+    assert scale_write(pa, view, 2, profile="fixed-math", max_replicas=2).value == 1  # >= 1
+    faithful = scale_write(pa, view, 32, profile="aibrix-e3e10f9e", max_replicas=32)
+    assert faithful.value == 32  # AIBrix e3e10f9e: #2780 as it is
+
+
 def test_role_write_on_paused_service_is_inert() -> None:
     w = scale_write(make_pa(role="prefill"), ss_view(1, paused=True), 4, profile="aibrix-e3e10f9e")
     assert w == ScaleWrite("role_replicas", 4, "prefill", effective=False)

@@ -116,7 +116,9 @@ def reconcile_custom(
     early = boundary_decision(current, bounds)
     if early is not None:
         write = (
-            scale_write(pa, view, early.desired, profile=profile) if early.should_scale else None
+            scale_write(pa, view, early.desired, profile=profile, max_replicas=bounds.max_replicas)
+            if early.should_scale
+            else None
         )
         return ReconcileOutcome(current, bounds, early, (), 0.0, False, write, memory)
     ctx = scaling_context(pa, bounds)
@@ -201,7 +203,9 @@ def reconcile_custom(
     new_memory = AutoscalerMemory(MappingProxyType(windows), MappingProxyType(hist))
     write = None
     if decision.should_scale and not exceeded:
-        write = scale_write(pa, view, decision.desired, profile=profile)
+        write = scale_write(
+            pa, view, decision.desired, profile=profile, max_replicas=bounds.max_replicas
+        )
     return ReconcileOutcome(
         current,
         bounds,

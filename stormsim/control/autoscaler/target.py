@@ -173,13 +173,20 @@ class ScaleWrite:
 
 
 def scale_write(
-    pa: PodAutoscaler, view: TargetView, desired: int, *, profile: AutoscalingProfile
+    pa: PodAutoscaler,
+    view: TargetView,
+    desired: int,
+    *,
+    profile: AutoscalingProfile,
+    max_replicas: int | None = None,
 ) -> ScaleWrite:
     """``SetDesiredReplicas``. Replica path: ``spec.replicas = desired``. Pooled role:
     the role template's ``replicas = desired`` in AIBrix e3e10f9e although ``desired`` was
     derived from the role's count over **all** RoleSets, so with ``spec.replicas = N > 1``
     the pod count becomes ``N x desired`` (issue #2780). ``fixed-math`` writes
-    ``ceil(desired / N)`` per RoleSet instead."""
+    ``ceil(desired / N)`` per RoleSet instead, at most ``max_replicas // N`` (at least 1) so
+    that the N RoleSets together stay within the bound (rounding up past it left the role
+    "above its maximum" at every later reconcile)."""
     if view.kind == "StormService" and pa.role_path:
         role = pa.spec.role_name or ""
         if view.role(role) is None:
@@ -188,6 +195,8 @@ def scale_write(
         n = view.spec_replicas or 0
         if profile == FIXED_MATH and n > 1:
             value = math.ceil(desired / n)
+            if max_replicas is not None:
+                value = min(value, max(1, max_replicas // n))
         return ScaleWrite("role_replicas", value, role, not view.paused)
     return ScaleWrite("replicas", desired)
 

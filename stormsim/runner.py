@@ -270,7 +270,13 @@ def run(
         seed = scenario.seed if scenario.seed is not None else secrets.randbits(32)
     until = until_s if until_s is not None else scenario.until_s
     from stormsim.metrics.frames import build_frames  # pandas: imported when frames are made
-    from stormsim.metrics.kpis import compute_kpis, node_kpis, rollout_kpis, rollouts
+    from stormsim.metrics.kpis import (
+        compute_kpis,
+        node_kpis,
+        node_warnings,
+        rollout_kpis,
+        rollouts,
+    )
     from stormsim.metrics.requests import add_request_results
     from stormsim.metrics.truncation import end_of_run_warnings
 
@@ -310,8 +316,12 @@ def run(
             end,
             serving.series_bin_s if serving is not None else 10.0,
         )
+    node_warns: list[str] = []
     if "nodes" in frames:  # a node autoscaler: node KPIs
         summary.update(node_kpis(frames, end))
+        nas = scenario.cluster.node_autoscaler
+        assert nas is not None
+        node_warns = node_warnings(frames, nas.max_node_provision_time_s)
     if has_autoscalers(scenario):  # autoscaling KPIs (after the request frames they read)
         from stormsim.metrics.autoscaling import add_autoscaling_results
 
@@ -319,7 +329,7 @@ def run(
     ran = [str(w.message) for w in caught]
     for w in caught:  # recorded to keep them; shown as usual
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    ending = end_of_run_warnings(frames, summary, end, until is not None)
+    ending = [*node_warns, *end_of_run_warnings(frames, summary, end, until is not None)]
     for msg in ending:
         warnings.warn(msg, StormsimWarning, stacklevel=2)
     all_warnings = [*scenario.load_warnings, *ran, *ending]

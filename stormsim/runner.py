@@ -329,7 +329,7 @@ def run(
     ran = [str(w.message) for w in caught]
     for w in caught:  # recorded to keep them; shown as usual
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    ending = [*node_warns, *end_of_run_warnings(frames, summary, end, until is not None)]
+    ending = [*node_warns, *end_of_run_warnings(frames, summary, end, until is not None, scenario)]
     for msg in ending:
         warnings.warn(msg, StormsimWarning, stacklevel=2)
     all_warnings = [*scenario.load_warnings, *ran, *ending]

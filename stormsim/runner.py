@@ -310,7 +310,13 @@ def _run(
             )
         )
     from stormsim.metrics.frames import build_frames  # pandas: imported when frames are made
-    from stormsim.metrics.kpis import compute_kpis, node_kpis, rollout_kpis, rollouts
+    from stormsim.metrics.kpis import (
+        compute_kpis,
+        node_kpis,
+        node_warnings,
+        rollout_kpis,
+        rollouts,
+    )
     from stormsim.metrics.requests import add_request_results
     from stormsim.metrics.truncation import end_of_run_warnings
 
@@ -355,8 +361,12 @@ def _run(
             end,
             serving.series_bin_s if serving is not None else 10.0,
         )
+    node_warns: list[str] = []
     if "nodes" in frames:  # a node autoscaler: node KPIs
         summary.update(node_kpis(frames, end))
+        nas = scenario.cluster.node_autoscaler
+        assert nas is not None
+        node_warns = node_warnings(frames, nas.max_node_provision_time_s)
     if has_autoscalers(scenario):  # autoscaling KPIs (after the request frames they read)
         from stormsim.metrics.autoscaling import add_autoscaling_results
 
@@ -367,7 +377,7 @@ def _run(
     ran = [str(w.message) for w in caught]
     for w in caught:  # recorded to keep them; shown as usual
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    ending = end_of_run_warnings(frames, summary, end, until is not None)
+    ending = [*node_warns, *end_of_run_warnings(frames, summary, end, until is not None, scenario)]
     for msg in ending:
         warnings.warn(msg, StormsimWarning, stacklevel=2)
     if until is None and unbounded and not scenario.events:

@@ -36,7 +36,7 @@ def test_truncated_rollout_warns_with_progress_and_lists_it(
     assert res.summary["update_completed"] is False
     first = shown[0]
     assert first.startswith(
-        "the run ended at t=45 s (its --until / until_s) with rollout 1 (set_image at 20 s) "
+        "the run ended at t=45 s (its --until / until_s) with rollout 0 (set_image at 20 s) "
         "still in progress: 3 of 4 RoleSets updated and Ready"
     )
     assert "--until 95" in first
@@ -55,14 +55,45 @@ def test_stalled_rollout_names_the_reason(make_manifest: Any, make_scenario: Any
     _, shown = _run(make_scenario(m, gpus_per_node=4, events=UPDATE, until_s=600))
     assert len(shown) == 2
     assert "0 of 2 RoleSets updated and Ready" in shown[0]
-    assert shown[1].startswith(
-        "rollout 1 stalled: 2 pods unschedulable since t=20.3 s (no node has enough free "
-        "resources) and no RoleSet updated since"
+    assert "Extend the run" not in shown[0]  # a longer run cannot help a stall
+    assert shown[1] == (
+        "rollout 0 stalled: 2 pods unschedulable since t=20.3 s (no node has enough free "
+        "resources) and no RoleSet updated since: the rollout is stalled; the pools whose "
+        "nodes fit these 1-GPU pods are full: node pool gpu (1 node) without a node "
+        "autoscaler (more nodes, or free GPUs for the surge, a lower maxSurge or a higher "
+        "maxUnavailable, would let it go on)"
     )
     # progress after the pods were created is no stall: only the truncation is reported
     m = make_manifest(replicas=4, max_surge=1, max_unavailable=0)
     _, shown = _run(make_scenario(m, nodes=2, events=UPDATE, until_s=45))
     assert len(shown) == 1
+
+
+def test_stall_at_max_nodes_in_place_names_the_pool_and_no_surge(make_manifest: Any) -> None:
+    # one 8-GPU node (the pool's max_nodes) holds the 1P1D RoleSet; the in-place role scale
+    # to 3 prefill pods leaves two 4-GPU pods Pending, which no new node can take
+    from tests.nodes.node_helpers import ROLES, node_scenario
+
+    data = node_scenario(
+        max_nodes=1,
+        events=[{"at_s": 5, "kind": "scale", "role": "prefill", "replicas": 3}],
+        until_s=300,
+    )
+    data["service"]["manifest"] = make_manifest(
+        replicas=1, roles=ROLES, update_type="InPlaceUpdate"
+    )
+    res, shown = _run(data)
+    ro = res.frames["rollouts"]
+    assert list(ro["rollout"]) == [0] and ro["outcome"].iloc[-1] == "incomplete"
+    assert len(shown) == 2
+    assert shown[0].startswith("the run ended at t=300 s (its --until / until_s) with rollout 0 ")
+    assert "Extend the run" not in shown[0]
+    assert shown[1].startswith("rollout 0 stalled: 2 pods unschedulable since t=5")
+    assert shown[1].endswith(
+        "and no RoleSet updated since: the rollout is stalled; the pools whose nodes fit "
+        "these 4-GPU pods are full: node pool gpu (max_nodes 1) at max_nodes: the node "
+        "autoscaler cannot add nodes (a higher max_nodes would let it go on)"
+    )
 
 
 def test_load_warnings_are_in_the_summary(make_manifest: Any, make_scenario: Any) -> None:

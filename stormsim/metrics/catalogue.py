@@ -520,6 +520,8 @@ NODES = (
         "count",
         "run",
         "nodes given up because they were not Ready within `max_node_provision_time_s`",
+        "run-nodes",
+        label="nodes given up (provisioning)",
         group=_N,
     ),
     _k(

@@ -276,6 +276,29 @@ def node_kpis(frames: dict[str, pd.DataFrame], end_s: float) -> dict[str, Any]:
     return {k: _plain(v) for k, v in _in_order(out, NODE_KPIS).items()}
 
 
+def node_warnings(frames: dict[str, pd.DataFrame], max_provision_s: float) -> list[str]:
+    """A warning per pool whose new nodes were given up (``provision_failed``): how many, when
+    the first was, and what to check; none without failures."""
+    nodes = frames["nodes"]
+    ev = frames["events"]
+    failed = ev[(ev["kind"] == "Node") & (ev["verb"] == "provision_failed")]
+    if not len(failed):
+        return []
+    pool_of = dict(zip(nodes["node"], nodes["pool"], strict=True))
+    out = []
+    for pool in sorted({pool_of[n] for n in failed["name"]}):
+        mine = failed[failed["name"].map(pool_of) == pool]
+        first = float(mine["t_s"].min())
+        out.append(
+            f"{len(mine)} new node(s) of pool {pool} were not Ready within "
+            f"max_node_provision_time_s ({max_provision_s:g} s) and were given up "
+            f"(provision_failed, the first at t={first:g} s); the pods waiting for them stayed "
+            f"Pending. Check the pool's provisioning.node_ready_s against "
+            f"max_node_provision_time_s"
+        )
+    return out
+
+
 def _plain(v: Any) -> Any:
     if isinstance(v, np.generic):
         v = v.item()

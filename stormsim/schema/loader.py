@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 from stormsim.errors import InputError, Problem
 from stormsim.schema.aibrix import StormService
 from stormsim.schema.autoscaler import (
+    ANN_STORM_SERVICE_MODE,
     PA_KIND,
     POD_REGISTRY_KEYS,
     PRUNED_SPEC_FIELDS,
@@ -33,7 +34,13 @@ from stormsim.schema.autoscaler import (
 from stormsim.schema.deprecated import migrate
 from stormsim.schema.intstr import percent
 from stormsim.schema.parallelism import parallel_problems
-from stormsim.schema.scenario import Scenario, autoscaler_problems, event_problems
+from stormsim.schema.scenario import (
+    Apply,
+    Scale,
+    Scenario,
+    autoscaler_problems,
+    event_problems,
+)
 from stormsim.schema.serving import resolve_trace_path
 from stormsim.schema.sizes import size_problems
 from stormsim.schema.yamlio import (
@@ -513,6 +520,25 @@ FRACTION_METRICS = frozenset(
 """Pod metrics that are fractions 0..1 (a KPA on their per-pod mean is capped)."""
 
 
+def _rolesets_above_one(scenario: Scenario) -> tuple[int, str] | None:
+    """The StormService's ``spec.replicas`` when above 1 (several RoleSets), with where it
+    is set: the initial manifest, else the first event (``scale`` without a role, ``apply`` of
+    a manifest) that raises it above 1; None when it stays at most 1."""
+    n = scenario.service.manifest.spec.replicas
+    if n > 1:
+        return n, "in service.manifest"
+    for i, ev in enumerate(scenario.events):
+        if isinstance(ev, Scale) and ev.role is None:
+            n = ev.replicas
+        elif isinstance(ev, Apply) and ev.manifest is not None:
+            n = ev.manifest.spec.replicas
+        else:
+            continue
+        if n > 1:
+            return n, f"from events[{i}] at {ev.at_s:g} s"
+    return None
+
+
 def _autoscaler_warnings(scenario: Scenario, data: dict[str, Any]) -> None:
     """Warn about what AIBrix accepts in a PodAutoscaler but ignores or reads as 0."""
     from stormsim.schema.scenario import Apply
@@ -555,7 +581,28 @@ def _autoscaler_warnings(scenario: Scenario, data: dict[str, Any]) -> None:
             del holder[old]
         holder[pa.target_key] = (pa.key, where)
         held[pa.key] = pa.target_key
+    # fixed-math divides a pooled role's writes over the RoleSets: no multiplication there
+    faithful = scenario.autoscaling.profile == "aibrix-e3e10f9e"
+    multiplied = _rolesets_above_one(scenario) if faithful else None
     for where, pa, raw in found:
+        if (
+            multiplied is not None
+            and pa.role_path
+            and pa.spec.scale_target_ref.name == scenario.service.manifest.name
+        ):
+            n, source = multiplied
+            warnings.warn(
+                f"{where}: scales role {pa.spec.role_name} of StormService "
+                f"{pa.spec.scale_target_ref.name}, whose spec.replicas is {n} ({source}): "
+                f"without the annotation {ANN_STORM_SERVICE_MODE}: replica, AIBrix reads the "
+                f"role's current replicas as the sum over the {n} RoleSets but writes its "
+                f"recommendation as the role's replicas in every RoleSet, multiplying the "
+                f"role's pods by {n} at each write (AIBrix issue #2780). With the annotation "
+                "it scales the number of RoleSets (spec.replicas) instead; to scale the role "
+                "itself, use spec.replicas 1 (pooled roles)",
+                StormsimWarning,
+                stacklevel=3,
+            )
         spec = raw.get("spec") if isinstance(raw, dict) else None
         for f in PRUNED_SPEC_FIELDS:
             if isinstance(spec, dict) and f in spec:

@@ -13,7 +13,9 @@ A new node is created NotReady (``launching``), becomes Ready after the pool's
 ``provisioning.node_ready_s`` (``initializing``) and schedulable once its GPUs are allocatable,
 ``gpus_ready_s`` later (``ready``); the scheduler then retries the Pending pods. A node not
 Ready within ``max_node_provision_time_s`` is given up (``provision_failed``) and, with the
-cluster-autoscaler, its pool backs off (5 min, doubling up to 30 min). New nodes start with an
+cluster-autoscaler, its pool backs off (5 min, doubling up to 30 min): once per failed
+scale-up (the nodes asked for together), as the upstream cluster-autoscaler backs off a node
+group per failed scale-up request, not per node. New nodes start with an
 empty image cache. A removed node is cordoned (``draining``: no new pods, its GPUs leave the
 capacity), its pods are deleted (their controllers re-create them elsewhere) and it is gone
 once the last one has left. Delays are drawn on the ``nodes`` random stream.
@@ -101,6 +103,11 @@ class NodeScaler:
         self.on_node: dict[str, dict[str, None]] = {}
         self.next_index = {p.name: p.count for p in cluster.node_pools}
         self.failures: dict[str, int] = {}
+        """Failed scale-ups of each pool since its last node became Ready."""
+        self.scale_ups = 0
+        """Scale-ups so far (``add_nodes`` calls): the nodes of one fail as one."""
+        self.failed_backoff: dict[int, float] = {}
+        """The back-off of each failed scale-up, by its number (its other nodes repeat it)."""
         self.backoff_until: dict[str, float] = {}
         self.ca = CaState()
         recorder.nodes_tracked = True
@@ -202,6 +209,8 @@ class NodeScaler:
         prov = spec.provisioning or NodeProvisioning()
         max_s = self.cfg.max_node_provision_time_s
         now = self.clock.now
+        attempt = self.scale_ups
+        self.scale_ups += 1
         for _ in range(k):
             i = self.next_index[pool]
             self.next_index[pool] = i + 1
@@ -221,7 +230,7 @@ class NodeScaler:
             ready_s = self.delays.draw(prov.node_ready_s, f"node_ready_s/{pool}")
             gpus_s = self.delays.draw(prov.gpus_ready_s, f"gpus_ready_s/{pool}")
             if ready_s > max_s:
-                self.clock.timeout(max_s).callbacks.append(self._on(self._failed, node))
+                self.clock.timeout(max_s).callbacks.append(self._on(self._failed, node, attempt))
             else:
                 self.clock.timeout(ready_s).callbacks.append(self._on(self._ready, node, gpus_s))
 
@@ -249,12 +258,14 @@ class NodeScaler:
         self.series.adjust("gpus_capacity", node.capacity.get(GPU_RESOURCE, 0.0))
         self.scheduler.node_up(node)
 
-    def _failed(self, node: Node) -> None:
+    def _failed(self, node: Node, attempt: int) -> None:
         if self.state.get(node.name) != "launching":
             return
         now = self.clock.now
-        f = self.failures[node.pool] = self.failures.get(node.pool, 0) + 1
-        backoff = min(BACKOFF_MAX_S, BACKOFF_S * 2 ** (f - 1))
+        backoff = self.failed_backoff.get(attempt)
+        if backoff is None:  # the first node of this scale-up to fail: one back-off step
+            f = self.failures[node.pool] = self.failures.get(node.pool, 0) + 1
+            backoff = self.failed_backoff[attempt] = min(BACKOFF_MAX_S, BACKOFF_S * 2 ** (f - 1))
         detail = f"not Ready within {self.cfg.max_node_provision_time_s:g} s"
         if isinstance(self.cfg, ClusterAutoscaler):
             self.backoff_until[node.pool] = now + backoff

@@ -393,3 +393,71 @@ def test_kpa_on_a_fraction_metric_warns_of_its_cap() -> None:
     assert messages("aibrix-e3e10f9e", target="0.02") == []  # ceil(1 / 0.02) = 50 >= 40
     assert messages("fixed-math") == []
     assert messages("aibrix-e3e10f9e", strategy="APA") == []
+
+
+def test_role_pa_on_several_rolesets_warns_of_the_multiplication(tmp_path: Path) -> None:
+    # AIBrix #2780: a role PA without storm-service-mode: replica on spec.replicas 4 reads the
+    # role's pods summed over the 4 RoleSets and writes that as the role's count per RoleSet
+    def messages(data: dict[str, Any]) -> list[str]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            stormsim.load_scenario(data)
+        return [str(w.message) for w in caught if "#2780" in str(w.message)]
+
+    role_pa = pa_data(name="pf", role="prefill")
+    data = make_scenario(make_manifest(replicas=4), autoscalers=[role_pa])
+    expected = (
+        "autoscalers[0] (pf): scales role prefill of StormService llm, whose spec.replicas is "
+        "4 (in service.manifest): without the annotation autoscaling.aibrix.ai/"
+        "storm-service-mode: replica, AIBrix reads the role's current replicas as the sum over "
+        "the 4 RoleSets but writes its recommendation as the role's replicas in every RoleSet, "
+        "multiplying the role's pods by 4 at each write (AIBrix issue #2780). With the "
+        "annotation it scales the number of RoleSets (spec.replicas) instead; to scale the "
+        "role itself, use spec.replicas 1 (pooled roles)"
+    )
+    assert messages(data) == [expected]
+    # a PA applied by an event, and spec.replicas raised by a scale event
+    applied = make_scenario(
+        make_manifest(replicas=1),
+        events=[
+            {"at_s": 10, "kind": "scale", "replicas": 3},
+            {"at_s": 20, "kind": "apply", "autoscalers": [role_pa]},
+        ],
+    )
+    assert messages(applied) == [
+        "events[1].autoscalers[0] (pf): scales role prefill of StormService llm, whose "
+        "spec.replicas is 3 (from events[0] at 10 s): without the annotation "
+        "autoscaling.aibrix.ai/storm-service-mode: replica, AIBrix reads the role's current "
+        "replicas as the sum over the 3 RoleSets but writes its recommendation as the role's "
+        "replicas in every RoleSet, multiplying the role's pods by 3 at each write (AIBrix "
+        "issue #2780). With the annotation it scales the number of RoleSets (spec.replicas) "
+        "instead; to scale the role itself, use spec.replicas 1 (pooled roles)"
+    ]
+    # no warning: one RoleSet (pooled), the replica annotation, a whole-service PA
+    assert messages(make_scenario(make_manifest(replicas=1), autoscalers=[role_pa])) == []
+    replica_mode = pa_data(
+        name="pf",
+        role="prefill",
+        annotations={"autoscaling.aibrix.ai/storm-service-mode": "replica"},
+    )
+    assert messages(make_scenario(make_manifest(replicas=4), autoscalers=[replica_mode])) == []
+    assert messages(make_scenario(make_manifest(replicas=4), autoscalers=[pa_data()])) == []
+    fixed = make_scenario(
+        make_manifest(replicas=4), autoscalers=[role_pa], autoscaling={"profile": "fixed-math"}
+    )
+    assert messages(fixed) == []  # fixed-math writes ceil(desired / 4) per RoleSet
+    # stormsim validate: the warning on stderr, exit 0
+    exe = Path(sys.executable).parent / "stormsim"
+    if not exe.exists():
+        pytest.skip(f"console script not installed at {exe}")
+    path = write_scenario(tmp_path, data)
+    proc = subprocess.run(
+        [str(exe), "validate", str(path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert f"warning: {expected}" in " ".join(proc.stderr.split())
+    assert proc.stdout.startswith("ok:")

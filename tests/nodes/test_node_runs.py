@@ -190,6 +190,38 @@ def test_failed_provisioning_backs_off() -> None:
     assert node_row(res, "gpu-1")["gone_at_s"] == 60.0
 
 
+def test_one_failed_scale_up_is_one_back_off_step() -> None:
+    """Two nodes asked for together fail together: the pool backs off once (300 s), then
+    600 s after the next failed scale-up, 1200 s after the third; the run warns."""
+    ca = {"kind": "cluster-autoscaler", "max_node_provision_time_s": 50}
+    data = node_scenario(ca, events=[{"at_s": 5, "kind": "scale", "replicas": 3}], until_s=1100)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = stormsim.run(stormsim.load_scenario(data))
+    ev = res.frames["events"]
+    ev = ev[(ev["kind"] == "Node") & (ev["verb"] == "provision_failed")]
+    rows = zip(ev["t_s"], ev["name"], ev["detail"], strict=True)
+    got = [(float(t), n, d.split("; ")[1]) for t, n, d in rows]
+    assert got == [
+        (60.0, "gpu-1", "pool gpu backs off 300 s"),
+        (60.0, "gpu-2", "pool gpu backs off 300 s"),
+        (410.0, "gpu-3", "pool gpu backs off 600 s"),
+        (410.0, "gpu-4", "pool gpu backs off 600 s"),
+        (1060.0, "gpu-5", "pool gpu backs off 1200 s"),
+        (1060.0, "gpu-6", "pool gpu backs off 1200 s"),
+    ]
+    created = [e for e in node_events(res) if e[1] == "create"]
+    assert [e[0] for e in created] == [10.0, 10.0, 360.0, 360.0, 1010.0, 1010.0]
+    assert res.summary["n_node_provision_failures"] == 6
+    warning = (
+        "6 new node(s) of pool gpu were not Ready within max_node_provision_time_s (50 s) and "
+        "were given up (provision_failed, the first at t=60 s)"
+    )
+    assert [w for w in res.warnings if w.startswith(warning)] == [res.warnings[0]]
+    assert res.warnings[0] in [str(w.message) for w in caught]
+    assert res.summary["warnings"] == res.warnings
+
+
 def test_karpenter_retries_after_a_failed_provisioning() -> None:
     k = {"kind": "karpenter", "max_node_provision_time_s": 50}
     res = run(node_scenario(k, events=[NEW_IMAGE], until_s=200))

@@ -80,6 +80,7 @@ def test_cli_run_writes_the_nodes_frame(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "node-hours" in proc.stdout and "nodes added" in proc.stdout
+    assert "nodes given up (provisioning)" in proc.stdout
     nodes = pd.read_parquet(tmp_path / "out" / "nodes.parquet")
     assert len(nodes) == 40 and (nodes["origin"] == "node-autoscaler").sum() == 8
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())

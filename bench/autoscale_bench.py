@@ -168,10 +168,20 @@ def main() -> None:
     res = stormsim.run(sc)
     wall = time.perf_counter() - t0
     cpu = time.process_time() - c0
+    from serving_bench import raw_simpy_rate  # (this directory)
+
+    before = raw_simpy_rate()
+    after = raw_simpy_rate()
+    simpy_rate = (before + after) / 2.0
     s = res.summary
     n = s["requests_arrived"]
     df = res.frames["autoscaling"]
     print(f"profile {args.profile}: {n:,} requests over {s['sim_end_s']:,.0f} s simulated")
+    print(
+        f"raw SimPy in the same process: {simpy_rate:,.0f} events/s (two runs after the "
+        f"simulation: {before:,.0f}, {after:,.0f}); the run took as long as "
+        f"{wall * simpy_rate / max(n, 1):.1f} bare SimPy events per request"
+    )
     print(
         f"stormsim.run: wall {wall:.1f} s, CPU {cpu:.1f} s (one core), {n / cpu:,.0f} requests "
         f"per CPU second; target 1M requests in < 60 s on one core: "

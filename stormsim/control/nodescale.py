@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 GPU = "nvidia.com/gpu"
 
@@ -50,17 +50,16 @@ class PoolView:
     autoscaled: bool = True
 
 
-@dataclass(frozen=True)
-class PodView:
-    """A pod as the autoscaler sees it: its requests and PodGroup."""
+class PodView(NamedTuple):
+    """A pod as the autoscaler sees it: its requests and PodGroup (named tuples: a scan
+    builds one per pod)."""
 
     name: str
     requests: Mapping[str, float]
     gang: str | None = None
 
 
-@dataclass(frozen=True)
-class NodeView:
+class NodeView(NamedTuple):
     """One node: ``free`` room (whole capacity while not yet schedulable), its pods, state and
     ``since_s`` (when its set of pods last changed, or it became Ready)."""
 

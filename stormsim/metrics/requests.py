@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from stormsim.metrics.catalogue import REQUEST, REQUEST_BASE, WINDOW_PREFIX
 from stormsim.schema.serving import Slo
@@ -105,13 +106,26 @@ KPI_KEYS = tuple(k.name for k in REQUEST_BASE)
 SUMMARY_KEYS = tuple(k.name for k in REQUEST)
 
 
+def _strings(vals: list[str]) -> Any:
+    """A pandas ``string`` column (pyarrow storage), built by pyarrow directly: about twice
+    as fast as ``pd.array(..., dtype="string")`` for a million values, and the same array."""
+    if not vals:
+        return pd.array([], dtype="string")
+    ref = pd.array(vals[:1], dtype="string")
+    if getattr(ref.dtype, "storage", None) == "pyarrow":
+        out = pd.arrays.ArrowStringArray(pa.array(vals, type=pa.large_string()))
+        if out.dtype == ref.dtype:
+            return out
+    return pd.array(vals, dtype="string")  # (another pandas string storage)
+
+
 def requests_frame(records: list[Any], slo: Slo) -> pd.DataFrame:
     """One row per request (arrival order)."""
     cols: dict[str, Any] = {}
     for col, attr, dtype in _ATTRS:
         vals = list(map(attrgetter(attr), records))
         if dtype is None:
-            cols[col] = pd.array(vals, dtype="string") if vals else pd.array([], dtype="string")
+            cols[col] = _strings(vals)
         else:
             cols[col] = np.asarray(vals, dtype=dtype) if vals else np.zeros(0, dtype=dtype)
     df = pd.DataFrame(cols)

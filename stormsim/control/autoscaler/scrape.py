@@ -15,7 +15,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from stormsim.schema.autoscaler import (
     FIXED_MATH,
@@ -40,9 +40,12 @@ def raw_metric_name(target_metric: str, engine: str | None) -> str | None:
     return REGISTRY.get(target_metric, {}).get(engine or DEFAULT_ENGINE)
 
 
-@dataclass(frozen=True)
-class PodScrapeInput:
-    """A pod as the scraper meets it. ``has_ip``: ``status.podIP`` set. ``listening``: the
+_NO_VALUES: Mapping[str, Any] = MappingProxyType({})
+
+
+class PodScrapeInput(NamedTuple):
+    """A pod as the scraper meets it (a named tuple: one is built per pod and reconcile).
+    ``has_ip``: ``status.podIP`` set. ``listening``: the
     engine answers on the metrics port. ``metrics``: what it exposes, by registry key
     (``num_requests_waiting``, ...; the first series of the family), and ``cpu``
     (millicores) / ``memory`` (bytes) for resource sources; a key absent means the family is
@@ -52,9 +55,9 @@ class PodScrapeInput:
     name: str
     has_ip: bool
     listening: bool
-    metrics: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    metrics: Mapping[str, float] = _NO_VALUES
     engine: str | None = None
-    labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    labels: Mapping[str, str] = _NO_VALUES
 
 
 @dataclass(frozen=True)

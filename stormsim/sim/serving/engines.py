@@ -510,10 +510,11 @@ class DecodeEngine:
                 if tj > self.t_ref:
                     self.t_ref = tj
             r = heappop(self.pending)[2]
-            # self._join(r), written out
+            # the member joins at boundary K
             r.state = DECODE_RUN
             r.decode_start = self.t_ref
             r.join_k = K
+            self.sum_join += K
             if r.local:  # colocated pod: prefill produced the first token
                 ntok = r.output - 1
                 r.ctx0 = r.prompt + 1
@@ -528,26 +529,6 @@ class DecodeEngine:
             self.C += r.ctx0 - K
             heappush(self.leaves, (r.leave_k, r.id, r))
         self._recompute()
-
-    def _join(self, r: Request) -> None:
-        r.state = DECODE_RUN
-        r.decode_start = self.t_ref
-        r.join_k = self.K
-        if r.local:  # colocated pod: prefill produced the first token
-            ntok = r.output - 1
-            r.ctx0 = r.prompt + 1
-        else:
-            ntok = r.output
-            r.ctx0 = r.prompt
-            self.awaiting_ft.append(r)
-        r.leave_k = self.K + ntok
-        self._leave_t = -1.0
-        self.B += 1
-        self.sum_join += r.join_k
-        if self.peak_batch < self.B:
-            self.peak_batch = self.B
-        self.C += r.ctx0 - r.join_k
-        heappush(self.leaves, (r.leave_k, r.id, r))
 
     # ------------------------------------------------------------------ admission
     def enqueue(self, r: Request) -> None:

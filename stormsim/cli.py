@@ -365,10 +365,8 @@ def _requirements_line(reqs: list[Any]) -> str:
     )
 
 
-def _print_recommendations(
-    recs: list[tuple[str, str | None, dict[str, Any]]], scenario: Any
-) -> None:
-    if not scenario.events:  # nothing to roll out: the rollout objectives do not apply
+def _print_recommendations(recs: list[tuple[str, str | None, dict[str, Any]]]) -> None:
+    if not recs:  # (the study's scenario has no events: no rollout to recommend for)
         out.print("rollout recommendations: none (the scenario has no events, so no rollout)",
                   markup=False)  # fmt: skip
         return
@@ -437,7 +435,7 @@ def compare(
             markup=False,
         )
     out.print(_requirements_line(res.requirements), markup=False)
-    _print_recommendations(res.recommendations(), res.scenario)
+    _print_recommendations(res.recommendations())
     for _, r in t[t["status"] != "ok"].iterrows():
         err.print(f"strategy {r['strategy']} failed: {r['error']}", markup=False)
     out.print(f"results: {res.out}", markup=False)
@@ -535,7 +533,7 @@ def sweep(
             "(column same_as): simulated once, reported for each",
             markup=False,
         )
-    _print_recommendations(res.recommendations(), sc)
+    _print_recommendations(res.recommendations())
     front = cells[cells["pareto"]].head(12) if "pareto" in cells else cells[:0]
     if len(front):
         kpis = [k for k in catalogue.names("pareto") if f"{k}_mean" in front]

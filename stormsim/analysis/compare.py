@@ -143,7 +143,10 @@ class CompareResult:
 
     def recommendations(self) -> list[tuple[str, str | None, dict[str, Any]]]:
         """(objective, strategy or None, its KPIs) for the fastest feasible rollout and the
-        fewest surge GPUs among feasible strategies."""
+        fewest surge GPUs among feasible strategies; none at all (``[]``) when the scenario
+        has no events, so no rollout to recommend for."""
+        if not self.scenario.events:
+            return []
         return recommend(self.table, "strategy")
 
     @property

@@ -191,7 +191,10 @@ class SweepResult:
     def recommendations(self) -> list[tuple[str, str | None, dict[str, Any]]]:
         """(objective, cell label or None, its mean KPIs) for the fastest feasible rollout and
         the fewest surge GPUs among feasible cells (means over seeds; a cell is feasible
-        when every one of its runs meets every requirement)."""
+        when every one of its runs meets every requirement); none at all (``[]``) when the
+        scenario has no events, so no rollout to recommend for."""
+        if not self.plan.scenario.events:
+            return []
         return recommend(self.cells, "cell_label", lambda k: f"{k}_mean")
 
     @property

@@ -170,9 +170,9 @@ class World:
     def run(self, until_s: float | None = None, settle_cap_s: float = SETTLE_CAP_S) -> float:
         """Run to ``until_s``, or (``None``) until the service settles after the last event,
         capped at the last event + ``settle_cap_s``. Returns the end time (s)."""
-        gc = self.serving.long_lived if self.serving is not None else None
-        if gc is not None:
-            gc.start()
+        keep = self.serving.long_lived if self.serving is not None else None
+        if keep is not None:
+            keep.start()
         try:
             if until_s is not None:
                 self.env.run(until=until_s)
@@ -183,8 +183,8 @@ class World:
                 if self._finite_workload() and not cap.processed:
                     self._run_until_drained()
         finally:
-            if gc is not None:
-                gc.stop()
+            if keep is not None:
+                keep.stop()
         self.series.flush()
         return float(self.env.now)
 

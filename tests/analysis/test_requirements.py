@@ -282,3 +282,6 @@ def test_compare_without_events_says_there_is_no_rollout_to_recommend(tmp_path: 
     assert proc.returncode == 0, proc.stderr
     assert "rollout recommendations: none (the scenario has no events" in proc.stdout
     assert "no feasible setting completed its rollout" not in proc.stdout
+    # the same answer from Python: no rollout objectives at all
+    res = stormsim.compare(data, [{"name": "a", "maxSurge": 0, "maxUnavailable": 1}], jobs=1)
+    assert res.recommendations() == []

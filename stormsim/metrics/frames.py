@@ -47,9 +47,7 @@ def capacity_frac(ts: pd.DataFrame) -> pd.Series:
 
 def timeseries_frame(rec: Recorder) -> pd.DataFrame:
     cols = list(rec.columns)
-    width = len(cols)
-    rows = [r + [0.0] * (width - len(r)) for r in rec.rows]
-    df = pd.DataFrame(rows, columns=cols)
+    df = pd.DataFrame.from_records(rec.rows, columns=cols).fillna(0.0).astype("float64")
     df.insert(0, "t_s", rec.rows_t)
     df["capacity_frac"] = capacity_frac(df)
     ints = [c for c in cols if c != "capacity_frac"]

@@ -145,7 +145,8 @@ class Recorder:
         self.columns: list[str] = []
         self._col_index: dict[str, int] = {}
         self.rows_t: list[float] = []
-        self.rows: list[list[float]] = []
+        self.rows: list[dict[str, float]] = []
+        self._seen_n = 0
         self.pods: dict[str, dict[str, Any]] = {}
         """Name -> record of the latest pod of that name (records of earlier pods of the same
         name are in ``pod_records`` only)."""
@@ -172,15 +173,23 @@ class Recorder:
         """Request objects of the serving data plane, in arrival order (read at frame time)."""
 
     # time series -----------------------------------------------------------------------
-    def sample(self, t: float, counters: dict[str, float]) -> None:
-        for k in counters:
-            if k not in self._col_index:
-                self._col_index[k] = len(self.columns)
-                self.columns.append(k)
-        row = [0.0] * len(self.columns)
+    def sample(self, t: float, counters: dict[str, float], seen: list[str] | None = None) -> None:
+        """A row of the counters at ``t``, kept sparse (the non-zero ones: a long autoscaled
+        run has thousands of revisions, each with its own counters, nearly all 0 at any
+        instant); ``columns`` lists every counter ever seen (``seen``: counters touched so far,
+        also those back at 0 and left out of ``counters``), in order of appearance."""
         idx = self._col_index
-        for k, v in counters.items():
-            row[idx[k]] = v
+        if seen is not None:
+            for k in seen[self._seen_n :]:  # (append-only: only the new ones)
+                if k not in idx:
+                    idx[k] = len(self.columns)
+                    self.columns.append(k)
+            self._seen_n = len(seen)
+        for k in counters:
+            if k not in idx:
+                idx[k] = len(self.columns)
+                self.columns.append(k)
+        row = {k: v for k, v in counters.items() if v}
         if self.rows and self.rows[-1] == row:
             return  # nothing changed: no new row
         if self.rows_t and self.rows_t[-1] == t:

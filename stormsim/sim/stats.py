@@ -22,13 +22,25 @@ class Stats:
 
     def __init__(self) -> None:
         self.c: dict[str, float] = {}
+        self.seen: list[str] = []
+        """Every counter ever touched, in order (``c`` drops revisions' counters at 0; the
+        time series keeps their columns)."""
+        self._seen: set[str] = set()
         self.contrib: dict[tuple[str, str], list[tuple[str, float]]] = {}
         self.update_revision = ""
 
     def _apply(self, items: list[tuple[str, float]], sign: float) -> None:
         c = self.c
+        seen = self._seen
         for k, v in items:
-            c[k] = c.get(k, 0.0) + sign * v
+            if k not in seen:
+                seen.add(k)
+                self.seen.append(k)
+            n = c.get(k, 0.0) + sign * v
+            if n == 0.0 and k.startswith("rev."):
+                c.pop(k, None)  # a revision's counts back to 0: keep the dict to live ones
+            else:
+                c[k] = n
 
     def set(self, kind: str, name: str, items: list[tuple[str, float]] | None) -> None:
         key = (kind, name)
@@ -115,7 +127,7 @@ class TimeSeries:
     def flush(self) -> None:
         """Record the counters as they stood at the end of the last instant with changes."""
         if self._dirty:
-            self.recorder.sample(self._t, self.stats.c)
+            self.recorder.sample(self._t, self.stats.c, self.stats.seen)
             self._dirty = False
 
     def adjust(self, counter: str, delta: float) -> None:

@@ -53,6 +53,7 @@ from stormsim.sim.serving.workload import RequestSource
 from stormsim.sim.store import CR
 
 INF = math.inf
+_NONE: frozenset[str] = frozenset()
 
 
 class RevisionView(Protocol):
@@ -78,8 +79,6 @@ class PodInfo:
     kind: str
     kv_tx_bytes: float
     gpus: int = 1
-    compat: frozenset[str] = frozenset()
-    compat_version: int = -1
     nic_key: tuple[str, int] = field(init=False)
     """(name, GPUs): the pod's share of its node's NICs for the KV network."""
 
@@ -156,8 +155,8 @@ class ServingPlane:
         self.pods: dict[str, PodEntry] = {}
         self.all_pods: list[PodEntry] = []  # every engine ever built (tests, statistics)
         self._costs: dict[tuple[Any, ...], LatencyModel] = {}
-        self._revs: dict[str, dict[str, str]] = {}
-        self._rev_version = -1
+        self._revs: set[str] = set()
+        self._compat: dict[tuple[str, str], set[str]] = {}
         self._mixed_pairs: dict[tuple[str, str, str, str], bool] = {}
         self._mixed_version = -1
         self.heap: list[tuple[float, int, Any, Any]] = []
@@ -438,26 +437,27 @@ class ServingPlane:
         if version != self._mixed_version:
             self._mixed_pairs.clear()
             self._mixed_version = version
+            self._index_revisions()
         key = (pi.role, pi.template_hash, di.role, di.template_hash)
         m = self._mixed_pairs.get(key)
         if m is None:
-            m = self._mixed_pairs[key] = not (self._compat(pi) & self._compat(di))
+            compat = self._compat
+            m = self._mixed_pairs[key] = not (
+                compat.get((pi.role, pi.template_hash), _NONE)
+                & compat.get((di.role, di.template_hash), _NONE)
+            )
         return m
 
-    def _compat(self, info: PodInfo) -> frozenset[str]:
-        """Revisions of the service whose template has this pod's role template."""
-        version = self.revisions.version(CR)
-        if version != self._rev_version:
-            for name, rev in self.revisions.revisions.items():
-                if name not in self._revs:
-                    self._revs[name] = dict(rev.role_hashes)
-            self._rev_version = version
-        if info.compat_version != version:
-            info.compat = frozenset(
-                n for n, h in self._revs.items() if h.get(info.role) == info.template_hash
-            )
-            info.compat_version = version
-        return info.compat
+    def _index_revisions(self) -> None:
+        """Add the revisions not seen yet to ``_compat`` ((role, role template hash) -> the
+        revisions whose template has it). A revision is indexed once, with the role hashes
+        it was first seen with (a name is the hash of its template), and stays after it is
+        deleted: a pod of a pruned revision still matches it."""
+        for name, rev in self.revisions.revisions.items():
+            if name not in self._revs:
+                self._revs.add(name)
+                for role, h in rev.role_hashes.items():
+                    self._compat.setdefault((role, h), set()).add(name)
 
     # ------------------------------------------------------------------ pods
     def _engine_cfg(self, role: str) -> Engine:

@@ -203,6 +203,11 @@ class PrefillEngine:
         self.blocked = False  # the queue's head waits for KV cache (nothing could start)
         self.finishing = False  # in :meth:`_done` (which starts the next iteration itself)
         self.outstanding = 0
+        self.outs: list[int] | None = None
+        """The gateway group's list of its prefill engines' ``outstanding`` counts (kept equal
+        to theirs at every change: the router takes its minimum in C), while this engine is a
+        routable P/D prefill engine; ``slot`` is its index there."""
+        self.slot = 0
         self.holding: set[Request] = set()
         self.alive = True
         self.token = 0
@@ -228,6 +233,8 @@ class PrefillEngine:
         self.submitted += 1
         if self.group is not None:
             self.group.dirty = True
+            if self.outs is not None:
+                self.outs[self.slot] += 1
         if not self.busy:
             self.start()
 
@@ -325,6 +332,8 @@ class PrefillEngine:
             r.done_tokens += chunk
             if r.done_tokens >= r.prompt:
                 self.outstanding -= 1
+                if self.outs is not None:
+                    self.outs[self.slot] -= 1
                 plane.prefill_done(r)
         self.finishing = False
         self.start()
@@ -345,6 +354,8 @@ class PrefillEngine:
         self.batch = []
         self.holding.clear()
         self.outstanding = 0
+        if self.outs is not None:
+            self.outs[self.slot] = 0
         return out
 
 
@@ -371,6 +382,9 @@ class DecodeEngine:
         self.incoming: set[Request] = set()
         self.admitted = 0
         self.outstanding = 0
+        self.outs: list[int] | None = None
+        """As :attr:`PrefillEngine.outs`, for the group's decode engines."""
+        self.slot = 0
         self.paused = False
         self.next_t = INF
         self._join_n = 0
@@ -500,6 +514,8 @@ class DecodeEngine:
                 kv.used -= r.dkv + (r.pkv if r.local else 0)
                 self.admitted -= 1
                 self.outstanding -= 1
+                if self.outs is not None:
+                    self.outs[self.slot] -= 1
                 self.completed += 1
                 plane.complete(r, t)
             if self.group is not None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections import deque
 from itertools import repeat
-from operator import add, attrgetter, mul
+from operator import add, mul
 from typing import Any, Protocol
 
 from stormsim.sim.clock import Now
@@ -46,7 +46,7 @@ class GatewayHost(Protocol):
 class Group:
     """The routable engines of one RoleSet."""
 
-    __slots__ = ("cache", "colocated", "decode", "dirty", "name", "prefill")
+    __slots__ = ("cache", "colocated", "decode", "dirty", "dout", "name", "pout", "prefill")
 
     def __init__(self, name: str):
         self.name = name
@@ -55,6 +55,21 @@ class Group:
         self.prefill: list[PrefillEngine] = []
         self.decode: list[DecodeEngine] = []
         self.colocated: list[Any] = []  # ColocatedPod
+        self.pout: list[int] = []
+        """``outstanding`` of each engine of ``prefill`` (same order), kept by the engines."""
+        self.dout: list[int] = []
+        """Likewise for ``decode``."""
+
+    def reindex(self) -> None:
+        """After a change of ``prefill`` or ``decode``: fresh count lists, and each engine
+        told its list and slot (invariant: ``pout[i] == prefill[i].outstanding``, and the
+        same for decode, whenever the router reads them)."""
+        self.pout = [e.outstanding for e in self.prefill]
+        self.dout = [e.outstanding for e in self.decode]
+        for outs, engines in ((self.pout, self.prefill), (self.dout, self.decode)):
+            for i, e in enumerate(engines):
+                e.outs = outs
+                e.slot = i
 
     @property
     def pd(self) -> bool:
@@ -91,6 +106,7 @@ class Gateway:
             engine.prefill.group = engine.decode.group = g
         else:
             engine.group = g
+            g.reindex()
         g.dirty = True
         self._rebuild()
         self.flush()
@@ -106,6 +122,8 @@ class Gateway:
             engine.prefill.group = engine.decode.group = None
         else:
             engine.group = None
+            engine.outs = None
+            g.reindex()
         g.dirty = True
         if g.empty:
             del self.groups[roleset]
@@ -173,9 +191,12 @@ class Gateway:
             return v, v, bc.prefill, bc.decode
         ps, ds = g.prefill, g.decode
         if ps and ds:
-            bp = ps[0] if len(ps) == 1 else min(ps, key=_OUT)
-            bd = ds[0] if len(ds) == 1 else min(ds, key=_OUT)
-            return float(bp.outstanding), float(bd.outstanding), bp, bd
+            # the first engine with the fewest outstanding requests (``min(ps, key=...)``),
+            # found on the count lists: the minimum and its index run in C
+            po, do = g.pout, g.dout
+            mp = min(po)
+            md = min(do)
+            return float(mp), float(md), ps[po.index(mp)], ds[do.index(md)]
         cs = g.colocated
         bc = cs[0] if len(cs) == 1 else min(cs, key=_colocated_out)
         v = float(bc.prefill.outstanding + bc.decode.outstanding)
@@ -226,7 +247,6 @@ class Gateway:
 
 
 INF = float("inf")
-_OUT = attrgetter("outstanding")
 
 
 def _kv_frac(e: Any) -> float:

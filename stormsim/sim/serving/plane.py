@@ -315,6 +315,8 @@ class ServingPlane:
         de.outstanding += 1
         if de.group is not None:
             de.group.dirty = True
+            if de.outs is not None:
+                de.outs[de.slot] += 1
         pe.submit(r)
 
     def prefill_done(self, r: Request) -> None:
@@ -328,6 +330,8 @@ class ServingPlane:
                 de.outstanding -= 1
                 if de.group is not None:
                     de.group.dirty = True
+                    if de.outs is not None:
+                        de.outs[de.slot] -= 1
                 self.complete(r, now)
                 return
             de.enqueue(r)
@@ -426,6 +430,8 @@ class ServingPlane:
             de.outstanding -= 1
             if de.group is not None:
                 de.group.dirty = True
+                if de.outs is not None:
+                    de.outs[de.slot] -= 1
             if left_queue:
                 de.try_admit()  # the next waiting request may fit where this one did not
 

@@ -66,10 +66,12 @@ class Group:
         same for decode, whenever the router reads them)."""
         self.pout = [e.outstanding for e in self.prefill]
         self.dout = [e.outstanding for e in self.decode]
-        for outs, engines in ((self.pout, self.prefill), (self.dout, self.decode)):
-            for i, e in enumerate(engines):
-                e.outs = outs
-                e.slot = i
+        for i, pe in enumerate(self.prefill):
+            pe.outs = self.pout
+            pe.slot = i
+        for i, de in enumerate(self.decode):
+            de.outs = self.dout
+            de.slot = i
 
     @property
     def pd(self) -> bool:

@@ -392,6 +392,7 @@ class DecodeEngine:
         self._is_leave = False
         self.wake_at = INF
         self._due_t = -1.0  # the time of this engine's latest entry in the plane's due heap
+        self._syncing = False  # in :meth:`sync` (which queues the next change at its end)
         self.alive = True
         self.peak_batch = 0
         self.completed = 0
@@ -402,9 +403,20 @@ class DecodeEngine:
 
     # ------------------------------------------------------------------ lazy state
     def sync(self, t: float) -> None:
-        """Apply every membership change due at or before ``t``."""
-        while self.next_t <= t:
-            self._step()
+        """Apply every membership change due at or before ``t``. The plane hears of the
+        next change (its due heap) once, after the last step: an entry for each step in
+        between would be stale before anyone read it."""
+        if self.next_t <= t:
+            self._syncing = True
+            while self.next_t <= t:
+                self._step()
+            self._syncing = False
+            best = self.next_t
+            if best < INF and best != self._due_t:
+                self._due_t = best
+                plane = self.plane
+                plane._seq += 1
+                heappush(plane.due, (best, plane._seq, self))
 
     def _recompute(self) -> None:
         if self.paused:
@@ -440,7 +452,8 @@ class DecodeEngine:
                 self._join_n = n
         self.next_t = best
         self._is_leave = leave
-        if best < INF and best != self._due_t:  # (an entry at ``best`` is already queued)
+        if best < INF and best != self._due_t and not self._syncing:
+            # (an entry at ``best`` is already queued; in :meth:`sync`, queued at its end)
             self._due_t = best
             plane = self.plane
             plane._seq += 1  # plane.push_due(best, self), inlined

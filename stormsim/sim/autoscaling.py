@@ -25,7 +25,7 @@ service; the PodAutoscaler reconcile only mirrors its status.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -71,7 +71,7 @@ from stormsim.control.autoscaler.target import (
 )
 from stormsim.control.autoscaler.validate import validate_spec
 from stormsim.control.objects import RUNNING, Pod, StormServiceObj
-from stormsim.schema.aibrix import RoleSetTemplate, StormServiceSpec
+from stormsim.schema.aibrix import RoleSetTemplate
 from stormsim.schema.autoscaler import PodAutoscaler
 from stormsim.sim.serving.metrics import EngineSample
 from stormsim.sim.store import PA, POD, SS, Store
@@ -206,6 +206,23 @@ class PodAutoscalerReconciler:
         if q is None or self.env.metrics is None:
             return 0.0
         return self.env.metrics.engine_metrics(pod).value(q) if q else 0.0
+
+    def pod_values(self, pod: Pod, keys: Collection[str]) -> dict[str, float]:
+        """:meth:`pod_value` of each of ``keys``, from one read of the pod's engine (a second
+        read at the same instant would return the same sample)."""
+        if self.env.pod_value is not None or self.env.metrics is None:
+            return {k: self.pod_value(pod, k) for k in keys}
+        sample: EngineSample | None = None
+        out = {}
+        for k in keys:
+            q = QUANTITY.get(k)
+            if q is None:
+                out[k] = 0.0
+                continue
+            if sample is None:
+                sample = self.env.metrics.engine_metrics(pod)
+            out[k] = sample.value(q)
+        return out
 
     def external_value(self, name: str) -> float | None:
         if self.env.pod_value is not None:
@@ -368,7 +385,7 @@ class PodAutoscalerReconciler:
             if eng == "?":
                 eng = engines[p.role] = self._engine(ss, p.role)
             on = listening(p)
-            metrics = {k: self.pod_value(p, k) for k in keys} if on else {}
+            metrics = self.pod_values(p, keys) if on else {}
             out.append(PodScrapeInput(p.name, p.node is not None, on, metrics, eng, sel))
         return out
 
@@ -429,8 +446,9 @@ class PodAutoscalerReconciler:
             for role in data["spec"]["roles"]:
                 if role["name"] == w.role:
                     role["replicas"] = w.value
+            # one validation: only the role's replicas change, so the spec's own checks
+            # (the selector against the template's labels) still hold
             spec = ss.spec.model_copy(update={"template": RoleSetTemplate.model_validate(data)})
-            spec = StormServiceSpec.model_validate(spec.model_dump(by_alias=True))
             detail = f"{pa.name}: role {w.role} replicas={w.value}"
         ctx.recorder.event(now, SOURCE, "scale", SS, ss.name, "", detail)
         if spec == ss.spec:

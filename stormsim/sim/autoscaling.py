@@ -132,6 +132,31 @@ def listening(pod: Pod) -> bool:
     return pod.node is not None and pod.phase == RUNNING and pod.ready
 
 
+TemplateCache = dict[tuple[str, str, int], RoleSetTemplate]
+TEMPLATE_CACHE_SIZE = 1024
+
+
+def with_role_replicas(
+    template: RoleSetTemplate, role: str, replicas: int, cache: TemplateCache
+) -> RoleSetTemplate:
+    """``template`` with ``role``'s per-RoleSet ``replicas`` set (validated), kept in
+    ``cache`` by the template's canonical JSON, the role and the value: an autoscaler moving a
+    role between a few values writes the same templates again and again (templates are
+    immutable, so one object serves every write of the same content)."""
+    key = (template.canonical, role, replicas)
+    out = cache.get(key)
+    if out is None:
+        data = template.dump()
+        for r in data["spec"]["roles"]:
+            if r["name"] == role:
+                r["replicas"] = replicas
+        out = RoleSetTemplate.model_validate(data)
+        if len(cache) >= TEMPLATE_CACHE_SIZE:
+            cache.clear()
+        cache[key] = out
+    return out
+
+
 @dataclass
 class AutoscalingEnv:
     """What the controller needs of the world besides the store."""
@@ -163,6 +188,7 @@ class PodAutoscalerReconciler:
         owner of their target."""
         self._busy = 0.0
         self.hpa: dict[str, HpaLoop] = {}
+        self._templates: TemplateCache = {}
 
     # ---------------------------------------------------------------- reads
     def busy(self) -> float:
@@ -442,13 +468,10 @@ class PodAutoscalerReconciler:
             spec = ss.spec.model_copy(update={"replicas": w.value})
             detail = f"{pa.name}: /scale replicas={w.value}"
         else:
-            data = ss.spec.template.dump()
-            for role in data["spec"]["roles"]:
-                if role["name"] == w.role:
-                    role["replicas"] = w.value
-            # one validation: only the role's replicas change, so the spec's own checks
-            # (the selector against the template's labels) still hold
-            spec = ss.spec.model_copy(update={"template": RoleSetTemplate.model_validate(data)})
+            # only the role's replicas change, so the spec's own checks (the selector
+            # against the template's labels) still hold: no validation of the whole spec
+            tmpl = with_role_replicas(ss.spec.template, w.role, w.value, self._templates)
+            spec = ss.spec.model_copy(update={"template": tmpl})
             detail = f"{pa.name}: role {w.role} replicas={w.value}"
         ctx.recorder.event(now, SOURCE, "scale", SS, ss.name, "", detail)
         if spec == ss.spec:
@@ -673,4 +696,5 @@ __all__ = [
     "Resync",
     "has_autoscalers",
     "listening",
+    "with_role_replicas",
 ]

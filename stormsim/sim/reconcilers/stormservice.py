@@ -3,9 +3,7 @@ RoleSets its selector matches; watches StormServices, RoleSets and ControllerRev
 
 from __future__ import annotations
 
-from dataclasses import replace
-
-from stormsim.control.objects import RoleSet, StormServiceObj, StormServiceStatus
+from stormsim.control.objects import RoleSet, StormServiceObj, StormServiceStatus, evolve
 from stormsim.control.stormservice import reconcile_stormservice
 from stormsim.sim.controllers import ControllerContext, Reconcile, Registration, Watch
 from stormsim.sim.store import CR, RS, SS
@@ -36,7 +34,7 @@ class StormServiceReconciler:
             cur = store.stormservices.get(name)
             if cur is not None:
                 assert isinstance(res.status, StormServiceStatus)
-                store.put(SS, replace(cur, status=res.status))
+                store.put(SS, evolve(cur, status=res.status))
                 st = res.status
                 ctx.recorder.event(
                     now,

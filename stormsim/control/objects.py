@@ -23,11 +23,12 @@ def evolve(obj: _T, **changes: Any) -> _T:
     For a slotted class without ``__post_init__`` it copies the slots instead of running
     ``__init__`` again (pods are copied on every step of their lifecycle)."""
     cls = type(obj)
-    copier = _copiers.get(cls, _copiers)
-    if copier is _copiers:
-        slots: tuple[str, ...] = getattr(cls, "__slots__", ())
-        plain = len(slots) > 1 and not hasattr(cls, "__post_init__")
-        copier = _copiers[cls] = (slots, attrgetter(*slots)) if plain else None
+    if cls in _copiers:
+        copier = _copiers[cls]
+    else:
+        names: tuple[str, ...] = getattr(cls, "__slots__", ())
+        plain = len(names) > 1 and not hasattr(cls, "__post_init__")
+        copier = _copiers[cls] = (names, attrgetter(*names)) if plain else None
     if copier is None:
         return replace(obj, **changes)  # type: ignore[type-var]
     slots, values = copier

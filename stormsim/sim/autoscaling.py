@@ -132,12 +132,12 @@ def listening(pod: Pod) -> bool:
     return pod.node is not None and pod.phase == RUNNING and pod.ready
 
 
-TemplateCache = dict[tuple[str, str, int], RoleSetTemplate]
+TemplateCache = dict[tuple[str, str | None, int], RoleSetTemplate]
 TEMPLATE_CACHE_SIZE = 1024
 
 
 def with_role_replicas(
-    template: RoleSetTemplate, role: str, replicas: int, cache: TemplateCache
+    template: RoleSetTemplate, role: str | None, replicas: int, cache: TemplateCache
 ) -> RoleSetTemplate:
     """``template`` with ``role``'s per-RoleSet ``replicas`` set (validated), kept in
     ``cache`` by the template's canonical JSON, the role and the value: an autoscaler moving a

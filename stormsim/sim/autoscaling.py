@@ -189,6 +189,8 @@ class PodAutoscalerReconciler:
         self._busy = 0.0
         self.hpa: dict[str, HpaLoop] = {}
         self._templates: TemplateCache = {}
+        self._by_role: dict[str, list[Pod]] = {}
+        self._by_role_version = -1
 
     # ---------------------------------------------------------------- reads
     def busy(self) -> float:
@@ -207,15 +209,27 @@ class PodAutoscalerReconciler:
     def _pods(self, pa: PodAutoscaler, view: TargetView, ss: StormServiceObj) -> list[Pod]:
         sel = pod_selector(pa, view)
         role = sel.get(LABEL_ROLE)
-        grouped = LABEL_POD_GROUP_INDEX in sel
-        out = []
-        for p in self.ctx.reads.values(POD):
-            if role is not None and p.role != role:
-                continue
-            if grouped and p.group_index != 0:
-                continue
-            out.append(p)
-        return out
+        reads = self.ctx.reads
+        pods = reads.values(POD) if role is None else self._role_pods(reads, role)
+        if LABEL_POD_GROUP_INDEX in sel:
+            return [p for p in pods if p.group_index == 0]
+        return list(pods)
+
+    def _role_pods(self, reads: Any, role: str) -> list[Pod]:
+        """The pods of ``role`` in ``reads`` (the store or a lagged view of it), in list
+        order. From the store, grouped by role once per version of its pods (the two
+        PodAutoscalers of a P/D service reconcile at the same instants); a lagged view
+        changes as time passes, so it is read afresh."""
+        store = self.ctx.store
+        if reads is not store:
+            return [p for p in reads.values(POD) if p.role == role]
+        version = store.version(POD)
+        if version != self._by_role_version:
+            by_role: dict[str, list[Pod]] = {}
+            for p in store.pods.values():
+                by_role.setdefault(p.role, []).append(p)
+            self._by_role, self._by_role_version = by_role, version
+        return self._by_role.get(role, [])
 
     def _engine(self, ss: StormServiceObj, role: str) -> str | None:
         tmpl = ss.spec.template
@@ -417,12 +431,8 @@ class PodAutoscalerReconciler:
 
     def _ready(self, pa: PodAutoscaler, view: TargetView, ss: StormServiceObj) -> int:
         if pa.role_path:
-            role = pa.spec.role_name
-            return sum(
-                1
-                for p in self.ctx.store.values(POD)
-                if p.role == role and p.ready and not p.deleting
-            )
+            pods = self._role_pods(self.ctx.store, pa.spec.role_name or "")
+            return sum(1 for p in pods if p.ready and not p.deleting)
         return ss.status.ready_replicas if ss.status is not None else 0
 
     # ---------------------------------------------------------------- writes

@@ -1,13 +1,18 @@
-"""The caches on the PodAutoscaler controller's write path: a pooled-role write reuses the
-template built for the same content, role and value, and never one built for another
-template."""
+"""The caches of the PodAutoscaler controller: a pooled-role write reuses the template built
+for the same content, role and value, and never one built for another template; the pods by
+role follow every pod write."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from stormsim.control.objects import evolve
 from stormsim.schema.aibrix import RoleSetTemplate
-from stormsim.sim.autoscaling import TemplateCache, with_role_replicas
+from stormsim.sim.autoscaling import PodAutoscalerReconciler, TemplateCache, with_role_replicas
+from stormsim.sim.store import POD
+from stormsim.sim.world import World
+
+from .helpers import autoscaler, scenario, service
 
 
 def _template(prefill: int, decode: int, image: str = "vllm:1") -> RoleSetTemplate:
@@ -60,3 +65,33 @@ def test_another_template_is_not_served_from_the_cache() -> None:
     other_value = with_role_replicas(_template(2, 3), "decode", 8, cache)
     assert _replicas(other_value) == {"prefill": 2, "decode": 8}
     assert len(cache) == 5
+
+
+def test_the_pods_by_role_follow_the_store() -> None:
+    """The PodAutoscaler reads the pods of its role from an index rebuilt when the store's
+    pods change: a pod created, updated (Ready) or removed shows at the next read."""
+    sc = scenario(
+        service(1, {"prefill": 2, "decode": 3}, mode="Pooled"),
+        [autoscaler("APA", "1", 2, 8, role="decode")],
+    )
+    world = World(sc, 1)
+    world.run(30.0)
+    store = world.store
+    rec = world.controllers["podautoscaler-controller"].reconcile
+    assert isinstance(rec, PodAutoscalerReconciler)
+
+    def names(role: str) -> list[str]:
+        return [p.name for p in rec._role_pods(store, role)]
+
+    decode = [p.name for p in store.pods.values() if p.role == "decode"]
+    prefill = [p.name for p in store.pods.values() if p.role == "prefill"]
+    assert len(decode) >= 2 and len(prefill) == 2
+    assert names("decode") == decode and names("prefill") == prefill
+    pod = store.pods[decode[0]]
+    store.put(POD, evolve(pod, name="extra-decode", seq=10_000))
+    assert names("decode") == [*decode, "extra-decode"]
+    store.put(POD, evolve(pod, ready=not pod.ready))
+    assert rec._role_pods(store, "decode")[0].ready is (not pod.ready)
+    store.remove(POD, decode[1])
+    assert names("decode") == [decode[0], *decode[2:], "extra-decode"]
+    assert names("prefill") == prefill

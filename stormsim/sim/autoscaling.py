@@ -191,6 +191,8 @@ class PodAutoscalerReconciler:
         self._templates: TemplateCache = {}
         self._by_role: dict[str, list[Pod]] = {}
         self._by_role_version = -1
+        self._view_of: StormServiceObj | None = None
+        self._last_view = TargetView("StormService", "", 0, ())
 
     # ---------------------------------------------------------------- reads
     def busy(self) -> float:
@@ -198,6 +200,14 @@ class PodAutoscalerReconciler:
         return b
 
     def _view(self, ss: StormServiceObj) -> TargetView:
+        """The target as the pure functions read it (kept for the last StormService object
+        read: objects are immutable, a write replaces them)."""
+        if ss is not self._view_of:
+            self._view_of, self._last_view = ss, self._target_view(ss)
+        return self._last_view
+
+    @staticmethod
+    def _target_view(ss: StormServiceObj) -> TargetView:
         roles = []
         status = {r.name: r.replicas for r in ss.status.role_statuses} if ss.status else {}
         for r in ss.spec.template.spec.roles:

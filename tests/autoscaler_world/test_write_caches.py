@@ -95,3 +95,20 @@ def test_the_pods_by_role_follow_the_store() -> None:
     store.remove(POD, decode[1])
     assert names("decode") == [decode[0], *decode[2:], "extra-decode"]
     assert names("prefill") == prefill
+
+
+def test_the_target_view_follows_the_stormservice() -> None:
+    """The view of the target is kept for the StormService object last read: a write (a new
+    object) is read afresh."""
+    sc = scenario(service(2), [autoscaler("APA", "1", 2, 8)])
+    world = World(sc, 1)
+    world.run(5.0)
+    rec = world.controllers["podautoscaler-controller"].reconcile
+    assert isinstance(rec, PodAutoscalerReconciler)
+    ss = world.store.stormservices["svc"]
+    view = rec._view(ss)
+    assert rec._view(ss) is view
+    assert view.spec_replicas == 2
+    scaled = evolve(ss, spec=ss.spec.model_copy(update={"replicas": 5}))
+    assert rec._view(scaled).spec_replicas == 5
+    assert rec._view(ss).spec_replicas == 2

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import fields, replace
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -31,7 +32,12 @@ def test_a_pod_copy_equals_replace(
     ready: bool, deleting: bool, node: str | None, restarts: int
 ) -> None:
     pod = Pod("p", "rs", "decode", "h1", "rev1", 2.0, 7, slot=3, gpus=1, images=("img",))
-    changes = {"ready": ready, "deleting": deleting, "node": node, "restart_count": restarts}
+    changes: dict[str, Any] = {
+        "ready": ready,
+        "deleting": deleting,
+        "node": node,
+        "restart_count": restarts,
+    }
     new = evolve(pod, **changes)
     assert new == replace(pod, **changes)
     assert type(new) is Pod

@@ -6,10 +6,41 @@ controller pass can read them without copying. Times are seconds of simulated ti
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from operator import attrgetter
+from typing import Any, TypeVar
 
 from stormsim.schema.aibrix import PodTemplate, RoleSetSpec, RoleSetTemplate, StormServiceSpec
+
+_T = TypeVar("_T")
+_set = object.__setattr__
+_copiers: dict[type, tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]] | None] = {}
+
+
+def evolve(obj: _T, **changes: Any) -> _T:
+    """``dataclasses.replace`` for the objects here: a copy of ``obj`` with ``changes``.
+    For a slotted class without ``__post_init__`` it copies the slots instead of running
+    ``__init__`` again (pods are copied on every step of their lifecycle)."""
+    cls = type(obj)
+    if cls in _copiers:
+        copier = _copiers[cls]
+    else:
+        names: tuple[str, ...] = getattr(cls, "__slots__", ())
+        plain = len(names) > 1 and not hasattr(cls, "__post_init__")
+        copier = _copiers[cls] = (names, attrgetter(*names)) if plain else None
+    if copier is None:
+        return replace(obj, **changes)  # type: ignore[type-var]
+    slots, values = copier
+    new = object.__new__(cls)
+    for name, value in zip(slots, values(obj), strict=False):  # (same length)
+        _set(new, name, value)
+    for name, value in changes.items():
+        if name not in slots:
+            raise TypeError(f"{cls.__name__} has no field {name!r}")
+        _set(new, name, value)
+    return new
+
 
 # Condition types and pod phases, as AIBrix / Kubernetes spell them.
 READY = "Ready"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from stormsim.control.objects import (
     Action,
@@ -52,7 +53,14 @@ def safe_encode6(value: int) -> str:
 
 def revision_hash(template: RoleSetTemplate, collision_count: int) -> str:
     """Hash of a template plus the decimal collision count (always appended)."""
-    return safe_encode6(fnv1_32(template.canonical.encode() + str(collision_count).encode()))
+    return _text_hash(template.canonical + str(collision_count))
+
+
+@lru_cache(maxsize=1024)
+def _text_hash(text: str) -> str:
+    """FNV-1 of ``text``, 6 safe characters (kept: an autoscaler writes the same templates
+    again and again)."""
+    return safe_encode6(fnv1_32(text.encode()))
 
 
 def revision_name(service: str, template: RoleSetTemplate, collision_count: int) -> str:
@@ -72,7 +80,21 @@ def role_template_hash(template: PodTemplate) -> str:
 
 
 def role_hashes(template: RoleSetTemplate) -> dict[str, str]:
-    return {r.name: role_template_hash(r.template) for r in template.spec.roles}
+    """``role-template-hash`` of each role (by the template's canonical JSON, which holds
+    every role's pod template)."""
+    key = template.canonical
+    hashes = _role_hashes_cache.get(key)
+    if hashes is None:
+        if len(_role_hashes_cache) >= 1024:
+            _role_hashes_cache.clear()
+        hashes = _role_hashes_cache[key] = {
+            r.name: role_template_hash(r.template) for r in template.spec.roles
+        }
+    return dict(hashes)
+
+
+_role_hashes_cache: dict[str, dict[str, str]] = {}
+"""Template canonical JSON -> its role hashes."""
 
 
 def next_revision(revisions: Sequence[Revision]) -> int:

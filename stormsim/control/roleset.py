@@ -10,7 +10,7 @@ its name. Pods of a role are considered in creation order (creation time, then s
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from stormsim.control.fenceposts import role_budgets
@@ -32,6 +32,7 @@ from stormsim.control.objects import (
     RoleSetStatus,
     RoleStatus,
     SetFinalizer,
+    evolve,
 )
 from stormsim.schema.aibrix import PodTemplate, RoleSpec
 
@@ -426,7 +427,7 @@ def sync_pods(rs: RoleSet, pods: Sequence[Pod], podsets: Sequence[PodSet] = ()) 
                         rs,
                         r,
                         [
-                            replace(p, template_hash=c.h, in_place_target=None)
+                            evolve(p, template_hash=c.h, in_place_target=None)
                             if p.name in done
                             else p
                             for p in c.pods
@@ -492,8 +493,8 @@ def _post_view(
     rs: RoleSet, pods: Sequence[Pod], podsets: Sequence[PodSet], actions: Sequence[Action]
 ) -> tuple[list[Pod], list[PodSet]]:
     deleted = {a.name for a in actions if isinstance(a, DeletePod | DeletePodSet)}
-    out = [replace(p, deleting=True) if p.name in deleted else p for p in pods]
-    sets = [replace(p, deleting=True) if p.name in deleted else p for p in podsets]
+    out = [evolve(p, deleting=True) if p.name in deleted else p for p in pods]
+    sets = [evolve(p, deleting=True) if p.name in deleted else p for p in podsets]
     for i, a in enumerate(actions):
         if isinstance(a, CreatePod):
             out.append(
@@ -521,7 +522,7 @@ def _same_status(a: RoleSetStatus | None, b: RoleSetStatus) -> bool:
     """Condition writes are skipped when only the message changed."""
     if a is None:
         return False
-    strip = lambda s: tuple(replace(c, message="") for c in s.conditions)  # noqa: E731
+    strip = lambda s: tuple(evolve(c, message="") for c in s.conditions)  # noqa: E731
     return a.roles == b.roles and strip(a) == strip(b)
 
 

@@ -14,7 +14,7 @@ creates (as RoleSets with no status) and deletes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from stormsim.control.fenceposts import (
     LATEST,
@@ -37,6 +37,7 @@ from stormsim.control.objects import (
     StormServiceObj,
     StormServiceStatus,
     UpdateRoleSet,
+    evolve,
 )
 from stormsim.control.revisions import compute_role_revisions, sync_revision, truncate_history
 from stormsim.schema.aibrix import StormServiceSpec
@@ -257,10 +258,10 @@ class _Pass:
         out = []
         for rs in self.all:
             if rs.name in self.deleted:
-                rs = replace(rs, deleting=True)
+                rs = evolve(rs, deleting=True)
             u = self.updated_in_place.get(rs.name)
             if u is not None:
-                rs = replace(rs, revision=u.revision, spec=u.spec, role_hashes=u.role_hashes)
+                rs = evolve(rs, revision=u.revision, spec=u.spec, role_hashes=u.role_hashes)
             out.append(rs)
         for i, c in enumerate(self.created):
             out.append(
@@ -358,16 +359,16 @@ def _latest_conditions(
             Condition(READY, "True", "Ready"),
             Condition(PROGRESSING, "True", "NewRoleSetsAvailable"),
         )
-        return replace(status, conditions=conds, mode=mode, last_progress_at_s=last), None
+        return evolve(status, conditions=conds, mode=mode, last_progress_at_s=last), None
     if ss.spec.paused:
         conds = (Condition(PROGRESSING, "Unknown", "DeploymentPaused"),)
-        return replace(status, conditions=conds, mode=mode, last_progress_at_s=last), None
+        return evolve(status, conditions=conds, mode=mode, last_progress_at_s=last), None
     remaining = last + deadline - now
     if remaining <= 0:
         conds = (Condition(PROGRESSING, "False", "ProgressDeadlineExceeded"),)
-        return replace(status, conditions=conds, mode=mode, last_progress_at_s=last), None
+        return evolve(status, conditions=conds, mode=mode, last_progress_at_s=last), None
     conds = (Condition(PROGRESSING, "True", "Processing"),)
-    return replace(status, conditions=conds, mode=mode, last_progress_at_s=last), remaining
+    return evolve(status, conditions=conds, mode=mode, last_progress_at_s=last), remaining
 
 
 def reconcile_stormservice(

@@ -234,6 +234,10 @@ class RoleUpdateStrategy(K8sModel):
     _check = field_validator("max_surge", "max_unavailable")(_non_negative)
 
 
+DEFAULT_ROLE_STRATEGY = RoleUpdateStrategy()
+"""A role's ``updateStrategy`` when absent (models are frozen: one object serves all)."""
+
+
 class TopologyPolicy(K8sModel):
     scope: Literal["StormService", "RoleSet", "Role"] | None = None
     mode: Literal["Preferred", "Required"] = "Preferred"
@@ -253,7 +257,7 @@ class RoleSpec(K8sModel):
 
     @property
     def strategy(self) -> RoleUpdateStrategy:
-        return self.update_strategy or RoleUpdateStrategy()
+        return self.update_strategy or DEFAULT_ROLE_STRATEGY
 
     @property
     def group_size(self) -> int:

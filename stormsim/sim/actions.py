@@ -14,7 +14,6 @@ writes in slow-start rounds (:mod:`stormsim.control.batching`): round ``k`` land
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import Any
 
 from stormsim.control.batching import POD_BURST, POD_INITIAL, ROLESET_INITIAL, batch_rounds
@@ -38,6 +37,7 @@ from stormsim.control.objects import (
     SetRevisionNumber,
     UpdateRoleSet,
     WritePodSetStatus,
+    evolve,
 )
 from stormsim.sim.clock import Clock
 from stormsim.sim.pods import Pods
@@ -106,7 +106,7 @@ class Actions:
     # ------------------------------------------------------------------------- revisions
     def create_revision(self, source: str, a: CreateRevision) -> None:
         now = self.clock.now
-        rev = replace(a.revision, created_at=now)
+        rev = evolve(a.revision, created_at=now)
         self.recorder.revision(rev.name, revision=rev.revision, created_at_s=now)
         self.recorder.event(
             now, source, "create", CR, rev.name, rev.name, f"revision {rev.revision}"
@@ -128,7 +128,7 @@ class Actions:
             a.name,
             f"revision {old.revision} -> {a.revision} (rollback)",
         )
-        st.put(CR, replace(old, revision=a.revision))
+        st.put(CR, evolve(old, revision=a.revision))
 
     def delete_revision(self, source: str, a: DeleteRevision) -> None:
         if a.name not in self.store.revisions:
@@ -166,7 +166,7 @@ class Actions:
         self.recorder.roleset(a.name, deleted_at_s=now)
         self.recorder.event(now, source, "delete", RS, a.name, rs.revision)
         if rs.finalizer:
-            self.store.put(RS, replace(rs, deleting=True))
+            self.store.put(RS, evolve(rs, deleting=True))
         else:
             self._roleset_gone(rs)
 
@@ -180,7 +180,7 @@ class Actions:
         )
         self.store.put(
             RS,
-            replace(
+            evolve(
                 rs,
                 revision=a.revision,
                 spec=a.spec,
@@ -207,9 +207,9 @@ class Actions:
         if obj is None:
             return
         if a.present:
-            st.put(a.kind, replace(obj, finalizer=True))
+            st.put(a.kind, evolve(obj, finalizer=True))
         elif not obj.deleting:
-            st.put(a.kind, replace(obj, finalizer=False))
+            st.put(a.kind, evolve(obj, finalizer=False))
         elif a.kind == RS:
             self._roleset_gone(obj)
         else:
@@ -244,7 +244,7 @@ class Actions:
             return
         self.recorder.event(self.clock.now, source, "delete", PS, a.name, ps.revision)
         if ps.finalizer:
-            self.store.put(PS, replace(ps, deleting=True))
+            self.store.put(PS, evolve(ps, deleting=True))
         else:
             self.store.remove(PS, a.name)
 
@@ -252,7 +252,7 @@ class Actions:
         ps = self.store.podsets.get(a.name)
         if ps is not None:
             self.store.put(
-                PS, replace(ps, ready_pods=a.ready_pods, total_pods=a.total_pods, phase=a.phase)
+                PS, evolve(ps, ready_pods=a.ready_pods, total_pods=a.total_pods, phase=a.phase)
             )
 
     # ------------------------------------------------------------------------- pods
@@ -306,7 +306,7 @@ class Actions:
         )
         self.store.put(
             POD,
-            replace(
+            evolve(
                 pod,
                 template_hash=a.template_hash,
                 revision=a.revision,

@@ -25,7 +25,7 @@ service; the PodAutoscaler reconcile only mirrors its status.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -71,7 +71,7 @@ from stormsim.control.autoscaler.target import (
 )
 from stormsim.control.autoscaler.validate import validate_spec
 from stormsim.control.objects import RUNNING, Pod, StormServiceObj
-from stormsim.schema.aibrix import RoleSetTemplate, StormServiceSpec
+from stormsim.schema.aibrix import RoleSetTemplate
 from stormsim.schema.autoscaler import PodAutoscaler
 from stormsim.sim.serving.metrics import EngineSample
 from stormsim.sim.store import PA, POD, SS, Store
@@ -132,6 +132,31 @@ def listening(pod: Pod) -> bool:
     return pod.node is not None and pod.phase == RUNNING and pod.ready
 
 
+TemplateCache = dict[tuple[str, str | None, int], RoleSetTemplate]
+TEMPLATE_CACHE_SIZE = 1024
+
+
+def with_role_replicas(
+    template: RoleSetTemplate, role: str | None, replicas: int, cache: TemplateCache
+) -> RoleSetTemplate:
+    """``template`` with ``role``'s per-RoleSet ``replicas`` set (validated), kept in
+    ``cache`` by the template's canonical JSON, the role and the value: an autoscaler moving a
+    role between a few values writes the same templates again and again (templates are
+    immutable, so one object serves every write of the same content)."""
+    key = (template.canonical, role, replicas)
+    out = cache.get(key)
+    if out is None:
+        data = template.dump()
+        for r in data["spec"]["roles"]:
+            if r["name"] == role:
+                r["replicas"] = replicas
+        out = RoleSetTemplate.model_validate(data)
+        if len(cache) >= TEMPLATE_CACHE_SIZE:
+            cache.clear()
+        cache[key] = out
+    return out
+
+
 @dataclass
 class AutoscalingEnv:
     """What the controller needs of the world besides the store."""
@@ -163,6 +188,11 @@ class PodAutoscalerReconciler:
         owner of their target."""
         self._busy = 0.0
         self.hpa: dict[str, HpaLoop] = {}
+        self._templates: TemplateCache = {}
+        self._by_role: dict[str, list[Pod]] = {}
+        self._by_role_version = -1
+        self._view_of: StormServiceObj | None = None
+        self._last_view = TargetView("StormService", "", 0, ())
 
     # ---------------------------------------------------------------- reads
     def busy(self) -> float:
@@ -170,6 +200,14 @@ class PodAutoscalerReconciler:
         return b
 
     def _view(self, ss: StormServiceObj) -> TargetView:
+        """The target as the pure functions read it (kept for the last StormService object
+        read: objects are immutable, a write replaces them)."""
+        if ss is not self._view_of:
+            self._view_of, self._last_view = ss, self._target_view(ss)
+        return self._last_view
+
+    @staticmethod
+    def _target_view(ss: StormServiceObj) -> TargetView:
         roles = []
         status = {r.name: r.replicas for r in ss.status.role_statuses} if ss.status else {}
         for r in ss.spec.template.spec.roles:
@@ -181,15 +219,27 @@ class PodAutoscalerReconciler:
     def _pods(self, pa: PodAutoscaler, view: TargetView, ss: StormServiceObj) -> list[Pod]:
         sel = pod_selector(pa, view)
         role = sel.get(LABEL_ROLE)
-        grouped = LABEL_POD_GROUP_INDEX in sel
-        out = []
-        for p in self.ctx.reads.values(POD):
-            if role is not None and p.role != role:
-                continue
-            if grouped and p.group_index != 0:
-                continue
-            out.append(p)
-        return out
+        reads = self.ctx.reads
+        pods = reads.values(POD) if role is None else self._role_pods(reads, role)
+        if LABEL_POD_GROUP_INDEX in sel:
+            return [p for p in pods if p.group_index == 0]
+        return list(pods)
+
+    def _role_pods(self, reads: Any, role: str) -> list[Pod]:
+        """The pods of ``role`` in ``reads`` (the store or a lagged view of it), in list
+        order. From the store, grouped by role once per version of its pods (the two
+        PodAutoscalers of a P/D service reconcile at the same instants); a lagged view
+        changes as time passes, so it is read afresh."""
+        store = self.ctx.store
+        if reads is not store:
+            return [p for p in reads.values(POD) if p.role == role]
+        version = store.version(POD)
+        if version != self._by_role_version:
+            by_role: dict[str, list[Pod]] = {}
+            for p in store.pods.values():
+                by_role.setdefault(p.role, []).append(p)
+            self._by_role, self._by_role_version = by_role, version
+        return self._by_role.get(role, [])
 
     def _engine(self, ss: StormServiceObj, role: str) -> str | None:
         tmpl = ss.spec.template
@@ -206,6 +256,23 @@ class PodAutoscalerReconciler:
         if q is None or self.env.metrics is None:
             return 0.0
         return self.env.metrics.engine_metrics(pod).value(q) if q else 0.0
+
+    def pod_values(self, pod: Pod, keys: Collection[str]) -> dict[str, float]:
+        """:meth:`pod_value` of each of ``keys``, from one read of the pod's engine (a second
+        read at the same instant would return the same sample)."""
+        if self.env.pod_value is not None or self.env.metrics is None:
+            return {k: self.pod_value(pod, k) for k in keys}
+        sample: EngineSample | None = None
+        out = {}
+        for k in keys:
+            q = QUANTITY.get(k)
+            if q is None:
+                out[k] = 0.0
+                continue
+            if sample is None:
+                sample = self.env.metrics.engine_metrics(pod)
+            out[k] = sample.value(q)
+        return out
 
     def external_value(self, name: str) -> float | None:
         if self.env.pod_value is not None:
@@ -368,18 +435,14 @@ class PodAutoscalerReconciler:
             if eng == "?":
                 eng = engines[p.role] = self._engine(ss, p.role)
             on = listening(p)
-            metrics = {k: self.pod_value(p, k) for k in keys} if on else {}
+            metrics = self.pod_values(p, keys) if on else {}
             out.append(PodScrapeInput(p.name, p.node is not None, on, metrics, eng, sel))
         return out
 
     def _ready(self, pa: PodAutoscaler, view: TargetView, ss: StormServiceObj) -> int:
         if pa.role_path:
-            role = pa.spec.role_name
-            return sum(
-                1
-                for p in self.ctx.store.values(POD)
-                if p.role == role and p.ready and not p.deleting
-            )
+            pods = self._role_pods(self.ctx.store, pa.spec.role_name or "")
+            return sum(1 for p in pods if p.ready and not p.deleting)
         return ss.status.ready_replicas if ss.status is not None else 0
 
     # ---------------------------------------------------------------- writes
@@ -425,12 +488,10 @@ class PodAutoscalerReconciler:
             spec = ss.spec.model_copy(update={"replicas": w.value})
             detail = f"{pa.name}: /scale replicas={w.value}"
         else:
-            data = ss.spec.template.dump()
-            for role in data["spec"]["roles"]:
-                if role["name"] == w.role:
-                    role["replicas"] = w.value
-            spec = ss.spec.model_copy(update={"template": RoleSetTemplate.model_validate(data)})
-            spec = StormServiceSpec.model_validate(spec.model_dump(by_alias=True))
+            # only the role's replicas change, so the spec's own checks (the selector
+            # against the template's labels) still hold: no validation of the whole spec
+            tmpl = with_role_replicas(ss.spec.template, w.role, w.value, self._templates)
+            spec = ss.spec.model_copy(update={"template": tmpl})
             detail = f"{pa.name}: role {w.role} replicas={w.value}"
         ctx.recorder.event(now, SOURCE, "scale", SS, ss.name, "", detail)
         if spec == ss.spec:
@@ -655,4 +716,5 @@ __all__ = [
     "Resync",
     "has_autoscalers",
     "listening",
+    "with_role_replicas",
 ]

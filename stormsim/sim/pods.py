@@ -9,10 +9,9 @@ kubelet call back into it through the narrow hooks they declare (``bind``; the
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any, Protocol
 
-from stormsim.control.objects import RUNNING, Pod, RoleSet
+from stormsim.control.objects import RUNNING, Pod, RoleSet, evolve
 from stormsim.errors import InputError, Problem
 from stormsim.schema.aibrix import PodTemplate, RoleSpec
 from stormsim.sim.clock import Clock
@@ -141,7 +140,7 @@ class Pods:
                 )
             )
         node.images.update(pod.images)
-        pod = replace(pod, node=node.name, phase=RUNNING, ready=True)
+        pod = evolve(pod, node=node.name, phase=RUNNING, ready=True)
         self.recorder.pod(
             name, node=node.name, scheduled_at_s=now, ready_at_s=now, routable_at_s=now
         )
@@ -173,7 +172,7 @@ class Pods:
             pod.revision,
             f"in-place update to {target_hash}: {', '.join(images)}",
         )
-        patched = replace(
+        patched = evolve(
             pod,
             images=images,
             template=template,
@@ -193,7 +192,7 @@ class Pods:
         now = self.clock.now
         self.recorder.pod(name, deleted_at_s=now)
         self.recorder.event(now, source, "delete", POD, name, pod.revision)
-        marked = replace(pod, deleting=True)
+        marked = evolve(pod, deleting=True)
         self.store.put(POD, marked)
         if self.traffic is not None:  # deregistered at once; in-flight work drains
             self.traffic.pod_deleted(marked)
@@ -214,13 +213,13 @@ class Pods:
     def bind(self, pod: Pod, node: Node) -> None:
         now = self.clock.now
         self.recorder.pod(pod.name, node=node.name, scheduled_at_s=now)
-        bound = replace(pod, node=node.name)
+        bound = evolve(pod, node=node.name)
         self.store.put(POD, bound)
         self.kubelet.start(bound, node)
 
     # ------------------------------------------------------------------------- kubelet hooks
     def set_running(self, pod: Pod) -> None:
-        self.store.put(POD, replace(pod, phase=RUNNING))
+        self.store.put(POD, evolve(pod, phase=RUNNING))
 
     def set_ready(
         self,
@@ -238,9 +237,9 @@ class Pods:
                 self.recorder.event(
                     self.clock.now, "kubelet", "restarted", POD, pod.name, pod.revision, detail
                 )
-        new = replace(pod, ready=ready)
+        new = evolve(pod, ready=ready)
         if in_place_running is not None:
-            new = replace(new, in_place_running=in_place_running)
+            new = evolve(new, in_place_running=in_place_running)
         self.store.put(POD, new)
 
     def pod_restarting(self, pod: Pod) -> None:
@@ -248,7 +247,7 @@ class Pods:
         self.recorder.event(self.clock.now, "kubelet", "restart", POD, pod.name, pod.revision)
         if self.traffic is not None:  # its requests fail like on a deleted pod
             self.traffic.pod_restarting(pod)
-        self.store.put(POD, replace(pod, ready=False, restart_count=pod.restart_count + 1))
+        self.store.put(POD, evolve(pod, ready=False, restart_count=pod.restart_count + 1))
 
     def set_routable(self, pod: Pod) -> None:
         self.recorder.pod(pod.name, routable_at_s=self.clock.now)

@@ -38,6 +38,15 @@ class Store:
         self.autoscalers: dict[str, Any] = {}
         """PodAutoscalers by ``namespace/name`` (:class:`~stormsim.sim.autoscaling.PAObj`)."""
         self.listeners: list[Listener] = []
+        self._tables: dict[str, dict[str, Any]] = {
+            SS: self.stormservices,
+            CR: self.revisions,
+            RS: self.rolesets,
+            PS: self.podsets,
+            POD: self.pods,
+            PA: self.autoscalers,
+        }
+        """The tables by kind (each dict above: they are updated in place, never replaced)."""
         self._versions: dict[str, int] = dict.fromkeys((SS, CR, RS, PS, POD, PA), 0)
         self._seq = 0
         self._names = 0
@@ -67,15 +76,7 @@ class Store:
                 return name
 
     def _table(self, kind: str) -> dict[str, Any]:
-        tables: dict[str, dict[str, Any]] = {
-            SS: self.stormservices,
-            CR: self.revisions,
-            RS: self.rolesets,
-            PS: self.podsets,
-            POD: self.pods,
-            PA: self.autoscalers,
-        }
-        return tables[kind]
+        return self._tables[kind]
 
     def put(self, kind: str, obj: Any) -> None:
         table = self._table(kind)

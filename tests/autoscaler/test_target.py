@@ -190,6 +190,13 @@ def test_conflict_claims() -> None:
     assert owner is None and list(claims3.values()) == ["default/a"]
     assert claim_target(claims3, b)[1] is None
     assert dict(release_claims(claims, "default/a")) == {}
+    # claiming again changes nothing; a claim left on another key is still released
+    again, owner = claim_target(claims, a)
+    assert owner is None and dict(again) == dict(claims)
+    key_a = next(iter(claims))
+    stray = {key_a: "default/a", "StormService/default/old": "default/a"}
+    cleaned, owner = claim_target(stray, a)
+    assert owner is None and dict(cleaned) == {key_a: "default/a"}
 
 
 def test_status_history_throttle_and_limit() -> None:

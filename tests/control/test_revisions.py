@@ -15,6 +15,7 @@ from stormsim.control.revisions import (
     next_revision,
     revision_hash,
     revision_name,
+    role_hashes,
     role_template_hash,
     safe_encode6,
     sort_revisions,
@@ -69,6 +70,26 @@ def test_revision_name_pattern_and_collision_count():
     assert revision_hash(t, 0) != revision_hash(template(role(image="img:v2")), 0)
     long = "x" * 300
     assert revision_name(long, t, 0) == "x" * 223 + "-" + revision_hash(t, 0)
+
+
+def test_role_hashes_follow_the_template_content():
+    """Role hashes are kept by the template's content: an edited template (a new image, a
+    role added) gets its own hashes, and a caller editing the returned dict changes nothing
+    for the next one."""
+    a = role_hashes(template(role("p", 1), role("d", 2)))
+    assert a == {
+        "p": role_template_hash(role("p", 1).template),
+        "d": role_template_hash(role("d", 2).template),
+    }
+    a["p"] = "edited"
+    again = role_hashes(template(role("p", 1), role("d", 2)))
+    assert again["p"] == role_template_hash(role("p", 1).template)
+    new_image = role_hashes(template(role("p", 1), role("d", 2, image="img:v2")))
+    assert new_image["p"] == again["p"]
+    assert new_image["d"] == role_template_hash(role("d", 2, image="img:v2").template)
+    assert new_image["d"] != again["d"]
+    added = role_hashes(template(role("p", 1), role("d", 2), role("x", 1)))
+    assert set(added) == {"p", "d", "x"}
 
 
 def test_role_template_hash_covers_the_pod_template_only():

@@ -6,7 +6,7 @@ from a PodAutoscaler's annotations and metric sources (AIBrix
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from stormsim.control.autoscaler.bounds import Bounds
@@ -71,7 +71,6 @@ def scaling_context(pa: PodAutoscaler, bounds: Bounds) -> ScalingContext:
     targets after a bad ``targetValue`` are missing and no annotation is read; annotations
     after a bad one keep their defaults. AIBrix walks annotations in Go map order (random);
     stormsim walks them in sorted key order so runs are deterministic."""
-    ctx = ScalingContext(min_replicas=bounds.min_replicas, max_replicas=bounds.max_replicas)
     targets: dict[str, float] = {}
     errors: list[str] = []
     for i, src in enumerate(pa.spec.metrics_sources or []):
@@ -94,8 +93,9 @@ def scaling_context(pa: PodAutoscaler, bounds: Bounds) -> ScalingContext:
             except ValueError as e:
                 errors.append(f"annotation {key}: {e}")
                 break
-    return replace(
-        ctx,
+    return ScalingContext(
+        min_replicas=bounds.min_replicas,
+        max_replicas=bounds.max_replicas,
         metric_targets=MappingProxyType(targets),
         errors=tuple(errors),
         **changes,  # type: ignore[arg-type]

@@ -93,6 +93,8 @@ def claim_target(claims: Claims, pa: PodAutoscaler) -> tuple[Claims, str | None]
     owner = claims.get(key)
     if owner is not None and owner != pa.key:
         return claims, owner
+    if owner == pa.key and sum(1 for v in claims.values() if v == pa.key) == 1:
+        return claims, None  # claimed already, and no old claim to release
     out = {k: v for k, v in claims.items() if v != pa.key}
     out[key] = pa.key
     return MappingProxyType(out), None

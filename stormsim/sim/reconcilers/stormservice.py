@@ -3,10 +3,9 @@ RoleSets its selector matches; watches StormServices, RoleSets and ControllerRev
 
 from __future__ import annotations
 
-from dataclasses import replace
-
-from stormsim.control.objects import RoleSet, StormServiceObj, StormServiceStatus
+from stormsim.control.objects import RoleSet, StormServiceObj, StormServiceStatus, evolve
 from stormsim.control.stormservice import reconcile_stormservice
+from stormsim.schema.aibrix import LabelSelector
 from stormsim.sim.controllers import ControllerContext, Reconcile, Registration, Watch
 from stormsim.sim.store import CR, RS, SS
 
@@ -15,6 +14,10 @@ class StormServiceReconciler:
     def __init__(self, ctx: ControllerContext):
         self.ctx = ctx
         self._selector_cache: dict[tuple[str, str, str], bool] = {}
+        self._selector: LabelSelector | None = None
+        self._selector_json = ""
+        """The JSON of the last selector read (specs are immutable: kept while the spec's
+        selector object is the same)."""
 
     def __call__(self, name: str) -> tuple[float | None, bool]:
         ctx = self.ctx
@@ -23,7 +26,10 @@ class StormServiceReconciler:
         ss = reads.get(SS, name)
         if ss is None:
             return None, False
-        sel = ss.spec.selector.model_dump_json()
+        if ss.spec.selector is not self._selector:
+            self._selector = ss.spec.selector
+            self._selector_json = ss.spec.selector.model_dump_json()
+        sel = self._selector_json
         # the store keeps RoleSets in insertion (= creation) order: no sort needed
         all_rs = reads.values(RS)
         # labels depend only on (owner, revision): match each distinct pair once
@@ -36,7 +42,7 @@ class StormServiceReconciler:
             cur = store.stormservices.get(name)
             if cur is not None:
                 assert isinstance(res.status, StormServiceStatus)
-                store.put(SS, replace(cur, status=res.status))
+                store.put(SS, evolve(cur, status=res.status))
                 st = res.status
                 ctx.recorder.event(
                     now,

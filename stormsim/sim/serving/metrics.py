@@ -32,13 +32,14 @@ class EngineSample(NamedTuple):
 
     def value(self, quantity: str) -> float:
         """The value of one of the fields (raises ``KeyError`` for another name)."""
-        if quantity not in QUANTITIES:
+        if quantity not in _FIELDS:
             raise KeyError(quantity)
         return float(getattr(self, quantity))
 
 
 QUANTITIES: tuple[str, ...] = EngineSample._fields
 """The fields of :class:`EngineSample`, in order."""
+_FIELDS = frozenset(QUANTITIES)
 
 IDLE = EngineSample()
 """A listening engine with no traffic: every value 0."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import chain
+
 import numpy as np
 import pandas as pd
 
@@ -22,6 +24,10 @@ TIMESERIES_FIXED = (
     *COUNTERS,
     "capacity_frac",
 )
+
+
+_CAPACITY_SUFFIXES = (".pods_desired", ".pods_ready")
+"""The ``role.<name>.*`` counters :func:`capacity_frac` reads."""
 
 
 def capacity_frac(ts: pd.DataFrame) -> pd.Series:
@@ -46,15 +52,38 @@ def capacity_frac(ts: pd.DataFrame) -> pd.Series:
 
 
 def timeseries_frame(rec: Recorder) -> pd.DataFrame:
-    cols = list(rec.columns)
-    df = pd.DataFrame.from_records(rec.rows, columns=cols).fillna(0.0).astype("float64")
+    """One row per sample: ``t_s``, the fixed counters, ``capacity_frac``, then the other
+    counters sorted by name; a counter missing from a (sparse) row is 0, counters are rounded
+    to integers. Built as one dense integer block filled from the sparse rows by column index
+    (a long autoscaled run has thousands of columns, nearly all 0)."""
+    counters = [c for c in rec.columns if c != "capacity_frac"]
+    present = set(counters)
+    fixed = [c for c in COUNTERS if c in present]
+    order = fixed + sorted(present.difference(fixed))
+    col_of = {c: j for j, c in enumerate(order)}
+    rows = rec.rows
+    n, total = len(rows), sum(map(len, rows))
+    # the non-zero cells: row, column and value of every entry of every row
+    r = np.repeat(np.arange(n), np.fromiter(map(len, rows), np.intp, count=n))
+    c = np.fromiter(map(col_of.__getitem__, chain.from_iterable(rows)), np.intp, count=total)
+    v = np.fromiter(chain.from_iterable(map(dict.values, rows)), np.float64, count=total)
+    v[np.isnan(v)] = 0.0
+    if not np.isfinite(v).all():
+        raise ValueError("time-series counters must be finite")
+    block = np.zeros((n, len(order)), np.int64)
+    block[r, c] = np.round(v).astype(np.int64)
+    df = pd.DataFrame(block, columns=order, copy=False)
     df.insert(0, "t_s", rec.rows_t)
-    df["capacity_frac"] = capacity_frac(df)
-    ints = [c for c in cols if c != "capacity_frac"]
-    df[ints] = df[ints].round().astype("int64")
-    fixed = [c for c in TIMESERIES_FIXED if c in df.columns]
-    rest = sorted(c for c in df.columns if c not in fixed)
-    return df[fixed + rest].reset_index(drop=True)
+    # the capacity from the counters as recorded (before rounding): only the role columns
+    roles = [k for k in order if k.startswith("role.") and k.endswith(_CAPACITY_SUFFIXES)]
+    sub = np.full(len(order), -1, np.intp)
+    sub[[col_of[k] for k in roles]] = np.arange(len(roles))
+    keep = sub[c] >= 0
+    role_block = np.zeros((n, len(roles)))
+    role_block[r[keep], sub[c[keep]]] = v[keep]
+    cap = capacity_frac(pd.DataFrame(role_block, columns=roles, copy=False))
+    df.insert(1 + len(fixed), "capacity_frac", cap.to_numpy())
+    return df
 
 
 def _records(records: list[dict[str, object]], fields: tuple[str, ...]) -> pd.DataFrame:

@@ -81,33 +81,59 @@ class Series:
 
     def at(self, x: float, before: bool = False) -> float:
         """Value in force at ``x`` (``before``: just before ``x``)."""
-        i = int(np.searchsorted(self.t, x, side="left" if before else "right")) - 1
+        i = int(self.t.searchsorted(x, side="left" if before else "right")) - 1
         return float(self.v[max(0, i)])
 
+    def _span(self, a: float, b: float) -> tuple[int, int]:
+        """Rows ``i0:i1`` of the segments covering [a, b]: from the one in force at ``a`` to
+        the last that starts before ``b`` (none: ``i1 <= i0``, the value at ``a`` holds)."""
+        i0 = max(0, int(self.t.searchsorted(a, side="right")) - 1)
+        return i0, int(self.t.searchsorted(b, side="left"))
+
     def window(self, a: float, b: float) -> tuple[np.ndarray, np.ndarray]:
-        """Segment start times (clipped to ``a``), durations and values covering [a, b]."""
-        i0 = max(0, int(np.searchsorted(self.t, a, side="right")) - 1)
-        i1 = int(np.searchsorted(self.t, b, side="left"))
-        t = self.t[i0:i1].copy()
-        v = self.v[i0:i1]
-        if len(t) == 0:
+        """Segment durations (the first clipped to start at ``a``) and values covering
+        [a, b]."""
+        i0, i1 = self._span(a, b)
+        if i1 <= i0:
             return np.array([b - a]), np.array([self.at(a)])
+        t = self.t[i0:i1].copy()
         t[0] = max(t[0], a)
-        ends = np.append(t[1:], b)
-        return np.maximum(0.0, ends - t), v
+        ends = np.concatenate((t[1:], (b,)))
+        return np.maximum(0.0, ends - t), self.v[i0:i1]
+
+    def _values(self, a: float, b: float) -> np.ndarray:
+        """The values of :meth:`window` (without the durations)."""
+        i0, i1 = self._span(a, b)
+        return self.v[i0:i1] if i1 > i0 else np.array([self.at(a)])
 
     def max(self, a: float, b: float) -> float:
-        _, v = self.window(a, b)
-        return float(v.max())
+        return float(self._values(a, b).max())
 
     def min(self, a: float, b: float) -> float:
-        _, v = self.window(a, b)
-        return float(v.min())
+        return float(self._values(a, b).min())
 
     def integral(self, a: float, b: float, fn: Any = None) -> float:
         d, v = self.window(a, b)
         vals = fn(v) if fn is not None else v
         return float(np.sum(d * vals))
+
+
+WINDOW_SERIES = (
+    "rolesets_total",
+    "rolesets_ready",
+    "gpus_allocated",
+    "gpus_live",
+    "gpus_pending",
+    "capacity_frac",
+)
+"""The time-series columns :func:`window_kpis` reads."""
+
+
+def window_series(ts: pd.DataFrame) -> dict[str, Series]:
+    """The :data:`WINDOW_SERIES` of the time series (a long autoscaled run has thousands of
+    other columns, which no window KPI reads)."""
+    t = ts["t_s"].to_numpy(dtype=float)
+    return {c: Series(t, ts[c].to_numpy(dtype=float)) for c in WINDOW_SERIES}
 
 
 def window_kpis(series: dict[str, Series], a: float, b: float, completed: bool) -> dict[str, Any]:
@@ -165,8 +191,7 @@ def rollout_kpis(frames: dict[str, pd.DataFrame], end_s: float) -> pd.DataFrame:
     if not len(ro):
         return ro
     ts = frames["timeseries"]
-    t = ts["t_s"].to_numpy(dtype=float)
-    series = {c: Series(t, ts[c].to_numpy(dtype=float)) for c in ts.columns if c != "t_s"}
+    series = window_series(ts)
     rows = []
     starts = [float(x) for x in ro["started_at_s"]]
     ends = [float(x) for x in ro["ended_at_s"]]
@@ -184,8 +209,7 @@ def compute_kpis(
     end_s: float,
 ) -> dict[str, Any]:
     ts = frames["timeseries"]
-    t = ts["t_s"].to_numpy(dtype=float)
-    series = {c: Series(t, ts[c].to_numpy(dtype=float)) for c in ts.columns if c != "t_s"}
+    series = window_series(ts)
     ro = frames["rollouts"]
     out: dict[str, Any] = {"sim_end_s": end_s, "n_rollouts": len(ro)}
     if len(ro):

@@ -233,37 +233,39 @@ class ServingPlane:
     def _fire(self, _ev: Any) -> None:
         """Run every plane entry that is due, then keep going while the next one comes before
         any other SimPy event (advancing the clock to it: the same as a timeout, but without
-        one per entry), and arm a timeout for the first entry after that."""
+        one per entry), and arm a timeout for the first entry after that. Entries run in
+        (time, order of scheduling) order; at equal times a calendar entry runs before an
+        arrival."""
         env = self.env
         advance = env.advance_if_idle
         arms = self._arms
         heap = self.heap
+        fast = 0
+        nxt = INF
         self._draining = True
         try:
+            now = env.now
+            while arms and arms[0] <= now:
+                heappop(arms)
             while True:
-                now = env.now
-                while arms and arms[0] <= now:
-                    heappop(arms)
-                while True:
-                    th = heap[0][0] if heap else INF
-                    ta = self.next_arrival
-                    if th <= ta:
-                        if th > now:
-                            break
-                        _, _, fn, arg = heappop(heap)
-                        fn(arg)
-                    else:
-                        if ta > now:
-                            break
-                        self._arrive()
-                nxt = heap[0][0] if heap else INF
-                if self.next_arrival < nxt:
-                    nxt = self.next_arrival
-                if nxt == INF or not advance(nxt):
-                    break  # no more entries, or a SimPy event comes first
-                self.n_fast += 1
+                th = heap[0][0] if heap else INF
+                ta = self.next_arrival
+                nxt = th if th <= ta else ta
+                if nxt > now:
+                    if nxt == INF or not advance(nxt):
+                        break  # no more entries, or a SimPy event comes first
+                    fast += 1
+                    now = nxt
+                    while arms and arms[0] <= now:
+                        heappop(arms)
+                if th <= ta:
+                    _, _, fn, arg = heappop(heap)
+                    fn(arg)
+                else:
+                    self._arrive()
         finally:
             self._draining = False
+            self.n_fast += fast
         if nxt < INF and (not arms or nxt < arms[0]):
             self._arm(nxt)
 

@@ -1,6 +1,7 @@
 """``autoscaling.png``: what each PodAutoscaler saw and did over time: the load (arrivals per
 second, and SLO attainment, with traffic), the metric it read (the recorded value and the
-stable-window mean, against its target), and desired vs current vs ready replicas."""
+stable-window mean; no target line: under ``fixed-math`` KPA the recorded value is a sum, not
+a per-pod value a target compares with), and desired vs current vs ready replicas."""
 
 from __future__ import annotations
 

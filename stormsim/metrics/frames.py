@@ -141,7 +141,7 @@ def nodes_frame(rec: Recorder) -> pd.DataFrame:
 def autoscaling_frame(rec: Recorder) -> pd.DataFrame:
     """One row per autoscaler reconcile and metric source (README: ``autoscaling``)."""
     df = pd.DataFrame(rec.autoscaling, columns=list(AUTOSCALING_FIELDS))
-    for c in ("t_s", "value", "stable", "panic", "scrape_s"):
+    for c in ("t_s", "target_value", "value", "stable", "panic", "scrape_s"):
         df[c] = df[c].astype("float64")
     for c in (
         "recommendation",

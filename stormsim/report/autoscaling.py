@@ -1,7 +1,7 @@
 """``autoscaling.png``: what each PodAutoscaler saw and did over time: the load (arrivals per
-second, and SLO attainment, with traffic), the metric it read (the recorded value and the
-stable-window mean; no target line: under ``fixed-math`` KPA the recorded value is a sum, not
-a per-pod value a target compares with), and desired vs current vs ready replicas."""
+second, and SLO attainment, with traffic), the metric it read (the recorded value, the
+stable-window mean and the per-pod target, dashed; no target under ``fixed-math`` KPA, whose
+recorded value is a sum over the pods), and desired vs current vs ready replicas."""
 
 from __future__ import annotations
 
@@ -46,9 +46,21 @@ def plot_autoscaling(frames: dict[str, pd.DataFrame], fig: Figure | None = None)
         g = df[df["autoscaler"] == name]
         metric_ax, rep_ax = axes[i], axes[i + 1]
         i += 2
+        summed = (g["strategy"] == "KPA") & (g["profile"] == "fixed-math")
         for metric, m in g[g["metric"] != ""].groupby("metric", sort=False):
             metric_ax.plot(m["t_s"], m["value"], ".", ms=2, label=plain(f"{metric} (read)"))
             metric_ax.plot(m["t_s"], m["stable"], lw=1, label=plain(f"{metric} (stable mean)"))
+            per_pod = m[~summed.loc[m.index] & m["target_value"].notna()]
+            if not per_pod.empty:
+                metric_ax.step(
+                    per_pod["t_s"],
+                    per_pod["target_value"],
+                    where="post",
+                    ls="--",
+                    lw=1,
+                    color="black",
+                    label=plain(f"{metric} (target per pod)"),
+                )
         metric_ax.set_ylabel("metric")
         metric_ax.set_title(plain(f"{name} ({g['strategy'].iloc[0]}, {g['profile'].iloc[0]})"))
         if metric_ax.lines:

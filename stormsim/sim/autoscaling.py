@@ -357,11 +357,13 @@ class PodAutoscalerReconciler:
         in_force = self.in_force(pa, view)
         failed = out.deadline_exceeded
         reason = "FailedRescale: context deadline exceeded" if failed else d.reason
+        targets = out.context.metric_targets if out.context is not None else {}
         for m in out.metrics or (None,):
             self._row(
                 now,
                 obj,
                 metric=m.target_metric if m else "",
+                target_value=targets.get(m.target_metric) if m else None,
                 value=m.recorded if m else None,
                 stable=m.stable if m else None,
                 panic=m.panic if m else None,
@@ -537,6 +539,7 @@ class PodAutoscalerReconciler:
         obj: PAObj,
         *,
         metric: str = "",
+        target_value: float | None = None,
         value: float | None = None,
         stable: float | None = None,
         panic: float | None = None,
@@ -562,6 +565,7 @@ class PodAutoscalerReconciler:
             strategy=pa.spec.scaling_strategy,
             profile=self.env.profile,
             metric=metric,
+            target_value=target_value,
             value=value,
             stable=stable,
             panic=panic,
@@ -648,7 +652,7 @@ class HpaLoop:
             )
             per_metric.append(n)
             vals = [h.value for h in hp if h.value is not None]
-            rows.append((src.target_metric, sum(vals) / len(vals) if vals else None, n))
+            rows.append((src.target_metric, sum(vals) / len(vals) if vals else None, n, target))
         failed = [
             FAILED_GET_RESOURCE_METRIC
             if src.target_metric.lower() in ("cpu", "memory")
@@ -661,11 +665,12 @@ class HpaLoop:
         view = rec._view(ss)
         in_force = rec.in_force(pa, view)
         value_written = rec.written_value(pa, view, d.desired) if d.should_scale else None
-        for metric, value, n in rows or [("", None, None)]:
+        for metric, value, n, target in rows or [("", None, None, None)]:
             rec._row(
                 now,
                 obj,
                 metric=metric,
+                target_value=target,
                 value=value,
                 rec=n,
                 desired=d.desired,

@@ -105,6 +105,7 @@ AUTOSCALING_FIELDS = (
     "strategy",
     "profile",
     "metric",
+    "target_value",
     "value",
     "stable",
     "panic",

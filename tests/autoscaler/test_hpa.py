@@ -18,6 +18,7 @@ from stormsim.control.autoscaler.hpa import (
     hpa_spec,
     hpa_step,
 )
+from stormsim.control.autoscaler.stabilize import Recommendation
 from stormsim.schema.autoscaler import PodAutoscaler
 from tests.autoscaler.builders import pa_data
 
@@ -161,7 +162,8 @@ def test_hpa_step_bounds_and_disabled() -> None:
     d, _ = hpa_step(25, SPEC, [5], HpaState(), 0)
     assert (d.desired, d.should_scale) == (20, True)
     d, st = hpa_step(4, SPEC, [None], HpaState(), 0)
-    assert (d.desired, d.should_scale) == (4, False) and st == HpaState()
+    assert (d.desired, d.should_scale) == (4, False)
+    assert st == HpaState((Recommendation(4, 0),))  # (the initial recommendation only)
 
 
 # The reason of an HPA sync: the conditions the Kubernetes HPA controller sets
@@ -246,7 +248,7 @@ def test_reason_outside_the_bounds_is_a_plain_rescale() -> None:
     # current above max / below min: rescaled to the bound without reading metrics
     d, st = hpa_step(25, SPEC, [None], HpaState(), 0)
     assert (d.desired, d.reason, d.conditions) == (20, "SucceededRescale", (GOT_SCALE, RESCALED))
-    assert st.recommendations == ()
+    assert st.recommendations == (Recommendation(25, 0),)  # the initial one, nothing else
     d, _ = hpa_step(2, _spec(lo=3), [None], HpaState(), 0)
     assert (d.desired, d.reason) == (3, "SucceededRescale")
 
@@ -257,10 +259,29 @@ def test_reason_scaling_active_false() -> None:
     assert d.conditions == (GOT_SCALE, ("ScalingActive", "False", "ScalingDisabled"))
     d, st = hpa_step(4, SPEC, [None], HpaState(), 0)
     assert (d.desired, d.should_scale, d.reason) == (4, False, "FailedGetPodsMetric")
-    assert st == HpaState()
+    assert st == HpaState((Recommendation(4, 0),))
     reasons = ["FailedGetPodsMetric", "FailedGetResourceMetric"]
     d, _ = hpa_step(4, SPEC, [6, None], HpaState(), 0, reasons)  # one valid, scaling up: acts
     assert (d.desired, d.reason) == (6, "SucceededRescale")
     # one invalid while the valid one would scale down: no scaling, the first invalid's reason
     d, _ = hpa_step(10, SPEC, [2, None], HpaState(), 0, reasons)
     assert (d.desired, d.should_scale, d.reason) == (10, False, "FailedGetResourceMetric")
+
+
+def test_first_sync_seeds_the_history_with_the_current_replicas() -> None:
+    """``recordInitialRecommendation``: a new HPA's history starts with the current replicas
+    at its first sync, so it cannot scale down before the down-stabilization window (300 s)
+    has passed since it appeared; it can scale up at once (no up window by default)."""
+    d, st = hpa_step(16, SPEC, [1], HpaState(), 100)
+    assert (d.desired, d.reason) == (16, "ScaleDownStabilized")
+    assert st.recommendations[0] == Recommendation(16, 100)
+    d, st = hpa_step(16, SPEC, [1], st, 399)  # 299 s later: still held
+    assert (d.desired, d.reason) == (16, "ScaleDownStabilized")
+    d, st = hpa_step(16, SPEC, [1], st, 400.5)  # the initial 16 and the 1s: only 1s in window
+    assert d.desired < 16
+    d, _ = hpa_step(4, SPEC, [8], HpaState(), 0)  # scale-up at the first sync
+    assert (d.desired, d.should_scale) == (8, True)
+    # an HPA whose first syncs fail keeps its initial recommendation
+    _, st = hpa_step(16, SPEC, [None], HpaState(), 0)
+    d, _ = hpa_step(16, SPEC, [1], st, 15)
+    assert (d.desired, d.reason) == (16, "ScaleDownStabilized")

@@ -53,3 +53,16 @@ def test_hpa_rows_carry_the_hpa_condition_reasons() -> None:
     assert [(r.current, r.desired, r.reason) for r in df.itertuples()] == [
         (4, 2, "SucceededRescale")
     ]
+
+
+def test_a_new_hpa_holds_the_replicas_for_the_down_window() -> None:
+    """Kubernetes seeds a new HPA's recommendations with the current replicas at its first
+    sync (``recordInitialRecommendation``): an idle service of 8 is not halved at t = 0 but
+    held for the 300 s down-stabilization window, then scaled down (50 % per 60 s)."""
+    pa = autoscaler("HPA", "10", 1, 16, metric="num_requests_waiting")
+    _, df = run_constant(scenario(service(8), [pa], until_s=400), 0.0, value=lambda p, d: 0.0)
+    held = df[df.t_s < 300.0]
+    assert set(held.reason) == {"ScaleDownStabilized"}
+    assert not held.written.any() and set(held.desired) == {8}
+    writes = [(r.t_s, r.current, r.desired) for r in df.itertuples() if r.written]
+    assert writes[0] == (300.0, 8, 4)

@@ -14,7 +14,7 @@ from typing import Literal
 
 from stormsim.control.autoscaler.bounds import Bounds
 from stormsim.control.autoscaler.context import ScalingContext
-from stormsim.control.autoscaler.stabilize import History, stabilize_hpa
+from stormsim.control.autoscaler.stabilize import History, Recommendation, stabilize_hpa
 from stormsim.schema.autoscaler import PodAutoscaler, parse_target_value
 
 INT32_MAX = 2**31 - 1
@@ -322,6 +322,11 @@ def hpa_step(
     ``[min, max]``. The returned state records the recommendation and, when the replicas
     change, the scale event. The reason and conditions: :class:`HpaDecision`."""
     lo, hi = spec.min_replicas, spec.max_replicas
+    if not state.recommendations:
+        # ``recordInitialRecommendation``: the first sync of an HPA seeds its history with the
+        # current replicas, so no scale-down happens before the down-stabilization window
+        # has passed since the HPA appeared
+        state = HpaState((Recommendation(current, now_s),), state.up_events, state.down_events)
     conditions: list[Condition] = [("AbleToScale", "True", "SucceededGetScale")]
     rec: int | None = None
     if current == 0 and lo != 0:

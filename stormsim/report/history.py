@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from stormsim.errors import InputError, Problem
+from stormsim.sim.autoscaling import SOURCE as AUTOSCALER_SOURCE
 
 
 def _frame(results_dir: Path, name: str) -> pd.DataFrame:
@@ -20,7 +21,8 @@ def _frame(results_dir: Path, name: str) -> pd.DataFrame:
 def rollout_history(results_dir: str | Path, include_deleted: bool = False) -> pd.DataFrame:
     """ControllerRevisions of a run, by revision number: ``revision``, ``name``,
     ``created_at_s``, ``deleted_at_s``, ``change_cause`` (the scenario event that made the
-    template, or ``initial manifest``) and ``current`` (the revision the service ended on).
+    template, ``autoscale: <write>`` for a PodAutoscaler's write of a pooled role's replicas,
+    or ``initial manifest``) and ``current`` (the revision the service ended on).
 
     Like ``kubectl rollout history``, revisions removed by ``revisionHistoryLimit`` are left
     out unless ``include_deleted``.
@@ -31,7 +33,14 @@ def rollout_history(results_dir: str | Path, include_deleted: bool = False) -> p
     revs = _frame(d, "revisions")
     events = _frame(d, "events")
     status = _frame(d, "status")
-    scen = events[events["source"] == "scenario"].sort_values("t_s", kind="stable")
+    # what can make a new template: a scenario event, or a PodAutoscaler's write of a pooled
+    # role's replicas (its /scale writes change spec.replicas, never the template)
+    role_write = (
+        (events["source"] == AUTOSCALER_SOURCE)
+        & (events["verb"] == "scale")
+        & events["detail"].astype(str).str.contains(": role ", regex=False)
+    )
+    scen = events[(events["source"] == "scenario") | role_write].sort_values("t_s", kind="stable")
     bumps = events[
         (events["kind"] == "ControllerRevision") & (events["verb"] == "update")
     ].sort_values("t_s", kind="stable")
@@ -46,7 +55,9 @@ def rollout_history(results_dir: str | Path, include_deleted: bool = False) -> p
             continue
         last = before.iloc[-1]
         detail = last["detail"] if isinstance(last["detail"], str) else ""
-        if last["verb"] == "apply" and detail == "initial manifest":
+        if last["source"] == AUTOSCALER_SOURCE:
+            causes.append(f"autoscale: {detail}")
+        elif last["verb"] == "apply" and detail == "initial manifest":
             causes.append("initial manifest")
         else:
             causes.append(f"{last['verb']}: {detail}" if detail else str(last["verb"]))

@@ -126,7 +126,7 @@ class Actions:
             CR,
             a.name,
             a.name,
-            f"revision {old.revision} -> {a.revision} (rollback)",
+            f"revision {old.revision} -> {a.revision} (an earlier template again)",
         )
         st.put(CR, evolve(old, revision=a.revision))
 

@@ -54,4 +54,4 @@ def test_rollback_to_current_writes_the_pre_bump_number(tmp_path: Path) -> None:
     assert [dict(r.role_revisions) for r in rolesets] == [{"decode": (1, first)}] * 3
     rec = world.recorder.events
     bump = [e for e in rec if e[3] == "ControllerRevision" and e[2] == "update"]
-    assert [(e[0], e[6]) for e in bump] == [(T + 1, "revision 1 -> 3 (rollback)")]
+    assert [(e[0], e[6]) for e in bump] == [(T + 1, "revision 1 -> 3 (an earlier template again)")]

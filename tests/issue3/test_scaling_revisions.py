@@ -152,7 +152,7 @@ def test_rollback_reuses_old_revision(tmp_path: Path) -> None:
     assert len(events(res, "create", "ControllerRevision")) == 2  # initial + v2 only
     bump = events(res, "update", "ControllerRevision")
     assert list(zip(bump["t_s"], bump["name"], bump["detail"], strict=True)) == [
-        (110.0, r1, "revision 1 -> 3 (rollback)")
+        (110.0, r1, "revision 1 -> 3 (an earlier template again)")
     ]
 
     assert _rs_events(res, "delete") == [(T, r1), (110.0, r2)]

@@ -361,23 +361,27 @@ def _run(
             end,
             serving.series_bin_s if serving is not None else 10.0,
         )
-    node_warns: list[str] = []
+    run_warns: list[str] = []
     if "nodes" in frames:  # a node autoscaler: node KPIs
         summary.update(node_kpis(frames, end))
         nas = scenario.cluster.node_autoscaler
         assert nas is not None
-        node_warns = node_warnings(frames, nas.max_node_provision_time_s)
+        run_warns = node_warnings(frames, nas.max_node_provision_time_s)
     if has_autoscalers(scenario):  # autoscaling KPIs (after the request frames they read)
-        from stormsim.metrics.autoscaling import add_autoscaling_results
+        from stormsim.metrics.autoscaling import (
+            add_autoscaling_results,
+            held_above_target_warnings,
+        )
 
         slo = scenario.workload.slo if scenario.workload is not None else None
         add_autoscaling_results(
             frames, summary, end, slo.attainment_frac if slo is not None else 0.99
         )
+        run_warns += held_above_target_warnings(frames["autoscaling"])
     ran = [str(w.message) for w in caught]
     for w in caught:  # recorded to keep them; shown as usual
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    ending = [*node_warns, *end_of_run_warnings(frames, summary, end, until is not None, scenario)]
+    ending = [*run_warns, *end_of_run_warnings(frames, summary, end, until is not None, scenario)]
     for msg in ending:
         warnings.warn(msg, StormsimWarning, stacklevel=2)
     if until is None and unbounded and not scenario.events:

@@ -146,3 +146,49 @@ def add_autoscaling_results(
     summary["scale_events_per_hour"] = events / hours if hours > 0 else None
     summary["scale_direction_changes_per_hour"] = changes / hours if hours > 0 else None
     summary["attainment_restore_s"] = attainment_restore_s(frames.get("requests"), target)
+
+
+HELD_RATIO = 1.5
+""":func:`held_above_target_warnings`: a stable mean at least this many times its target."""
+HELD_MIN_S = 300.0
+""":func:`held_above_target_warnings`: for at least this long in all (s)."""
+
+
+def held_above_target_warnings(df: pd.DataFrame) -> list[str]:
+    """Warnings for faithful-profile KPA autoscalers that read their metric far above its
+    target (stable mean ≥ :data:`HELD_RATIO` × ``target_value``) for :data:`HELD_MIN_S`
+    seconds or more in all while recommending no more than the current replicas: AIBrix
+    e3e10f9e's KPA recommends ``ceil(per-pod mean ÷ target)``, never multiplied by the pod
+    count, so a fleet larger than that stays where it is however loaded it is. The time of a
+    reconcile counts until the autoscaler's next one."""
+    if df.empty or "target_value" not in df.columns:
+        return []
+    kpa = df[
+        (df["strategy"] == "KPA") & (df["profile"] == "aibrix-e3e10f9e") & (df["metric"] != "")
+    ]
+    out = []
+    for (name, metric), g in kpa.groupby(["autoscaler", "metric"], sort=False):
+        t = g["t_s"].to_numpy(dtype=float)
+        span = np.diff(t, append=t[-1])
+        stable = g["stable"].to_numpy(dtype=float)
+        target = g["target_value"].to_numpy(dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = stable / target
+        rec = g["recommendation"].astype("float64").to_numpy()
+        current = g["current"].to_numpy(dtype=float)
+        held = (ratio >= HELD_RATIO) & ~np.isnan(rec) & (rec <= current)
+        total = float(span[held].sum())
+        if total < HELD_MIN_S:
+            continue
+        worst = float(np.nanmax(ratio[held]))
+        at = int(current[held].max())
+        out.append(
+            f"autoscaler {name} (KPA, aibrix-e3e10f9e): for {total:,.0f} s in all, the stable "
+            f"mean of {metric} was {HELD_RATIO:g} to {worst:.1f} times its per-pod target while "
+            f"it recommended no more than the current {at} replicas: AIBrix e3e10f9e's KPA "
+            f"recommends ceil(per-pod mean / target) replicas, not that times the pods, so a "
+            f"service larger than that does not scale out however loaded; fixed-math "
+            f"(autoscaling.profile) scales on the sum; APA and HPA multiply the current "
+            f"replicas by the ratio"
+        )
+    return out

@@ -380,6 +380,59 @@ def plot_pareto(
     return ax
 
 
+def plot_autoscaling_tradeoff(
+    cells: pd.DataFrame, target: float | None = None, ax: Axes | None = None
+) -> Axes:
+    """Autoscaler settings as a trade-off: one point per cell with results, GPU-hours of the
+    pods (x, mean over seeds, 95% CI bars) against SLO attainment (y, likewise), labelled with
+    the cell's settings; ``target``, the SLO attainment the workload asks for, dashed. Cells
+    that break a requirement (``feasible`` false) are grey crosses. Fewer GPU-hours and
+    more attainment are better: the best settings are up and to the left."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9.5, 6.5))
+    x, y = "gpu_hours", "slo_attainment_frac"
+    df = cells.dropna(subset=[f"{x}_mean", f"{y}_mean"])
+    ok = (
+        df["feasible"].fillna(False).astype(bool)
+        if "feasible" in df
+        else pd.Series(True, index=df.index)
+    )
+    for sel, marker, color, label in (
+        (ok, "o", "tab:blue", "cells"),
+        (~ok, "x", "grey", "breaks a requirement"),
+    ):
+        part = df[sel]
+        if part.empty:
+            continue
+        xm, ym = part[f"{x}_mean"], part[f"{y}_mean"]
+        xerr = yerr = None
+        if f"{x}_ci95_lo" in part:
+            xerr = [xm - part[f"{x}_ci95_lo"], part[f"{x}_ci95_hi"] - xm]
+            # (an attainment is within [0, 1], whatever the t-interval of few seeds says)
+            ylo = part[f"{y}_ci95_lo"].clip(lower=0.0)
+            yhi = part[f"{y}_ci95_hi"].clip(upper=1.0)
+            yerr = [ym - ylo, yhi - ym]
+        ax.errorbar(
+            xm, ym, xerr=xerr, yerr=yerr, ls="none", capsize=2, ms=6, zorder=3,
+            marker=marker, color=color, label=label,
+        )  # fmt: skip
+        for _, r in part.iterrows():
+            ax.annotate(
+                plain(str(r.get("cell_label", r.get("cell", "")))),
+                (r[f"{x}_mean"], r[f"{y}_mean"]), textcoords="offset points", xytext=(5, 4),
+                fontsize=7,
+            )  # fmt: skip
+    if target is not None:
+        ax.axhline(
+            target, ls="--", lw=1, color="tab:green", label=f"SLO attainment target {target:g}"
+        )
+    ax.set_xlabel("GPU-hours of the pods (mean over seeds)")
+    ax.set_ylabel("SLO attainment (mean over seeds)")
+    ax.set_title("autoscaler settings: GPU-hours vs SLO attainment (up and left is better)")
+    ax.legend(loc="best", fontsize=8)
+    return ax
+
+
 def _save(fig: Figure, path: Path, tight: bool = True) -> None:
     if tight:
         fig.tight_layout()
@@ -396,7 +449,8 @@ def heatmap_kpis(cells: pd.DataFrame) -> list[str]:
 
 def write_sweep_plots(result: SweepResult, out: Path) -> None:
     """``heatmap_<kpi>.png`` (when maxSurge and maxUnavailable were swept), ``pareto.png``,
-    and ``timelines.png`` (the Pareto-optimal cells, re-run with the first seed)."""
+    ``timelines.png`` (the Pareto-optimal cells, re-run with the first seed), and with
+    PodAutoscalers and traffic ``autoscaling_tradeoff.png`` (GPU-hours vs SLO attainment)."""
     cells = result.cells
     params = result.params
     if find_param(params, "maxSurge") and find_param(params, "maxUnavailable"):
@@ -409,6 +463,14 @@ def write_sweep_plots(result: SweepResult, out: Path) -> None:
     if "pareto" in cells and cells["pareto"].any():
         grid = plot_timelines(result.timelines(progress=result.progress))
         _save(grid[0, 0].figure, out / "timelines.png", tight=False)
+    if (
+        "gpu_hours_mean" in cells
+        and "slo_attainment_frac_mean" in cells
+        and cells[["gpu_hours_mean", "slo_attainment_frac_mean"]].notna().all(axis=1).any()
+    ):
+        wl = result.plan.scenario.workload
+        ax = plot_autoscaling_tradeoff(cells, wl.slo.attainment_frac if wl is not None else None)
+        _save(ax.figure, out / "autoscaling_tradeoff.png")  # type: ignore[arg-type]
 
 
 def write_compare_plots(result: CompareResult, out: Path) -> None:

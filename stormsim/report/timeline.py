@@ -45,14 +45,28 @@ def _nodes(ax: Any, ts: pd.DataFrame) -> None:
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
 
 
+def rollout_spans(rollouts: pd.DataFrame | None, end_s: float) -> list[tuple[float, float]]:
+    """The union of the rollout windows (each to its end, or ``end_s`` if it did not
+    complete), as sorted disjoint ``(start, stop)`` spans in seconds."""
+    if rollouts is None or rollouts.empty:
+        return []
+    starts = rollouts["started_at_s"].astype(float)
+    stops = rollouts["ended_at_s"].astype(float).fillna(end_s)
+    spans: list[tuple[float, float]] = []
+    for a, b in sorted(zip(starts, stops, strict=True)):
+        if spans and a <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], b))
+        else:
+            spans.append((a, b))
+    return spans
+
+
 def shade_rollouts(axes: Any, rollouts: pd.DataFrame | None, end_s: float) -> None:
-    """Shade every rollout window (to its end, or ``end_s`` if it did not complete)."""
-    if rollouts is None:
-        return
-    for _, r in rollouts.iterrows():
-        stop = r["ended_at_s"] if pd.notna(r["ended_at_s"]) else end_s
+    """Shade the time during which some rollout was in progress, once (overlapping windows,
+    as an autoscaled pooled role makes one per write, are merged so they do not darken)."""
+    for a, b in rollout_spans(rollouts, end_s):
         for ax in axes:
-            ax.axvspan(r["started_at_s"], stop, color="grey", alpha=0.12, lw=0)
+            ax.axvspan(a, b, color="grey", alpha=0.12, lw=0)
 
 
 def _revision_columns(ts: pd.DataFrame, what: str) -> dict[str, dict[str, str]]:

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -461,3 +462,53 @@ def test_role_pa_on_several_rolesets_warns_of_the_multiplication(tmp_path: Path)
     assert proc.returncode == 0, proc.stderr
     assert f"warning: {expected}" in " ".join(proc.stderr.split())
     assert proc.stdout.startswith("ok:")
+
+
+def test_cli_run_warns_as_the_scenario_overridden(tmp_path: Path) -> None:
+    # found by review: --set autoscaling.profile=fixed-math still printed the faithful KPA cap
+    # warning of the file as written (summary.json had none); the reverse override warns
+    exe = Path(sys.executable).parent / "stormsim"
+    if not exe.exists():
+        pytest.skip(f"console script not installed at {exe}")
+    pa = pa_data(
+        strategy="KPA", min_replicas=8, max_replicas=40, metric="gpu_cache_usage_perc",
+        target="0.5",
+    )  # fmt: skip
+
+    def run(profile: str, *override: str) -> tuple[list[str], list[str]]:
+        data = make_scenario(
+            make_manifest(), autoscalers=[pa], autoscaling={"profile": profile}, until_s=30
+        )
+        data["timing"]["image_pull_s"] = {"dist": "uniform", "low_s": 1, "high_s": 2}  # deprecated
+        path = write_scenario(tmp_path, data)
+        out = tmp_path / f"out-{profile}-{len(override)}"
+        proc = subprocess.run(
+            [str(exe), "run", str(path), "--out", str(out), "--no-plots", *override],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "COLUMNS": "200"},
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr
+        printed = [ln for ln in proc.stderr.splitlines() if ln.startswith("warning: ")]
+        summary = json.loads((out / "summary.json").read_text())["warnings"]
+        return printed, [f"warning: {w}" for w in summary]
+
+    def kpa(lines: list[str]) -> list[str]:
+        return [ln for ln in lines if "KPA divides" in ln]
+
+    def spelling(lines: list[str]) -> list[str]:
+        return [ln for ln in lines if "deprecated spelling" in ln]
+
+    for profile, override, capped in [
+        ("aibrix-e3e10f9e", (), True),
+        ("aibrix-e3e10f9e", ("--set", "autoscaling.profile=fixed-math"), False),
+        ("fixed-math", (), False),
+        ("fixed-math", ("--set", "autoscaling.profile=aibrix-e3e10f9e"), True),
+    ]:
+        printed, summary = run(profile, *override)
+        assert len(kpa(printed)) == int(capped), (profile, override, printed)
+        assert printed == summary  # what was shown is what summary.json lists
+        # the file's own warnings stay, once
+        assert len(spelling(printed)) == 1 and "timing.image_pull_s" in spelling(printed)[0]
+        assert not any("first with" in ln for ln in printed)

@@ -512,3 +512,29 @@ def test_cli_run_warns_as_the_scenario_overridden(tmp_path: Path) -> None:
         # the file's own warnings stay, once
         assert len(spelling(printed)) == 1 and "timing.image_pull_s" in spelling(printed)[0]
         assert not any("first with" in ln for ln in printed)
+
+
+def test_hpa_on_multi_pod_rolesets_warns_that_it_counts_pods() -> None:
+    # found by review: an HPA on a 1P1D StormService averages its metric over every pod and
+    # multiplies by the pods, so it asks for about 2x the RoleSets; nothing said so
+    def messages(manifest: dict[str, Any], strategy: str = "HPA") -> list[str]:
+        pa = pa_data(strategy=strategy, min_replicas=1, max_replicas=20, target="10")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            stormsim.load_scenario(make_scenario(manifest, autoscalers=[pa]))
+        return [str(w.message) for w in caught if "counts the pods" in str(w.message)]
+
+    assert messages(make_manifest()) == [
+        "autoscalers[0] (pa): HPA on StormService llm counts the pods its /scale selector "
+        "matches, 2 per RoleSet (prefill x1 + decode x1), and writes the result as "
+        "spec.replicas (RoleSets): it asks for about 2 times the RoleSets the load needs "
+        "(Kubernetes' HPA arithmetic). To size RoleSets by the load, set each targetValue 2 "
+        "times larger (num_requests_waiting 10 -> 20), or use KPA or APA, which count RoleSets"
+    ]
+    grouped = make_manifest(roles=(("prefill", 1, 1), ("decode", 2, 1)), pod_group_size=2)
+    [msg] = messages(grouped)
+    assert "6 per RoleSet (prefill x2 + decode x4)" in msg and "10 -> 60" in msg
+    # one pod per RoleSet: the pods are the RoleSets; KPA and APA count RoleSets
+    assert messages(make_manifest(roles=(("worker", 1, 1),))) == []
+    assert messages(make_manifest(), "KPA") == []
+    assert messages(make_manifest(), "APA") == []

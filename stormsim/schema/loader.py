@@ -624,15 +624,21 @@ def _autoscaler_warnings(scenario: Scenario, data: dict[str, Any]) -> None:
             and pa.spec.scale_target_ref.name == scenario.service.manifest.name
         ):
             n, source = multiplied
+            mode = pa.storm_service_mode
+            if mode is None:
+                given = f"without the annotation {ANN_STORM_SERVICE_MODE}: replica"
+                instead = "With the annotation"
+            else:  # present, but not replica: read as no annotation
+                given = f"with the annotation {ANN_STORM_SERVICE_MODE}: {mode!r}, not replica"
+                instead = "With the value replica"
             warnings.warn(
                 f"{where}: scales role {pa.spec.role_name} of StormService "
                 f"{pa.spec.scale_target_ref.name}, whose spec.replicas is {n} ({source}): "
-                f"without the annotation {ANN_STORM_SERVICE_MODE}: replica, AIBrix reads the "
-                f"role's current replicas as the sum over the {n} RoleSets but writes its "
-                f"recommendation as the role's replicas in every RoleSet, multiplying the "
-                f"role's pods by {n} at each write (AIBrix issue #2780). With the annotation "
-                "it scales the number of RoleSets (spec.replicas) instead; to scale the role "
-                "itself, use spec.replicas 1 (pooled roles)",
+                f"{given}, AIBrix reads the role's current replicas as the sum over the {n} "
+                f"RoleSets but writes its recommendation as the role's replicas in every "
+                f"RoleSet, multiplying the role's pods by {n} at each write (AIBrix issue "
+                f"#2780). {instead} it scales the number of RoleSets (spec.replicas) "
+                "instead; to scale the role itself, use spec.replicas 1 (pooled roles)",
                 StormsimWarning,
                 stacklevel=3,
             )

@@ -538,3 +538,43 @@ def test_hpa_on_multi_pod_rolesets_warns_that_it_counts_pods() -> None:
     assert messages(make_manifest(roles=(("worker", 1, 1),))) == []
     assert messages(make_manifest(), "KPA") == []
     assert messages(make_manifest(), "APA") == []
+
+
+def test_an_unrecognised_storm_service_mode_is_warned_and_named() -> None:
+    # found by review: storm-service-mode: bogus got no warning, and the #2780 warning then
+    # said "without the annotation" although it was there
+    mode = "autoscaling.aibrix.ai/storm-service-mode"
+
+    def messages(value: str, role: str | None = "prefill") -> list[str]:
+        pa = pa_data(name="pf", role=role, annotations={mode: value})
+        data = make_scenario(make_manifest(replicas=4), autoscalers=[pa])
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            sc = stormsim.load_scenario(data)
+        assert sc.autoscalers[0].role_path == (role is not None and value != "replica")
+        return [str(w.message) for w in caught]
+
+    unrecognised = (
+        f"autoscalers[0] (pf): annotation {mode} 'bogus' is not a value AIBrix recognises: it "
+        "treats only 'replica' specially (a role PodAutoscaler scales the StormService's "
+        "RoleSets, spec.replicas) and reads any other value as no annotation (a role "
+        "PodAutoscaler scales the role's replicas in the RoleSet template, as 'pool' does)"
+    )
+    multiplied = (
+        "autoscalers[0] (pf): scales role prefill of StormService llm, whose spec.replicas is "
+        f"4 (in service.manifest): with the annotation {mode}: 'bogus', not replica, AIBrix "
+        "reads the role's current replicas as the sum over the 4 RoleSets but writes its "
+        "recommendation as the role's replicas in every RoleSet, multiplying the role's pods "
+        "by 4 at each write (AIBrix issue #2780). With the value replica it scales the number "
+        "of RoleSets (spec.replicas) instead; to scale the role itself, use spec.replicas 1 "
+        "(pooled roles)"
+    )
+    assert sorted(messages("bogus")) == sorted([unrecognised, multiplied])
+    # a whole-service PodAutoscaler: the value is still unrecognised, nothing multiplies
+    assert messages("bogus", role=None) == [unrecognised]
+    # the match is exact: Replica is not replica
+    assert any("'Replica' is not a value AIBrix recognises" in m for m in messages("Replica"))
+    # the samples' pool: known (no such warning), and #2780 names it
+    [pool] = messages("pool")
+    assert "with the annotation autoscaling.aibrix.ai/storm-service-mode: 'pool', not " in pool
+    assert messages("replica") == []

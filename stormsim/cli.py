@@ -203,9 +203,12 @@ def run(
     def go() -> tuple[stormsim.RunResult, Path]:
         if until is not None and until <= 0:
             raise InputError(Problem("--until", f"must be greater than 0, got {until:g}"))
-        sc = stormsim.load_scenario(path)
-        if set_:
-            sc = stormsim.override(sc, _overrides(set_))
+        if set_:  # warned as the scenario that runs, not as the file before the overrides
+            from stormsim.analysis.variants import override_warned
+
+            sc = override_warned(path, _overrides(set_))
+        else:
+            sc = stormsim.load_scenario(path)
         try:
             res = stormsim.run(sc, seed=seed, until_s=until, watch=SimProgress(f"run {sc.name}"))
         except InputError as e:

@@ -233,11 +233,15 @@ t = 0 (catalog models and GPU types, trace files, the fleet fitting the cluster 
 ``initial_state: ready``), and no simulation beyond."""
 
 
-def check(scenario: Scenario | str | Path, seed: int | None = None) -> Scenario:
+def check(
+    scenario: Scenario | str | Path, seed: int | None = None, until_s: float | None = None
+) -> Scenario:
     """Raise :class:`InputError` for every problem :func:`run` would find before simulating,
-    with the same messages; return the scenario."""
+    with the same messages; return the scenario. ``until_s`` is the end :func:`run` would be
+    given (None: the scenario's own)."""
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
+    _check_end(scenario, until_s)
     seed = seed if seed is not None else (scenario.seed if scenario.seed is not None else 0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -299,16 +303,7 @@ def _run(
         seed = scenario.seed if scenario.seed is not None else secrets.randbits(32)
     until = until_s if until_s is not None else scenario.until_s
     unbounded = _unbounded_workload(scenario)
-    if until is None and unbounded and has_autoscalers(scenario):
-        raise InputError(
-            Problem(
-                "until_s",
-                "is needed: the workload has no end (no stop_s, max_requests or trace) and "
-                "PodAutoscalers keep acting, so the run would stop at the first instant the "
-                "service is settled (often before any traffic); set until_s (or --until), or "
-                "end the workload",
-            )
-        )
+    _check_end(scenario, until_s)
     from stormsim.metrics.frames import build_frames  # pandas: imported when frames are made
     from stormsim.metrics.kpis import (
         compute_kpis,
@@ -424,6 +419,22 @@ def source_hash() -> str:
             h.update(b"\0")
             h.update(f.read_bytes())
     return h.hexdigest()[:16]
+
+
+def _check_end(scenario: Scenario, until_s: float | None) -> None:
+    """Raise :class:`InputError` when the run would have no sensible end: PodAutoscalers with
+    a workload that never ends and no ``until_s`` (the argument, else the scenario's)."""
+    until = until_s if until_s is not None else scenario.until_s
+    if until is None and _unbounded_workload(scenario) and has_autoscalers(scenario):
+        raise InputError(
+            Problem(
+                "until_s",
+                "is needed: the workload has no end (no stop_s, max_requests or trace) and "
+                "PodAutoscalers keep acting, so the run would stop at the first instant the "
+                "service is settled (often before any traffic); set until_s (or --until), or "
+                "end the workload",
+            )
+        )
 
 
 def _unbounded_workload(scenario: Scenario) -> bool:

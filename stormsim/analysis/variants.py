@@ -16,7 +16,7 @@ from typing import Any
 
 from stormsim.analysis.paths import STUDY_SECTIONS, set_path
 from stormsim.errors import InputError, Problem
-from stormsim.schema.loader import load_scenario
+from stormsim.schema.loader import StormsimWarning, load_scenario
 from stormsim.schema.scenario import Scenario, scenario_dump
 
 
@@ -103,3 +103,38 @@ def override(
     if not overrides:
         return sc
     return make_variants(sc, [dict(overrides)])[0]
+
+
+def file_warnings(scenario: Scenario) -> list[str]:
+    """The load warnings of ``scenario`` about how its file is written (deprecated spellings,
+    ...): those its resolved data, loaded again, no longer gives. They hold for every variant
+    of it, whereas the others are the base scenario's own and may not hold for a variant."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        load_scenario(base_data(scenario))
+    again = {str(w.message) for w in caught}
+    return [w for w in scenario.load_warnings if w not in again]
+
+
+def override_warned(source: str | Path, overrides: Mapping[str, Any]) -> Scenario:
+    """:func:`override` of the scenario file ``source``, warning as if the overridden scenario
+    had been loaded: the file's own warnings (:func:`file_warnings`) and those of the
+    scenario as overridden, not the base scenario's that the overrides made stale (a profile
+    warning after ``autoscaling.profile`` changed, say). Failing, it warns as it went."""
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            base = load_scenario(source)
+            varied = override(base, overrides)
+            shown = list(dict.fromkeys([*file_warnings(base), *varied.load_warnings]))
+    except BaseException:  # warnings come before the errors, as they came
+        for w in caught:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        raise
+    for w in caught:  # not ours: passed on unchanged
+        if not issubclass(w.category, StormsimWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    for msg in shown:
+        warnings.warn(msg, StormsimWarning, stacklevel=2)
+    varied._load_warnings = shown  # the run's summary lists what was shown
+    return varied

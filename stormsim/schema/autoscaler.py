@@ -62,6 +62,10 @@ READ_ANNOTATIONS = (
     ANN_STORM_SERVICE_MODE,
 )
 """Every annotation key the e3e10f9e controller parses."""
+STORM_SERVICE_MODES = ("replica", "pool")
+"""``storm-service-mode`` values stormsim knows: ``replica`` (the only one the controller
+treats specially: a role PodAutoscaler scales the RoleSets) and ``pool`` (the AIBrix samples'
+spelling of the default: the role's template replicas). Any other value is read as ``pool``."""
 
 IGNORED_ANNOTATIONS = (
     "kpa.autoscaling.aibrix.ai/scale-down-delay",
@@ -634,6 +638,17 @@ def annotation_problems(pa: PodAutoscaler) -> list[tuple[str, str]]:
             out.append((k, "is not read by the AIBrix controller at e3e10f9e (no effect)"))
         if k == ANN_SCALE_TO_ZERO:
             out.append((k, "is parsed but never used by the AIBrix controller (no effect)"))
+        if k == ANN_STORM_SERVICE_MODE and v not in STORM_SERVICE_MODES:
+            out.append(
+                (
+                    k,
+                    f"{v!r} is not a value AIBrix recognises: it treats only 'replica' "
+                    "specially (a role PodAutoscaler scales the StormService's RoleSets, "
+                    "spec.replicas) and reads any other value as no annotation (a role "
+                    "PodAutoscaler scales the role's replicas in the RoleSet template, as "
+                    "'pool' does)",
+                )
+            )
     return out
 
 

@@ -539,6 +539,39 @@ def _rolesets_above_one(scenario: Scenario) -> tuple[int, str] | None:
     return None
 
 
+def _hpa_pod_multiplier(scenario: Scenario, pa: PodAutoscaler) -> str | None:
+    """Why an HPA on the whole StormService asks for several times the RoleSets it needs, when
+    its RoleSets hold more than one pod; None otherwise. The HPA AIBrix generates averages
+    every metric source per pod (``hpa_spec``) and, as Kubernetes does, multiplies the usage
+    ratio by the pods the ``/scale`` selector matches, then writes that as ``spec.replicas``."""
+    ref = pa.spec.scale_target_ref
+    manifest = scenario.service.manifest
+    if (
+        pa.spec.scaling_strategy != "HPA"
+        or pa.spec.role_name is not None
+        or ref.kind != "StormService"
+        or ref.name != manifest.name
+    ):
+        return None
+    roles = manifest.spec.template.spec.roles
+    n = sum(r.replicas * r.group_size for r in roles)
+    if n <= 1:
+        return None
+    targets = [(s, s.target) for s in pa.spec.metrics_sources or []]
+    larger = ", ".join(
+        f"{s.target_metric} {s.target_value} -> {t * n:g}" for s, t in targets if t is not None
+    )
+    per_role = " + ".join(f"{r.name} x{r.replicas * r.group_size}" for r in roles)
+    return (
+        f"HPA on StormService {ref.name} counts the pods its /scale selector matches, "
+        f"{n} per RoleSet ({per_role}), and "
+        f"writes the result as spec.replicas (RoleSets): it asks for about {n} times the "
+        "RoleSets the load needs (Kubernetes' HPA arithmetic). To size RoleSets by the load, "
+        f"set each targetValue {n} times larger ({larger}), or use KPA or APA, which count "
+        "RoleSets"
+    )
+
+
 def _autoscaler_warnings(scenario: Scenario, data: dict[str, Any]) -> None:
     """Warn about what AIBrix accepts in a PodAutoscaler but ignores or reads as 0."""
     from stormsim.schema.scenario import Apply
@@ -591,18 +624,27 @@ def _autoscaler_warnings(scenario: Scenario, data: dict[str, Any]) -> None:
             and pa.spec.scale_target_ref.name == scenario.service.manifest.name
         ):
             n, source = multiplied
+            mode = pa.storm_service_mode
+            if mode is None:
+                given = f"without the annotation {ANN_STORM_SERVICE_MODE}: replica"
+                instead = "With the annotation"
+            else:  # present, but not replica: read as no annotation
+                given = f"with the annotation {ANN_STORM_SERVICE_MODE}: {mode!r}, not replica"
+                instead = "With the value replica"
             warnings.warn(
                 f"{where}: scales role {pa.spec.role_name} of StormService "
                 f"{pa.spec.scale_target_ref.name}, whose spec.replicas is {n} ({source}): "
-                f"without the annotation {ANN_STORM_SERVICE_MODE}: replica, AIBrix reads the "
-                f"role's current replicas as the sum over the {n} RoleSets but writes its "
-                f"recommendation as the role's replicas in every RoleSet, multiplying the "
-                f"role's pods by {n} at each write (AIBrix issue #2780). With the annotation "
-                "it scales the number of RoleSets (spec.replicas) instead; to scale the role "
-                "itself, use spec.replicas 1 (pooled roles)",
+                f"{given}, AIBrix reads the role's current replicas as the sum over the {n} "
+                f"RoleSets but writes its recommendation as the role's replicas in every "
+                f"RoleSet, multiplying the role's pods by {n} at each write (AIBrix issue "
+                f"#2780). {instead} it scales the number of RoleSets (spec.replicas) "
+                "instead; to scale the role itself, use spec.replicas 1 (pooled roles)",
                 StormsimWarning,
                 stacklevel=3,
             )
+        hpa = _hpa_pod_multiplier(scenario, pa)
+        if hpa is not None:
+            warnings.warn(f"{where}: {hpa}", StormsimWarning, stacklevel=3)
         spec = raw.get("spec") if isinstance(raw, dict) else None
         for f in PRUNED_SPEC_FIELDS:
             if isinstance(spec, dict) and f in spec:

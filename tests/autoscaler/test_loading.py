@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -461,3 +462,119 @@ def test_role_pa_on_several_rolesets_warns_of_the_multiplication(tmp_path: Path)
     assert proc.returncode == 0, proc.stderr
     assert f"warning: {expected}" in " ".join(proc.stderr.split())
     assert proc.stdout.startswith("ok:")
+
+
+def test_cli_run_warns_as_the_scenario_overridden(tmp_path: Path) -> None:
+    # found by review: --set autoscaling.profile=fixed-math still printed the faithful KPA cap
+    # warning of the file as written (summary.json had none); the reverse override warns
+    exe = Path(sys.executable).parent / "stormsim"
+    if not exe.exists():
+        pytest.skip(f"console script not installed at {exe}")
+    pa = pa_data(
+        strategy="KPA", min_replicas=8, max_replicas=40, metric="gpu_cache_usage_perc",
+        target="0.5",
+    )  # fmt: skip
+
+    def run(profile: str, *override: str) -> tuple[list[str], list[str]]:
+        data = make_scenario(
+            make_manifest(), autoscalers=[pa], autoscaling={"profile": profile}, until_s=30
+        )
+        data["timing"]["image_pull_s"] = {"dist": "uniform", "low_s": 1, "high_s": 2}  # deprecated
+        path = write_scenario(tmp_path, data)
+        out = tmp_path / f"out-{profile}-{len(override)}"
+        proc = subprocess.run(
+            [str(exe), "run", str(path), "--out", str(out), "--no-plots", *override],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "COLUMNS": "200"},
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr
+        printed = [ln for ln in proc.stderr.splitlines() if ln.startswith("warning: ")]
+        summary = json.loads((out / "summary.json").read_text())["warnings"]
+        return printed, [f"warning: {w}" for w in summary]
+
+    def kpa(lines: list[str]) -> list[str]:
+        return [ln for ln in lines if "KPA divides" in ln]
+
+    def spelling(lines: list[str]) -> list[str]:
+        return [ln for ln in lines if "deprecated spelling" in ln]
+
+    for profile, override, capped in [
+        ("aibrix-e3e10f9e", (), True),
+        ("aibrix-e3e10f9e", ("--set", "autoscaling.profile=fixed-math"), False),
+        ("fixed-math", (), False),
+        ("fixed-math", ("--set", "autoscaling.profile=aibrix-e3e10f9e"), True),
+    ]:
+        printed, summary = run(profile, *override)
+        assert len(kpa(printed)) == int(capped), (profile, override, printed)
+        assert printed == summary  # what was shown is what summary.json lists
+        # the file's own warnings stay, once
+        assert len(spelling(printed)) == 1 and "timing.image_pull_s" in spelling(printed)[0]
+        assert not any("first with" in ln for ln in printed)
+
+
+def test_hpa_on_multi_pod_rolesets_warns_that_it_counts_pods() -> None:
+    # found by review: an HPA on a 1P1D StormService averages its metric over every pod and
+    # multiplies by the pods, so it asks for about 2x the RoleSets; nothing said so
+    def messages(manifest: dict[str, Any], strategy: str = "HPA") -> list[str]:
+        pa = pa_data(strategy=strategy, min_replicas=1, max_replicas=20, target="10")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            stormsim.load_scenario(make_scenario(manifest, autoscalers=[pa]))
+        return [str(w.message) for w in caught if "counts the pods" in str(w.message)]
+
+    assert messages(make_manifest()) == [
+        "autoscalers[0] (pa): HPA on StormService llm counts the pods its /scale selector "
+        "matches, 2 per RoleSet (prefill x1 + decode x1), and writes the result as "
+        "spec.replicas (RoleSets): it asks for about 2 times the RoleSets the load needs "
+        "(Kubernetes' HPA arithmetic). To size RoleSets by the load, set each targetValue 2 "
+        "times larger (num_requests_waiting 10 -> 20), or use KPA or APA, which count RoleSets"
+    ]
+    grouped = make_manifest(roles=(("prefill", 1, 1), ("decode", 2, 1)), pod_group_size=2)
+    [msg] = messages(grouped)
+    assert "6 per RoleSet (prefill x2 + decode x4)" in msg and "10 -> 60" in msg
+    # one pod per RoleSet: the pods are the RoleSets; KPA and APA count RoleSets
+    assert messages(make_manifest(roles=(("worker", 1, 1),))) == []
+    assert messages(make_manifest(), "KPA") == []
+    assert messages(make_manifest(), "APA") == []
+
+
+def test_an_unrecognised_storm_service_mode_is_warned_and_named() -> None:
+    # found by review: storm-service-mode: bogus got no warning, and the #2780 warning then
+    # said "without the annotation" although it was there
+    mode = "autoscaling.aibrix.ai/storm-service-mode"
+
+    def messages(value: str, role: str | None = "prefill") -> list[str]:
+        pa = pa_data(name="pf", role=role, annotations={mode: value})
+        data = make_scenario(make_manifest(replicas=4), autoscalers=[pa])
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            sc = stormsim.load_scenario(data)
+        assert sc.autoscalers[0].role_path == (role is not None and value != "replica")
+        return [str(w.message) for w in caught]
+
+    unrecognised = (
+        f"autoscalers[0] (pf): annotation {mode} 'bogus' is not a value AIBrix recognises: it "
+        "treats only 'replica' specially (a role PodAutoscaler scales the StormService's "
+        "RoleSets, spec.replicas) and reads any other value as no annotation (a role "
+        "PodAutoscaler scales the role's replicas in the RoleSet template, as 'pool' does)"
+    )
+    multiplied = (
+        "autoscalers[0] (pf): scales role prefill of StormService llm, whose spec.replicas is "
+        f"4 (in service.manifest): with the annotation {mode}: 'bogus', not replica, AIBrix "
+        "reads the role's current replicas as the sum over the 4 RoleSets but writes its "
+        "recommendation as the role's replicas in every RoleSet, multiplying the role's pods "
+        "by 4 at each write (AIBrix issue #2780). With the value replica it scales the number "
+        "of RoleSets (spec.replicas) instead; to scale the role itself, use spec.replicas 1 "
+        "(pooled roles)"
+    )
+    assert sorted(messages("bogus")) == sorted([unrecognised, multiplied])
+    # a whole-service PodAutoscaler: the value is still unrecognised, nothing multiplies
+    assert messages("bogus", role=None) == [unrecognised]
+    # the match is exact: Replica is not replica
+    assert any("'Replica' is not a value AIBrix recognises" in m for m in messages("Replica"))
+    # the samples' pool: known (no such warning), and #2780 names it
+    [pool] = messages("pool")
+    assert "with the annotation autoscaling.aibrix.ai/storm-service-mode: 'pool', not " in pool
+    assert messages("replica") == []

@@ -85,3 +85,31 @@ def test_an_endless_workload_without_events_or_until_is_warned() -> None:
     data["workload"]["stop_s"] = 60
     res = stormsim.run(stormsim.load_scenario(data))
     assert not any("stopped when the service settled" in w for w in res.summary["warnings"])
+
+
+def test_validate_rejects_what_run_rejects(tmp_path: Path) -> None:
+    """``stormsim validate`` applies run's until_s check: the same line and exit 2 (found by
+    review: validate said ok to a scenario run refused); with until_s it says ok."""
+    data = _no_end()
+    data["autoscalers"] = [_pa()]
+    path = tmp_path / "s.yaml"
+    with path.open("w") as f:
+        YAML().dump(data, f)
+
+    def cli(verb: str) -> subprocess.CompletedProcess[str]:
+        args = [sys.executable, "-m", "stormsim.cli", verb, str(path)]
+        if verb == "run":
+            args += ["--out", str(tmp_path / "out")]
+        return subprocess.run(args, capture_output=True, text=True, check=False)
+
+    ran, validated = cli("run"), cli("validate")
+    assert (ran.returncode, validated.returncode) == (2, 2), validated.stdout
+    errors = [ln for ln in validated.stderr.splitlines() if ln.startswith("error: ")]
+    assert errors == [ln for ln in ran.stderr.splitlines() if ln.startswith("error: ")]
+    assert len(errors) == 1 and errors[0].startswith("error: until_s")
+    assert "is needed" in errors[0] and "ok:" not in validated.stdout
+    data["until_s"] = 120
+    with path.open("w") as f:
+        YAML().dump(data, f)
+    ok = cli("validate")
+    assert ok.returncode == 0 and ok.stdout.startswith("ok: "), ok.stderr

@@ -248,12 +248,14 @@ def capped_pool_warnings(
                 rows.append((c, b, bool(w)))
         if not rows:
             continue
-        out.append(_capped_message(frames, hosts, gpus, rows, threshold))
+        out.append(_capped_message(frames, scenario, end_s, hosts, gpus, rows, threshold))
     return out
 
 
 def _capped_message(
     frames: dict[str, pd.DataFrame],
+    scenario: Scenario,
+    end_s: float,
     hosts: list[NodePool],
     gpus: int,
     rows: list[tuple[float, float, bool]],
@@ -274,16 +276,38 @@ def _capped_message(
         f"t={_num(first)} s) stayed Pending (unschedulable), for up to {_num(longest)} s"
         f"{end_note}: the node autoscaler could not add nodes for them"
     )
+    advice = ["raise max_nodes"]
     asked, bound = _scale_out_writes(frames, last)
     if asked:
         msg += "; " + "; ".join(asked)
-        advice = f"raise max_nodes, or lower the PodAutoscaler's {bound}"
-    else:
-        advice = "raise max_nodes, or ask for fewer replicas"
+        advice.append(f"lower the PodAutoscaler's {bound}")
+    surge = _in_surge_rollouts(frames, scenario, end_s, [c for c, _, _ in rows])
+    if surge:
+        msg += f"; {surge} of them created during a rollout, whose surge waits for room"
+        advice.append("lower maxSurge")
+    if len(advice) == 1:
+        advice.append("ask for fewer replicas")
     return msg + (
-        f". To place them, {advice} (counted: pods held so longer than "
+        f". To place them, {', or '.join(advice)} (counted: pods held so longer than "
         f"max_node_provision_time_s, {threshold:g} s, or still at the end of the run)"
     )
+
+
+def _in_surge_rollouts(
+    frames: dict[str, pd.DataFrame], scenario: Scenario, end_s: float, created: list[float]
+) -> int:
+    """How many of the pods ``created`` at these times were created during a rollout that
+    surges (not ``InPlaceUpdate``): from its start to its end (or the run's end)."""
+    ro = frames["rollouts"]
+    starts = ro["started_at_s"].to_numpy(dtype=float)
+    surging = np.array(
+        [_manifest_at(scenario, t).spec.update_strategy.type != "InPlaceUpdate" for t in starts],
+        dtype=bool,
+    )
+    starts = starts[surging]
+    stops = ro["ended_at_s"].fillna(end_s).to_numpy(dtype=float)[surging]
+    c = np.asarray(created, dtype=float)[:, None]
+    return int(((starts <= c) & (c <= stops)).any(axis=1).sum())
 
 
 def _scale_out_writes(frames: dict[str, pd.DataFrame], before_s: float) -> tuple[list[str], str]:

@@ -6,9 +6,11 @@ scans every 10 s and gives a node up after 900 s (``max_node_provision_time_s``)
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from node_helpers import node_scenario
 
 import stormsim
@@ -48,6 +50,12 @@ def run(data: dict[str, Any]) -> stormsim.RunResult:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", stormsim.StormsimWarning)
         return stormsim.run(stormsim.load_scenario(data))
+
+
+def run_at(data: dict[str, Any], base: Path) -> stormsim.RunResult:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", stormsim.StormsimWarning)
+        return stormsim.run(stormsim.load_scenario(data, base))
 
 
 def capped(res: stormsim.RunResult) -> list[str]:
@@ -124,3 +132,21 @@ def test_karpenter_pool_at_its_limit_warns() -> None:
     (w,) = capped(run(data))
     assert w.startswith("node pool gpu (max_nodes 2) was at max_nodes, every node up, while 4 pods")
     assert "4 still Pending at the end of the run" in w
+
+
+def test_a_rollout_of_32_rolesets_on_a_capped_pool_says_so() -> None:
+    """The shipped 32 x 1P1D 70B TP4 rollout (maxSurge 25%: 8 surge RoleSets) with max_nodes 34
+    instead of 48: the surge waits for room for most of the run, the rollout is still in
+    progress at 5,400 s (not stalled: RoleSets keep being updated), and the pools warning
+    says so, with the surge advice."""
+    path = Path(__file__).resolve().parents[2] / "scenarios" / "rollout-node-autoscaling.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["cluster"]["node_pools"][0]["max_nodes"] = 34
+    data.pop("sweep", None)
+    res = run_at(data, path.parent)
+    assert res.summary["update_completed"] is False
+    (w,) = capped(res)
+    assert w.startswith("node pool h100 (max_nodes 34) was at max_nodes, every node up, while ")
+    assert "created during a rollout, whose surge waits for room" in w
+    assert "To place them, raise max_nodes, or lower maxSurge (counted:" in w
+    assert not any(" stalled: " in x for x in res.summary["warnings"])

@@ -99,9 +99,9 @@ def plot_autoscaling(frames: dict[str, pd.DataFrame], fig: Figure | None = None)
         per_t = g.drop_duplicates(subset=["t_s"], keep="last")
         idle = no_decision(per_t["reason"])
         if idle.any():
-            why = dict.fromkeys(per_t.loc[idle, "reason"].astype(str).str.split(":").str[0])
+            reasons = dict.fromkeys(per_t.loc[idle, "reason"].astype(str).str.split(":").str[0])
             title += (
-                f" (not acting: {', '.join(why)}; {int(idle.sum())} of {len(per_t)} reconciles)"
+                f" (not acting: {', '.join(reasons)}; {int(idle.sum())} of {len(per_t)} reconciles)"
             )
         metric_ax.set_title(plain(title))
         if not metric_ax.lines:

@@ -2,17 +2,22 @@
 describe a rollout that did not finish), and a rollout that stalled because its pods cannot
 be placed, with the cause (the node pools that could host the pods at their ``max_nodes``, or
 fixed) and only the advice that applies to the service's update strategy. Rollouts are
-numbered as in the ``rollouts`` frame (from 0). The runner adds the warnings to
+numbered as in the ``rollouts`` frame (from 0). With a node autoscaler, also pods that stayed
+Pending (unschedulable) while every autoscaled pool that could host them was at its
+``max_nodes`` with all its nodes up (a scale-out, by a PodAutoscaler or a ``scale`` event,
+capped by the pools; see :func:`capped_pool_warnings`). The runner adds the warnings to
 ``summary.json`` (``warnings``) and prints them."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from stormsim.metrics.kpis import Series
 from stormsim.schema.aibrix import StormService
-from stormsim.schema.scenario import Apply, Scenario
+from stormsim.schema.scenario import Apply, ClusterAutoscaler, NodePool, Scenario
 
 
 def _num(x: float) -> str:
@@ -135,6 +140,21 @@ def end_of_run_warnings(
     scenario: Scenario | None = None,
 ) -> list[str]:
     """The warnings about the run's end (see the module docstring), as text."""
+    rollout = _rollout_warnings(frames, end_s, until_given, scenario)
+    if scenario is None:
+        return rollout
+    # a stalled rollout's warning already speaks of the pods Pending at the end
+    stalled = any(w.startswith("rollout ") and " stalled: " in w for w in rollout)
+    return [*rollout, *capped_pool_warnings(frames, end_s, scenario, not stalled)]
+
+
+def _rollout_warnings(
+    frames: dict[str, pd.DataFrame],
+    end_s: float,
+    until_given: bool,
+    scenario: Scenario | None,
+) -> list[str]:
+    """A rollout still in progress at the end, and why it stalled, if it did."""
     ro = frames["rollouts"]
     if not len(ro) or ro["outcome"].iloc[-1] != "incomplete":
         return []
@@ -157,3 +177,158 @@ def end_of_run_warnings(
     if stalled is not None:
         out.append(f"rollout {k} stalled: {stalled}")
     return out
+
+
+STATES = ("launching", "initializing", "ready", "draining")
+"""The node states of the ``pool.<pool>.nodes_<state>`` time-series columns."""
+
+
+def _blocked_series(ts: pd.DataFrame, pools: list[NodePool]) -> Series:
+    """1 while every pool of ``pools`` is at its ``max_nodes`` (nodes of any state counted, as
+    the node autoscaler counts them) with none of its nodes still coming up (``launching`` or
+    ``initializing``), else 0: a pod those pools could host then waits for room that no new
+    node will make."""
+    t = ts["t_s"].to_numpy(dtype=float)
+    ok = np.ones(len(ts), dtype=bool)
+    zero = pd.Series(np.zeros(len(ts)), index=ts.index)
+    for p in pools:
+        col = {s: ts.get(f"pool.{p.name}.nodes_{s}", zero).to_numpy(dtype=float) for s in STATES}
+        total = sum(col.values())
+        booting = col["launching"] + col["initializing"]
+        ok &= (total >= p.max_count) & (booting == 0)
+    return Series(t, ok.astype(float))
+
+
+def capped_pool_warnings(
+    frames: dict[str, pd.DataFrame], end_s: float, scenario: Scenario, at_end: bool = True
+) -> list[str]:
+    """With a node autoscaler: a warning per set of autoscaled pools that held pods Pending
+    at their ``max_nodes``. A pod counts when, while it was Pending, every autoscaled pool
+    whose nodes have its GPUs was at ``max_nodes`` with all its nodes up (time spent waiting
+    for booting nodes does not count) for longer than ``max_node_provision_time_s`` in all,
+    or when it was still Pending so at the end of the run, for at least one scan (poll)
+    interval of the node autoscaler (``at_end`` false: pods still Pending at the end are left
+    to a stalled rollout's warning, which speaks of them). The warning names the pools, how
+    many pods and for how long, the PodAutoscalers that had raised the replicas before them
+    (their scale-out writes in the ``autoscaling`` frame) and what to change. Nothing without
+    a node autoscaler."""
+    nas = scenario.cluster.node_autoscaler
+    if nas is None or "nodes" not in frames:
+        return []
+    pods = frames["pods"]
+    ts = frames["timeseries"]
+    if not len(pods) or not len(ts):
+        return []
+    threshold = nas.max_node_provision_time_s
+    scan = nas.scan_interval_s if isinstance(nas, ClusterAutoscaler) else nas.poll_interval_s
+    scaled = [p for p in scenario.cluster.node_pools if p.autoscaled]
+    out: list[str] = []
+    for gpus in sorted({int(g) for g in pods["gpus"]}):
+        hosts = [p for p in scaled if p.gpus_per_node >= gpus]
+        if not hosts:
+            continue
+        mine = pods[pods["gpus"] == gpus]
+        until = mine["scheduled_at_s"].fillna(mine["gone_at_s"]).fillna(end_s).clip(upper=end_s)
+        long = (until - mine["created_at_s"]) >= min(scan, threshold)  # the others cannot count
+        mine, until = mine[long], until[long]
+        blocked = _blocked_series(ts, hosts)
+        waiting_at_end = (mine["scheduled_at_s"].isna() & mine["gone_at_s"].isna()).to_numpy()
+        blocked_at_end = blocked.at(end_s) > 0
+        rows = []
+        for c, u, w in zip(
+            mine["created_at_s"].to_numpy(dtype=float),
+            until.to_numpy(dtype=float),
+            waiting_at_end,
+            strict=True,
+        ):
+            b = blocked.integral(c, u) if u > c else 0.0
+            if w and not at_end:
+                continue
+            if b > threshold or (w and blocked_at_end and b >= scan):
+                rows.append((c, b, bool(w)))
+        if not rows:
+            continue
+        out.append(_capped_message(frames, scenario, end_s, hosts, gpus, rows, threshold))
+    return out
+
+
+def _capped_message(
+    frames: dict[str, pd.DataFrame],
+    scenario: Scenario,
+    end_s: float,
+    hosts: list[NodePool],
+    gpus: int,
+    rows: list[tuple[float, float, bool]],
+    threshold: float,
+) -> str:
+    """The text of one :func:`capped_pool_warnings` warning."""
+    n = len(rows)
+    longest = max(b for _, b, _ in rows)
+    still = sum(1 for *_, w in rows if w)
+    first = min(c for c, _, _ in rows)
+    last = max(c for c, _, _ in rows)
+    pools = ", ".join(f"{p.name} (max_nodes {p.max_count})" for p in hosts)
+    plural = len(hosts) > 1
+    end_note = f"; {still} still Pending at the end of the run" if still else ""
+    msg = (
+        f"node pool{'s' if plural else ''} {pools} {'were' if plural else 'was'} at max_nodes, "
+        f"every node up, while {n} pod{'s' if n != 1 else ''} of {gpus} GPUs (created from "
+        f"t={_num(first)} s) stayed Pending (unschedulable), for up to {_num(longest)} s"
+        f"{end_note}: the node autoscaler could not add nodes for them"
+    )
+    advice = ["raise max_nodes"]
+    asked, bound = _scale_out_writes(frames, last)
+    if asked:
+        msg += "; " + "; ".join(asked)
+        advice.append(f"lower the PodAutoscaler's {bound}")
+    surge = _in_surge_rollouts(frames, scenario, end_s, [c for c, _, _ in rows])
+    if surge:
+        msg += f"; {surge} of them created during a rollout, whose surge waits for room"
+        advice.append("lower maxSurge")
+    if len(advice) == 1:
+        advice.append("ask for fewer replicas")
+    return msg + (
+        f". To place them, {', or '.join(advice)} (counted: pods held so longer than "
+        f"max_node_provision_time_s, {threshold:g} s, or still at the end of the run)"
+    )
+
+
+def _in_surge_rollouts(
+    frames: dict[str, pd.DataFrame], scenario: Scenario, end_s: float, created: list[float]
+) -> int:
+    """How many of the pods ``created`` at these times were created during a rollout that
+    surges (not ``InPlaceUpdate``): from its start to its end (or the run's end)."""
+    ro = frames["rollouts"]
+    starts = ro["started_at_s"].to_numpy(dtype=float)
+    surging = np.array(
+        [_manifest_at(scenario, t).spec.update_strategy.type != "InPlaceUpdate" for t in starts],
+        dtype=bool,
+    )
+    starts = starts[surging]
+    stops = ro["ended_at_s"].fillna(end_s).to_numpy(dtype=float)[surging]
+    c = np.asarray(created, dtype=float)[:, None]
+    return int(((starts <= c) & (c <= stops)).any(axis=1).sum())
+
+
+def _scale_out_writes(frames: dict[str, pd.DataFrame], before_s: float) -> tuple[list[str], str]:
+    """Per PodAutoscaler, its last write that raised the replicas (``written_replicas`` above
+    ``target_replicas``) at or before ``before_s``, as text (none without such writes), and
+    the bound to lower: ``minReplicas`` when every such write was a PodAutoscaler's
+    minimum, else ``maxReplicas``."""
+    a = frames.get("autoscaling")
+    if a is None or not len(a):
+        return [], ""
+    w = a[a["written_replicas"].notna() & (a["t_s"] <= before_s)]
+    w = w[w["written_replicas"] > w["target_replicas"].fillna(0)]
+    out = []
+    at_min = True
+    for name, g in w.groupby("autoscaler", sort=False):
+        r = g.iloc[-1]
+        role = f" of role {r['role']}" if r["role"] else ""
+        at_min = at_min and int(r["written_replicas"]) == int(r["min_replicas"])
+        out.append(
+            f"PodAutoscaler {name} had raised the replicas{role} to {int(r['written_replicas'])} "
+            f"at t={_num(float(r['t_s']))} s (minReplicas {int(r['min_replicas'])}, "
+            f"maxReplicas {int(r['max_replicas'])})"
+        )
+    return out, "minReplicas" if at_min else "maxReplicas"

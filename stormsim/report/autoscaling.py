@@ -1,21 +1,69 @@
 """``autoscaling.png``: what each PodAutoscaler saw and did over time: the load (arrivals per
 second, and SLO attainment, with traffic), the metric it read (the recorded value, the
-stable-window mean and the per-pod target, dashed; no target under ``fixed-math`` KPA, whose
-recorded value is a sum over the pods), and desired vs current vs ready replicas."""
+stable-window mean (KPA/APA; the HPA keeps none) and the per-pod target, dashed; under
+``fixed-math`` KPA the recorded value is a sum over the pods, labelled so, without a target),
+and desired vs current vs ready replicas. Reconciles that made no decision (an invalid spec, a
+``MultiPodAutoscalerConflict``, a target or replicas it could not get) record 0 replicas:
+they are left out of the replicas panel (gaps) and named in the PodAutoscaler's title.
+Legends sit right of the panels, off the data."""
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from stormsim.report.mpltext import plain
 
 if TYPE_CHECKING:
     from stormsim.runner import RunResult
+
+
+NO_DECISION = ("InvalidSpec", "MultiPodAutoscalerConflict", "FailedGetScale", "FailedGetReplicas")
+"""Reasons (before any ``:``) of the ``autoscaling`` rows of a reconcile that made no decision:
+their ``desired`` / ``current`` / ``ready`` are 0, not the replicas."""
+
+
+def no_decision(reason: pd.Series) -> pd.Series:
+    """Whether each row's ``reason`` is one of :data:`NO_DECISION`."""
+    return reason.astype(str).str.split(":", n=1).str[0].isin(NO_DECISION)
+
+
+def _legend(ax: Axes) -> None:
+    if ax.lines:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, borderaxespad=0)
+
+
+def _metric_panel(ax: Axes, g: pd.DataFrame) -> None:
+    """The metric rows of one PodAutoscaler: the value read, the stable mean (KPA/APA) and
+    the per-pod target (not under ``fixed-math`` KPA, whose value is a sum over the pods)."""
+    summed = (g["strategy"] == "KPA") & (g["profile"] == "fixed-math")
+    rows = g[g["metric"] != ""]
+    for (metric, is_sum), m in rows.groupby([rows["metric"], summed[rows.index]], sort=False):
+        read, stable = (
+            ("sum over pods", "stable mean of the sum") if is_sum else ("read", "stable mean")
+        )
+        ax.plot(m["t_s"], m["value"], ".", ms=2, label=plain(f"{metric} ({read})"))
+        windowed = m[m["strategy"] != "HPA"]  # the HPA keeps no stable / panic windows
+        if windowed["stable"].notna().any():
+            ax.plot(windowed["t_s"], windowed["stable"], lw=1, label=plain(f"{metric} ({stable})"))
+        per_pod = m[m["target_value"].notna()] if not is_sum else m.iloc[:0]
+        if not per_pod.empty:
+            ax.step(
+                per_pod["t_s"],
+                per_pod["target_value"],
+                where="post",
+                ls="--",
+                lw=1,
+                color="black",
+                label=plain(f"{metric} (target per pod)"),
+            )
+    ax.set_ylabel("metric (sum over pods)" if len(rows) and summed[rows.index].all() else "metric")
 
 
 def plot_autoscaling(frames: dict[str, pd.DataFrame], fig: Figure | None = None) -> Figure:
@@ -27,7 +75,7 @@ def plot_autoscaling(frames: dict[str, pd.DataFrame], fig: Figure | None = None)
     load = series is not None and not series.empty
     rows = (1 if load else 0) + 2 * max(1, len(names))
     if fig is None:
-        fig = plt.figure(figsize=(11, 2.4 * rows))
+        fig = plt.figure(figsize=(12.5, 2.4 * rows))
     axes = fig.subplots(rows, 1, sharex=True, squeeze=False)[:, 0]
     i = 0
     if load:
@@ -46,31 +94,49 @@ def plot_autoscaling(frames: dict[str, pd.DataFrame], fig: Figure | None = None)
         g = df[df["autoscaler"] == name]
         metric_ax, rep_ax = axes[i], axes[i + 1]
         i += 2
-        summed = (g["strategy"] == "KPA") & (g["profile"] == "fixed-math")
-        for metric, m in g[g["metric"] != ""].groupby("metric", sort=False):
-            metric_ax.plot(m["t_s"], m["value"], ".", ms=2, label=plain(f"{metric} (read)"))
-            metric_ax.plot(m["t_s"], m["stable"], lw=1, label=plain(f"{metric} (stable mean)"))
-            per_pod = m[~summed.loc[m.index] & m["target_value"].notna()]
-            if not per_pod.empty:
-                metric_ax.step(
-                    per_pod["t_s"],
-                    per_pod["target_value"],
-                    where="post",
-                    ls="--",
-                    lw=1,
-                    color="black",
-                    label=plain(f"{metric} (target per pod)"),
-                )
-        metric_ax.set_ylabel("metric")
-        metric_ax.set_title(plain(f"{name} ({g['strategy'].iloc[0]}, {g['profile'].iloc[0]})"))
-        if metric_ax.lines:
-            metric_ax.legend(loc="upper right", fontsize=7)
+        _metric_panel(metric_ax, g)
+        title = f"{name} ({g['strategy'].iloc[0]}, {g['profile'].iloc[0]})"
         per_t = g.drop_duplicates(subset=["t_s"], keep="last")
-        rep_ax.step(per_t["t_s"], per_t["desired"], where="post", label="desired", lw=1.2)
-        rep_ax.step(per_t["t_s"], per_t["current"], where="post", label="current", lw=1)
-        rep_ax.step(per_t["t_s"], per_t["ready"], where="post", label="ready", lw=1)
+        idle = no_decision(per_t["reason"])
+        if idle.any():
+            reasons = dict.fromkeys(per_t.loc[idle, "reason"].astype(str).str.split(":").str[0])
+            title += (
+                f" (not acting: {', '.join(reasons)}; {int(idle.sum())} of {len(per_t)} reconciles)"
+            )
+        metric_ax.set_title(plain(title))
+        if not metric_ax.lines:
+            metric_ax.text(
+                0.5,
+                0.5,
+                "no metrics read",
+                transform=metric_ax.transAxes,
+                ha="center",
+                va="center",
+                fontsize=8,
+            )
+            metric_ax.set_yticks([])
+        _legend(metric_ax)
+        if idle.all():  # nothing but 0s in the frame: no lines, what stopped it instead
+            last = per_t.iloc[-1]
+            why = str(last["reason"]).split(":")[0]
+            err = textwrap.fill(str(last["error"]), 90) if last["error"] else ""
+            rep_ax.text(
+                0.5,
+                0.5,
+                plain(f"no decision at any reconcile ({why})\n{err}".rstrip()),
+                transform=rep_ax.transAxes,
+                ha="center",
+                va="center",
+                fontsize=8,
+            )
+            rep_ax.set_yticks([])
+        else:  # a reconcile without a decision records 0 replicas: a gap, not a 0
+            reps = per_t[["desired", "current", "ready"]].astype("float64").mask(idle)
+            rep_ax.step(per_t["t_s"], reps["desired"], where="post", label="desired", lw=1.2)
+            rep_ax.step(per_t["t_s"], reps["current"], where="post", label="current", lw=1)
+            rep_ax.step(per_t["t_s"], reps["ready"], where="post", label="ready", lw=1)
         rep_ax.set_ylabel("replicas")
-        rep_ax.legend(loc="upper right", fontsize=7)
+        _legend(rep_ax)
     axes[-1].set_xlabel("time (s)")
     fig.tight_layout()
     return fig

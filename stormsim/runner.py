@@ -305,13 +305,7 @@ def _run(
     unbounded = _unbounded_workload(scenario)
     _check_end(scenario, until_s)
     from stormsim.metrics.frames import build_frames  # pandas: imported when frames are made
-    from stormsim.metrics.kpis import (
-        compute_kpis,
-        node_kpis,
-        node_warnings,
-        rollout_kpis,
-        rollouts,
-    )
+    from stormsim.metrics.kpis import compute_kpis, node_kpis, rollout_kpis, rollouts
     from stormsim.metrics.requests import add_request_results
     from stormsim.metrics.truncation import end_of_run_warnings
 
@@ -356,27 +350,19 @@ def _run(
             end,
             serving.series_bin_s if serving is not None else 10.0,
         )
-    run_warns: list[str] = []
     if "nodes" in frames:  # a node autoscaler: node KPIs
         summary.update(node_kpis(frames, end))
-        nas = scenario.cluster.node_autoscaler
-        assert nas is not None
-        run_warns = node_warnings(frames, nas.max_node_provision_time_s)
     if has_autoscalers(scenario):  # autoscaling KPIs (after the request frames they read)
-        from stormsim.metrics.autoscaling import (
-            add_autoscaling_results,
-            held_above_target_warnings,
-        )
+        from stormsim.metrics.autoscaling import add_autoscaling_results
 
         slo = scenario.workload.slo if scenario.workload is not None else None
         add_autoscaling_results(
             frames, summary, end, slo.attainment_frac if slo is not None else 0.99
         )
-        run_warns += held_above_target_warnings(frames["autoscaling"])
     ran = [str(w.message) for w in caught]
     for w in caught:  # recorded to keep them; shown as usual
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    ending = [*run_warns, *end_of_run_warnings(frames, summary, end, until is not None, scenario)]
+    ending = end_of_run_warnings(frames, summary, end, until is not None, scenario)
     for msg in ending:
         warnings.warn(msg, StormsimWarning, stacklevel=2)
     if until is None and unbounded and not scenario.events:

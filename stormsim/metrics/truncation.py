@@ -5,8 +5,11 @@ fixed) and only the advice that applies to the service's update strategy. Rollou
 numbered as in the ``rollouts`` frame (from 0). With a node autoscaler, also pods that stayed
 Pending (unschedulable) while every autoscaled pool that could host them was at its
 ``max_nodes`` with all its nodes up (a scale-out, by a PodAutoscaler or a ``scale`` event,
-capped by the pools; see :func:`capped_pool_warnings`). The runner adds the warnings to
-``summary.json`` (``warnings``) and prints them."""
+capped by the pools; see :func:`capped_pool_warnings`), nodes the node autoscaler gave up
+(:func:`~stormsim.metrics.kpis.node_warnings`) and faithful-profile KPAs held under load
+(:func:`~stormsim.metrics.autoscaling.held_above_target_warnings`).
+:func:`end_of_run_warnings` is the one entry point: the runner adds what it returns to
+``summary.json`` (``warnings``) and prints it."""
 
 from __future__ import annotations
 
@@ -15,7 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stormsim.metrics.kpis import Series
+from stormsim.metrics.autoscaling import held_above_target_warnings
+from stormsim.metrics.kpis import Series, node_warnings
 from stormsim.schema.aibrix import StormService
 from stormsim.schema.scenario import Apply, ClusterAutoscaler, NodePool, Scenario
 
@@ -139,13 +143,22 @@ def end_of_run_warnings(
     until_given: bool,
     scenario: Scenario | None = None,
 ) -> list[str]:
-    """The warnings about the run's end (see the module docstring), as text."""
+    """Every warning about what the run's frames show, as text: nodes given up by the node
+    autoscaler, faithful-profile KPAs held under load, a rollout unfinished at the end (and
+    why it stalled), and pods held back by pools at ``max_nodes``."""
+    out: list[str] = []
+    nas = scenario.cluster.node_autoscaler if scenario is not None else None
+    if nas is not None and "nodes" in frames:
+        out += node_warnings(frames, nas.max_node_provision_time_s)
+    if "autoscaling" in frames:
+        out += held_above_target_warnings(frames["autoscaling"])
     rollout = _rollout_warnings(frames, end_s, until_given, scenario)
+    out += rollout
     if scenario is None:
-        return rollout
+        return out
     # a stalled rollout's warning already speaks of the pods Pending at the end
     stalled = any(w.startswith("rollout ") and " stalled: " in w for w in rollout)
-    return [*rollout, *capped_pool_warnings(frames, end_s, scenario, not stalled)]
+    return [*out, *capped_pool_warnings(frames, end_s, scenario, not stalled)]
 
 
 def _rollout_warnings(

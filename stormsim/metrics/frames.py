@@ -151,8 +151,8 @@ def autoscaling_frame(rec: Recorder) -> pd.DataFrame:
         "written_replicas",
     ):
         df[c] = df[c].astype("Int64")
-    for c in ("desired", "current", "ready"):
-        df[c] = df[c].astype("int64")
+    for c in ("desired", "current", "ready"):  # null: a reconcile that made no decision
+        df[c] = df[c].astype("Int64")
     return df
 
 

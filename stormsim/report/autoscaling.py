@@ -24,16 +24,6 @@ if TYPE_CHECKING:
     from stormsim.runner import RunResult
 
 
-NO_DECISION = ("InvalidSpec", "MultiPodAutoscalerConflict", "FailedGetScale", "FailedGetReplicas")
-"""Reasons (before any ``:``) of the ``autoscaling`` rows of a reconcile that made no decision:
-their ``desired`` / ``current`` / ``ready`` are 0, not the replicas."""
-
-
-def no_decision(reason: pd.Series) -> pd.Series:
-    """Whether each row's ``reason`` is one of :data:`NO_DECISION`."""
-    return reason.astype(str).str.split(":", n=1).str[0].isin(NO_DECISION)
-
-
 def _legend(ax: Axes) -> None:
     if ax.lines:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, borderaxespad=0)
@@ -97,7 +87,7 @@ def plot_autoscaling(frames: dict[str, pd.DataFrame], fig: Figure | None = None)
         _metric_panel(metric_ax, g)
         title = f"{name} ({g['strategy'].iloc[0]}, {g['profile'].iloc[0]})"
         per_t = g.drop_duplicates(subset=["t_s"], keep="last")
-        idle = no_decision(per_t["reason"])
+        idle = per_t["desired"].isna()  # a reconcile that made no decision
         if idle.any():
             reasons = dict.fromkeys(per_t.loc[idle, "reason"].astype(str).str.split(":").str[0])
             title += (
@@ -116,7 +106,7 @@ def plot_autoscaling(frames: dict[str, pd.DataFrame], fig: Figure | None = None)
             )
             metric_ax.set_yticks([])
         _legend(metric_ax)
-        if idle.all():  # nothing but 0s in the frame: no lines, what stopped it instead
+        if idle.all():  # no decision at all: no lines, what stopped it instead
             last = per_t.iloc[-1]
             why = str(last["reason"]).split(":")[0]
             err = textwrap.fill(str(last["error"]), 90) if last["error"] else ""
@@ -130,8 +120,8 @@ def plot_autoscaling(frames: dict[str, pd.DataFrame], fig: Figure | None = None)
                 fontsize=8,
             )
             rep_ax.set_yticks([])
-        else:  # a reconcile without a decision records 0 replicas: a gap, not a 0
-            reps = per_t[["desired", "current", "ready"]].astype("float64").mask(idle)
+        else:  # a reconcile without a decision (null replicas) leaves a gap
+            reps = per_t[["desired", "current", "ready"]].astype("float64")
             rep_ax.step(per_t["t_s"], reps["desired"], where="post", label="desired", lw=1.2)
             rep_ax.step(per_t["t_s"], reps["current"], where="post", label="current", lw=1)
             rep_ax.step(per_t["t_s"], reps["ready"], where="post", label="ready", lw=1)

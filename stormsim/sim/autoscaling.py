@@ -250,27 +250,26 @@ class PodAutoscalerReconciler:
         return labels.get(ENGINE_LABEL)
 
     def pod_value(self, pod: Pod, key: str) -> float:
-        if self.env.pod_value is not None:
-            return self.env.pod_value(pod, key)
-        q = QUANTITY.get(key)
-        if q is None or self.env.metrics is None:
-            return 0.0
-        return self.env.metrics.engine_metrics(pod).value(q) if q else 0.0
+        """What ``pod`` exports now for the metric ``key`` (0 for a quantity the engines do
+        not export)."""
+        return self.pod_values(pod, (key,))[key]
 
     def pod_values(self, pod: Pod, keys: Collection[str]) -> dict[str, float]:
         """:meth:`pod_value` of each of ``keys``, from one read of the pod's engine (a second
         read at the same instant would return the same sample)."""
-        if self.env.pod_value is not None or self.env.metrics is None:
-            return {k: self.pod_value(pod, k) for k in keys}
+        hook = self.env.pod_value
+        if hook is not None:
+            return {k: hook(pod, k) for k in keys}
+        metrics = self.env.metrics
         sample: EngineSample | None = None
         out = {}
         for k in keys:
             q = QUANTITY.get(k)
-            if q is None:
+            if not q or metrics is None:
                 out[k] = 0.0
                 continue
             if sample is None:
-                sample = self.env.metrics.engine_metrics(pod)
+                sample = metrics.engine_metrics(pod)
             out[k] = sample.value(q)
         return out
 
@@ -544,9 +543,9 @@ class PodAutoscalerReconciler:
         stable: float | None = None,
         panic: float | None = None,
         rec: int | None = None,
-        desired: int = 0,
-        current: int = 0,
-        ready: int = 0,
+        desired: int | None = None,
+        current: int | None = None,
+        ready: int | None = None,
         reason: str = "",
         should: bool = False,
         written: bool = False,
